@@ -1,0 +1,111 @@
+using Video.Capture.Internal;
+
+namespace Video.Capture;
+
+/// <summary>
+/// Decodes anything ffmpeg reads (files in mp4, webm, mkv, mov, avi…, network URLs) into RGB24 frames
+/// through a raw-video pipe. Every decoded frame is delivered (no frame-rate conversion).
+/// </summary>
+/// <remarks>
+/// A frame's timestamp is its index over the stream's frame rate. When the container declared a
+/// frame count and fewer frames decode, <see cref="ReadAsync"/> throws: the file is truncated or corrupt.
+/// </remarks>
+public sealed class FfmpegVideoSource : IFrameSource
+{
+    private readonly ToolProcess _ffmpeg;
+    private readonly bool _strictCount;
+    private long _index;
+    private bool _ended;
+
+    private FfmpegVideoSource(MediaInfo info, ToolProcess ffmpeg, bool isLive)
+    {
+        Info = info;
+        IsLive = isLive;
+        _ffmpeg = ffmpeg;
+        _strictCount = !isLive && info.FrameCount is not null;
+    }
+
+    public MediaInfo Info { get; }
+
+    public bool IsLive { get; }
+
+    /// <summary>Frames delivered so far.</summary>
+    public long FramesRead => _index;
+
+    /// <summary>Probes <paramref name="path"/> and starts decoding it.</summary>
+    public static async Task<FfmpegVideoSource> OpenAsync(string path, bool isLive = false, CancellationToken cancellationToken = default)
+    {
+        var info = await MediaProbe.ProbeAsync(path, cancellationToken).ConfigureAwait(false);
+        var args = new List<string> { "-nostdin", "-hide_banner", "-v", "error" };
+        if (isLive)
+        {
+            args.AddRange(["-fflags", "nobuffer"]);
+        }
+
+        args.AddRange(["-i", path, "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", PixelFormat.Rgb24.FfmpegName(), "pipe:1"]);
+        var process = ToolProcess.Start("ffmpeg", args);
+        return new FfmpegVideoSource(info, process, isLive);
+    }
+
+    public async ValueTask<Frame?> ReadAsync(FramePool pool, CancellationToken cancellationToken = default)
+    {
+        if (_ended)
+        {
+            return null;
+        }
+
+        if (pool.Width != Info.Width || pool.Height != Info.Height || pool.Format != PixelFormat.Rgb24)
+        {
+            throw new ArgumentException($"pool frames are {pool.Width}x{pool.Height} {pool.Format}, source is {Info.Width}x{Info.Height} Rgb24", nameof(pool));
+        }
+
+        var frame = await pool.RentAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            int read = await _ffmpeg.StandardOutput.ReadAtLeastAsync(frame.Memory, frame.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            if (read == frame.Length)
+            {
+                frame.Index = _index;
+                frame.Timestamp = TimeSpan.FromSeconds(_index / Info.FrameRate.Value);
+                _index++;
+                var result = frame;
+                frame = null;
+                return result;
+            }
+
+            _ended = true;
+            await FinishAsync(read, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        finally
+        {
+            frame?.Dispose();
+        }
+    }
+
+    public ValueTask DisposeAsync() => _ffmpeg.DisposeAsync();
+
+    private async Task FinishAsync(int partialBytes, CancellationToken cancellationToken)
+    {
+        int code = await _ffmpeg.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (code != 0)
+        {
+            throw new MediaException($"cannot decode {Info.Path}: {_ffmpeg.FirstErrorLine}");
+        }
+
+        if (partialBytes != 0)
+        {
+            throw new MediaException($"cannot decode {Info.Path}: the last frame is incomplete");
+        }
+
+        if (_index == 0)
+        {
+            throw new MediaException($"cannot decode {Info.Path}: no frame could be decoded ({_ffmpeg.FirstErrorLine})");
+        }
+
+        if (_strictCount && _index < Info.FrameCount)
+        {
+            throw new MediaException($"{Info.Path} is truncated or corrupt: decoded {_index} of {Info.FrameCount} frames");
+        }
+    }
+}

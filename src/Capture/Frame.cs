@@ -1,0 +1,104 @@
+using System.Runtime.CompilerServices;
+
+namespace Video.Capture;
+
+/// <summary>
+/// One video frame: packed pixels in pooled memory plus its size, stride, format, index and timestamp.
+/// </summary>
+/// <remarks>
+/// A frame is owned by exactly one party at a time. Passing a frame to a method that takes a
+/// <see cref="Frame"/> (or a successful channel write) hands it over; a <see cref="Span{T}"/> borrowed
+/// from <see cref="Pixels"/> is valid only until the owner disposes the frame. <see cref="Dispose"/>
+/// returns the memory to its <see cref="FramePool"/>; disposing twice is harmless. Not thread safe.
+/// </remarks>
+public sealed class Frame : IDisposable
+{
+    private readonly FramePool? _pool;
+    private readonly byte[] _buffer;
+    private bool _rented;
+
+    internal Frame(FramePool? pool, int width, int height, PixelFormat format)
+    {
+        _pool = pool;
+        Width = width;
+        Height = height;
+        Format = format;
+        Stride = width * format.BytesPerPixel();
+        _buffer = GC.AllocateUninitializedArray<byte>(Stride * height, pinned: true);
+    }
+
+    /// <summary>Width in pixels.</summary>
+    public int Width { get; }
+
+    /// <summary>Height in pixels.</summary>
+    public int Height { get; }
+
+    /// <summary>Bytes from one row to the next.</summary>
+    public int Stride { get; }
+
+    /// <summary>Pixel layout.</summary>
+    public PixelFormat Format { get; }
+
+    /// <summary>Zero-based position of the frame in its source.</summary>
+    public long Index { get; set; }
+
+    /// <summary>Presentation time relative to the start of the source.</summary>
+    public TimeSpan Timestamp { get; set; }
+
+    /// <summary>Size in bytes of <see cref="Pixels"/>.</summary>
+    public int Length => _buffer.Length;
+
+    /// <summary>All pixel bytes, row after row.</summary>
+    public Span<byte> Pixels
+    {
+        get
+        {
+            ThrowIfReturned();
+            return _buffer;
+        }
+    }
+
+    /// <summary>The pixel bytes as memory, for asynchronous reads and writes (pinned for its lifetime).</summary>
+    public Memory<byte> Memory
+    {
+        get
+        {
+            ThrowIfReturned();
+            return _buffer;
+        }
+    }
+
+    /// <summary>One row of pixels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Span<byte> Row(int y) => Pixels.Slice(y * Stride, Width * Format.BytesPerPixel());
+
+    /// <summary>Creates a frame that is not pooled (for tests and one-off images).</summary>
+    public static Frame CreateUnpooled(int width, int height, PixelFormat format = PixelFormat.Rgb24)
+    {
+        var frame = new Frame(null, width, height, format);
+        frame._rented = true;
+        return frame;
+    }
+
+    /// <summary>Returns the frame's memory to its pool. Harmless when called again.</summary>
+    public void Dispose()
+    {
+        if (!_rented)
+        {
+            return;
+        }
+
+        _rented = false;
+        _pool?.Return(this);
+    }
+
+    internal void MarkRented() => _rented = true;
+
+    private void ThrowIfReturned()
+    {
+        if (!_rented)
+        {
+            throw new ObjectDisposedException(nameof(Frame), "the frame was returned to its pool");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using OpenCvSharp;
+
+namespace Video.Capture;
+
+/// <summary>
+/// Reads a single image or a folder of images (sorted by name) as frames at a chosen rate. Images
+/// whose size differs from the first are resized to it; files that are not readable images are skipped
+/// and counted.
+/// </summary>
+public sealed class ImageSequenceSource : IFrameSource
+{
+    /// <summary>File extensions read as images.</summary>
+    public static readonly IReadOnlySet<string> Extensions = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm",
+    };
+
+    private readonly IReadOnlyList<string> _files;
+    private int _next;
+    private long _index;
+
+    private ImageSequenceSource(MediaInfo info, IReadOnlyList<string> files)
+    {
+        Info = info;
+        _files = files;
+    }
+
+    public MediaInfo Info { get; }
+
+    public bool IsLive => false;
+
+    /// <summary>Files that could not be read as images.</summary>
+    public int Skipped { get; private set; }
+
+    /// <summary>True when <paramref name="path"/> names an image file by its extension.</summary>
+    public static bool IsImagePath(string path) => Extensions.Contains(Path.GetExtension(path));
+
+    /// <summary>Opens a folder of images or one image file.</summary>
+    public static ImageSequenceSource Open(string path, Rational frameRate)
+    {
+        MediaProbe.CheckReadable(path);
+        IReadOnlyList<string> files = Directory.Exists(path)
+            ? Directory.EnumerateFiles(path).Where(IsImagePath).Order(StringComparer.Ordinal).ToList()
+            : [path];
+        if (files.Count == 0)
+        {
+            throw new MediaException($"no images in {path} (looked for {string.Join(' ', Extensions)})");
+        }
+
+        int skipped = 0;
+        foreach (var f in files)
+        {
+            using var first = Cv2.ImRead(f, ImreadModes.Color);
+            if (first.Empty())
+            {
+                skipped++;
+                continue;
+            }
+
+            var info = new MediaInfo(path, first.Width, first.Height, frameRate, files.Count - skipped, TimeSpan.FromSeconds((files.Count - skipped) / frameRate.Value), "image", null);
+            return new ImageSequenceSource(info, files.Skip(skipped).ToList()) { Skipped = skipped };
+        }
+
+        throw new MediaException(Directory.Exists(path) ? $"none of the {files.Count} images in {path} could be read" : $"{path} is not a readable image");
+    }
+
+    public async ValueTask<Frame?> ReadAsync(FramePool pool, CancellationToken cancellationToken = default)
+    {
+        while (_next < _files.Count)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var image = Cv2.ImRead(_files[_next++], ImreadModes.Color);
+            if (image.Empty())
+            {
+                Skipped++;
+                continue;
+            }
+
+            var frame = await pool.RentAsync(cancellationToken).ConfigureAwait(false);
+            FrameMats.CopyFromBgr(image, frame);
+            frame.Index = _index;
+            frame.Timestamp = TimeSpan.FromSeconds(_index / Info.FrameRate.Value);
+            _index++;
+            return frame;
+        }
+
+        return null;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}

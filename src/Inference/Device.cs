@@ -1,0 +1,123 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace Video.Inference;
+
+/// <summary>Which execution provider to run models on.</summary>
+public enum Device
+{
+    /// <summary>TensorRT, else CUDA, else CPU (with one warning when falling back).</summary>
+    Auto,
+    Cpu,
+    Cuda,
+    TensorRT,
+}
+
+/// <summary>Builds ONNX Runtime session options for a <see cref="Device"/>: the TensorRT → CUDA → CPU chain.</summary>
+/// <remarks>Thread safe. The fallback warning is written once per process.</remarks>
+public static class ExecutionProviders
+{
+    private static int _warned;
+
+    /// <summary>Creates the process-wide ONNX Runtime environment with quiet native logging; call before any session option exists.</summary>
+    public static void EnsureEnvironment()
+    {
+        // The static constructor does the work, once.
+    }
+
+    static ExecutionProviders()
+    {
+        // ONNX Runtime logs failed provider loads itself, in colour, on stderr; this class reports them in one line instead.
+        try
+        {
+            var envOptions = new EnvironmentCreationOptions { logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, logId = "video" };
+            OrtEnv.CreateInstanceWithOptions(ref envOptions);
+        }
+        catch (OnnxRuntimeException)
+        {
+            // The environment already exists (created by an earlier session); keep its settings.
+        }
+    }
+
+    /// <summary>
+    /// Appends the providers for <paramref name="device"/> to <paramref name="options"/> and returns the one
+    /// in use ("tensorrt", "cuda" or "cpu"). An explicit GPU device that is not available throws
+    /// <see cref="ModelException"/>; <see cref="Device.Auto"/> falls back to CPU and calls <paramref name="warn"/> once.
+    /// </summary>
+    public static string Configure(SessionOptions options, Device device, Action<string>? warn = null)
+    {
+        switch (device)
+        {
+            case Device.Cpu:
+                return "cpu";
+            case Device.TensorRT:
+                Append(options, "tensorrt", o => o.AppendExecutionProvider_Tensorrt(0), out var trtError);
+                if (trtError is not null)
+                {
+                    throw new ModelException($"--device tensorrt: TensorRT is not available here ({trtError}); use --device auto or cpu");
+                }
+
+                // CUDA after TensorRT takes the nodes TensorRT cannot.
+                Append(options, "cuda", o => o.AppendExecutionProvider_CUDA(0), out _);
+                return "tensorrt";
+            case Device.Cuda:
+                Append(options, "cuda", o => o.AppendExecutionProvider_CUDA(0), out var cudaError);
+                if (cudaError is not null)
+                {
+                    throw new ModelException($"--device cuda: CUDA is not available here ({cudaError}); use --device auto or cpu");
+                }
+
+                return "cuda";
+            default:
+                if (Append(options, "tensorrt", o => o.AppendExecutionProvider_Tensorrt(0), out _))
+                {
+                    Append(options, "cuda", o => o.AppendExecutionProvider_CUDA(0), out _);
+                    return "tensorrt";
+                }
+
+                if (Append(options, "cuda", o => o.AppendExecutionProvider_CUDA(0), out var error))
+                {
+                    return "cuda";
+                }
+
+                if (Interlocked.Exchange(ref _warned, 1) == 0)
+                {
+                    warn?.Invoke($"warning: no GPU execution provider ({error}); running on CPU");
+                }
+
+                return "cpu";
+        }
+    }
+
+    private static bool Append(SessionOptions options, string name, Action<SessionOptions> append, out string? error)
+    {
+        try
+        {
+            append(options);
+            error = null;
+            return true;
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            error = Summarize(e.Message);
+            return false;
+        }
+    }
+
+    private static string Summarize(string message)
+    {
+        // "...Failed to load shared library ... libcublas.so.13: cannot open shared object file..." → the missing library.
+        var m = System.Text.RegularExpressions.Regex.Match(message, @"(lib[\w.+-]+\.so[\w.]*): cannot open shared object file");
+        if (m.Success)
+        {
+            return $"{m.Groups[1].Value} not found";
+        }
+
+        if (message.Contains("Failed to load shared library", StringComparison.Ordinal))
+        {
+            return "CUDA 13 / TensorRT libraries such as libcublas.so.13 are not installed";
+        }
+
+        string first = message.ReplaceLineEndings(" ");
+        return first.Length > 160 ? first[..160] + "…" : first;
+    }
+}

@@ -1,0 +1,129 @@
+using System.Runtime.CompilerServices;
+using Video.Capture;
+
+namespace Video.Inference.Internal;
+
+/// <summary>
+/// Converts between RGB24 frames and float image tensors in one pass: bilinear resampling, channel
+/// order, layout and value range together. Lookup tables are built once per size pair, so a call
+/// allocates nothing.
+/// </summary>
+/// <remarks>Immutable after construction; thread safe.</remarks>
+internal sealed class ImageTensorCodec
+{
+    private readonly TensorSpec _spec;
+    private readonly int _frameWidth;
+    private readonly int _frameHeight;
+    private readonly int _tensorWidth;
+    private readonly int _tensorHeight;
+    private readonly Axis _encodeX;
+    private readonly Axis _encodeY;
+    private readonly Axis _decodeX;
+    private readonly Axis _decodeY;
+
+    public ImageTensorCodec(TensorSpec spec, int frameWidth, int frameHeight, int tensorWidth, int tensorHeight)
+    {
+        _spec = spec;
+        _frameWidth = frameWidth;
+        _frameHeight = frameHeight;
+        _tensorWidth = tensorWidth;
+        _tensorHeight = tensorHeight;
+        _encodeX = new Axis(frameWidth, tensorWidth);
+        _encodeY = new Axis(frameHeight, tensorHeight);
+        _decodeX = new Axis(tensorWidth, frameWidth);
+        _decodeY = new Axis(tensorHeight, frameHeight);
+    }
+
+    public int TensorWidth => _tensorWidth;
+
+    public int TensorHeight => _tensorHeight;
+
+    public long[] Shape => _spec.Layout == TensorLayout.NCHW ? [1, 3, _tensorHeight, _tensorWidth] : [1, _tensorHeight, _tensorWidth, 3];
+
+    /// <summary>Writes <paramref name="frame"/> into <paramref name="tensor"/> (frame size to tensor size).</summary>
+    public void Encode(Frame frame, Span<float> tensor)
+    {
+        int w = _tensorWidth, h = _tensorHeight, plane = w * h;
+        float scale = (_spec.Range[1] - _spec.Range[0]) / 255f, offset = _spec.Range[0];
+        bool nchw = _spec.Layout == TensorLayout.NCHW;
+        bool swap = _spec.ColorOrder == ColorOrder.BGR;
+        ReadOnlySpan<byte> pixels = frame.Pixels;
+        int stride = frame.Stride;
+        for (int y = 0; y < h; y++)
+        {
+            var ay = _encodeY.At(y);
+            int row0 = ay.I0 * stride, row1 = ay.I1 * stride;
+            for (int x = 0; x < w; x++)
+            {
+                var ax = _encodeX.At(x);
+                int c00 = row0 + ax.I0 * 3, c01 = row0 + ax.I1 * 3, c10 = row1 + ax.I0 * 3, c11 = row1 + ax.I1 * 3;
+                for (int c = 0; c < 3; c++)
+                {
+                    float top = pixels[c00 + c] + ((pixels[c01 + c] - pixels[c00 + c]) * ax.W);
+                    float bottom = pixels[c10 + c] + ((pixels[c11 + c] - pixels[c10 + c]) * ax.W);
+                    float v = ((top + ((bottom - top) * ay.W)) * scale) + offset;
+                    int tc = swap ? 2 - c : c;
+                    tensor[nchw ? (tc * plane) + (y * w) + x : (((y * w) + x) * 3) + tc] = v;
+                }
+            }
+        }
+    }
+
+    /// <summary>Writes <paramref name="tensor"/> (tensor size) back into <paramref name="frame"/> (frame size).</summary>
+    public void Decode(ReadOnlySpan<float> tensor, Frame frame)
+    {
+        int w = _tensorWidth, plane = _tensorWidth * _tensorHeight;
+        float scale = 255f / (_spec.Range[1] - _spec.Range[0]), offset = _spec.Range[0];
+        bool nchw = _spec.Layout == TensorLayout.NCHW;
+        bool swap = _spec.ColorOrder == ColorOrder.BGR;
+        Span<byte> pixels = frame.Pixels;
+        int stride = frame.Stride;
+        for (int y = 0; y < _frameHeight; y++)
+        {
+            var ay = _decodeY.At(y);
+            int r0 = ay.I0 * w, r1 = ay.I1 * w;
+            int dst = y * stride;
+            for (int x = 0; x < _frameWidth; x++)
+            {
+                var ax = _decodeX.At(x);
+                for (int c = 0; c < 3; c++)
+                {
+                    int tc = swap ? 2 - c : c;
+                    float v00 = At(tensor, nchw, tc, plane, r0 + ax.I0), v01 = At(tensor, nchw, tc, plane, r0 + ax.I1);
+                    float v10 = At(tensor, nchw, tc, plane, r1 + ax.I0), v11 = At(tensor, nchw, tc, plane, r1 + ax.I1);
+                    float top = v00 + ((v01 - v00) * ax.W);
+                    float bottom = v10 + ((v11 - v10) * ax.W);
+                    float v = ((top + ((bottom - top) * ay.W)) - offset) * scale;
+                    pixels[dst + (x * 3) + c] = v <= 0f ? (byte)0 : v >= 255f ? (byte)255 : (byte)(v + 0.5f);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float At(ReadOnlySpan<float> t, bool nchw, int c, int plane, int pixel) => nchw ? t[(c * plane) + pixel] : t[(pixel * 3) + c];
+
+    /// <summary>Bilinear taps along one axis, half-pixel centres, edges clamped.</summary>
+    private sealed class Axis
+    {
+        private readonly Tap[] _taps;
+
+        public Axis(int sourceLength, int targetLength)
+        {
+            _taps = new Tap[targetLength];
+            double ratio = (double)sourceLength / targetLength;
+            for (int i = 0; i < targetLength; i++)
+            {
+                double s = Math.Clamp(((i + 0.5) * ratio) - 0.5, 0, sourceLength - 1);
+                int i0 = (int)Math.Floor(s);
+                int i1 = Math.Min(i0 + 1, sourceLength - 1);
+                _taps[i] = new Tap(i0, i1, (float)(s - i0));
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Tap At(int i) => _taps[i];
+    }
+
+    private readonly record struct Tap(int I0, int I1, float W);
+}

@@ -1,0 +1,220 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Video.Capture;
+
+namespace Video.Inference;
+
+/// <summary>What a model is for; decides which extra inputs the host feeds it.</summary>
+public enum ModelFamily
+{
+    Fast,
+    Adain,
+    Cartoon,
+    Face,
+    Diffusion,
+    External,
+}
+
+/// <summary>Memory layout of an image tensor.</summary>
+public enum TensorLayout
+{
+    NCHW,
+    NHWC,
+}
+
+/// <summary>Channel order of an image tensor.</summary>
+public enum ColorOrder
+{
+    RGB,
+    BGR,
+}
+
+/// <summary>Whether a model takes any frame size or one fixed size.</summary>
+public enum SizeMode
+{
+    Dynamic,
+    Fixed,
+}
+
+/// <summary>How an image tensor is laid out and scaled.</summary>
+public sealed record TensorSpec
+{
+    /// <summary>The ONNX input or output name.</summary>
+    public required string Name { get; init; }
+
+    public TensorLayout Layout { get; init; } = TensorLayout.NCHW;
+
+    public ColorOrder ColorOrder { get; init; } = ColorOrder.RGB;
+
+    /// <summary>Value of black and of white: <c>[0, 1]</c>, <c>[0, 255]</c>, <c>[-1, 1]</c>.</summary>
+    public float[] Range { get; init; } = [0f, 1f];
+}
+
+/// <summary>Size rules: a fixed size, or any size that is a multiple of <see cref="MultipleOf"/>.</summary>
+public sealed record SizeRule
+{
+    public SizeMode Mode { get; init; } = SizeMode.Dynamic;
+
+    public int MultipleOf { get; init; } = 1;
+
+    public int? Width { get; init; }
+
+    public int? Height { get; init; }
+}
+
+/// <summary>AdaIN extras: a style encoder whose statistics the main model takes as inputs.</summary>
+public sealed record AdainSpec
+{
+    public required string StyleEncoder { get; init; }
+
+    public string StyleInput { get; init; } = "style";
+
+    public string[] Statistics { get; init; } = ["style_mean", "style_std"];
+
+    public string AlphaInput { get; init; } = "alpha";
+}
+
+/// <summary>
+/// The JSON file beside a model's <c>.onnx</c>: names, tensor layout and range, size rules, family and
+/// provenance. A user brings an external model by writing one of these.
+/// </summary>
+public sealed record ModelManifest
+{
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter() },
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        WriteIndented = true,
+    };
+
+    public required string Name { get; init; }
+
+    public required ModelFamily Family { get; init; }
+
+    public string? Description { get; init; }
+
+    /// <summary>The ONNX file, relative to the manifest.</summary>
+    public required string Model { get; init; }
+
+    public required TensorSpec Input { get; init; }
+
+    public required TensorSpec Output { get; init; }
+
+    public SizeRule Size { get; init; } = new();
+
+    public string? SampleSheet { get; init; }
+
+    public AdainSpec? Adain { get; init; }
+
+    /// <summary>Where the model came from: data, steps, losses, time, commit, command.</summary>
+    public JsonElement? Provenance { get; init; }
+
+    /// <summary>Full path of the manifest file this was read from.</summary>
+    [JsonIgnore]
+    public string ManifestPath { get; init; } = string.Empty;
+
+    /// <summary>Full path of the ONNX file.</summary>
+    [JsonIgnore]
+    public string ModelPath => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(ManifestPath) ?? ".", Model));
+
+    /// <summary>Reads and validates a manifest; throws <see cref="ModelException"/> naming the file and the problem.</summary>
+    public static ModelManifest Load(string path)
+    {
+        ModelManifest? m;
+        try
+        {
+            m = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllText(path), JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            string where = e.LineNumber is long line ? $" (line {line + 1})" : string.Empty;
+            throw new ModelException($"malformed manifest {path}{where}: {FirstSentence(e.Message)}");
+        }
+        catch (IOException e)
+        {
+            throw new ModelException($"cannot read manifest {path}: {e.Message}");
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new ModelException($"cannot read manifest {path}: permission denied");
+        }
+
+        if (m is null)
+        {
+            throw new ModelException($"malformed manifest {path}: empty");
+        }
+
+        m = m with { ManifestPath = Path.GetFullPath(path) };
+        m.Validate();
+        return m;
+    }
+
+    /// <summary>Writes the manifest as indented camelCase JSON.</summary>
+    public void Save(string path) => File.WriteAllText(path, ToJson() + "\n");
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>The provenance field as a compact one-line summary.</summary>
+    public string ProvenanceSummary()
+    {
+        if (Provenance is not { ValueKind: JsonValueKind.Object } p)
+        {
+            return "unknown";
+        }
+
+        var parts = new List<string>();
+        foreach (string key in new[] { "method", "steps", "minutes", "gitCommit" })
+        {
+            if (p.TryGetProperty(key, out var v))
+            {
+                string text = v.ValueKind == JsonValueKind.String ? v.GetString()! : v.ToString();
+                parts.Add(key == "gitCommit" && text.Length > 8 ? $"commit {text[..8]}" : $"{key} {text}");
+            }
+        }
+
+        return parts.Count == 0 ? "unknown" : string.Join(", ", parts);
+    }
+
+    private static string FirstSentence(string message)
+    {
+        int cut = message.IndexOf(". Path:", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).ReplaceLineEndings(" ");
+    }
+
+    private void Validate()
+    {
+        string file = ManifestPath;
+        void Require(bool ok, string what)
+        {
+            if (!ok)
+            {
+                throw new ModelException($"malformed manifest {file}: {what}");
+            }
+        }
+
+        Require(!string.IsNullOrWhiteSpace(Name), "'name' is empty");
+        Require(!string.IsNullOrWhiteSpace(Model), "'model' is empty");
+        Require(!string.IsNullOrWhiteSpace(Input.Name), "'input.name' is empty");
+        Require(!string.IsNullOrWhiteSpace(Output.Name), "'output.name' is empty");
+        foreach (var (spec, key) in new[] { (Input, "input"), (Output, "output") })
+        {
+            Require(spec.Range is { Length: 2 } r && float.IsFinite(r[0]) && float.IsFinite(r[1]) && r[0] < r[1], $"'{key}.range' must be [min, max] with min < max");
+        }
+
+        if (Size.Mode == SizeMode.Fixed)
+        {
+            Require(Size.Width is > 0 && Size.Height is > 0, "a fixed 'size' needs positive 'width' and 'height'");
+        }
+        else
+        {
+            Require(Size.MultipleOf >= 1, "'size.multipleOf' must be at least 1");
+        }
+
+        if (Family == ModelFamily.Adain)
+        {
+            Require(Adain is not null, "an adain model needs an 'adain' section");
+        }
+    }
+}

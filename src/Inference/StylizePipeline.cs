@@ -1,0 +1,299 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Video.Capture;
+
+namespace Video.Inference;
+
+/// <summary>Counters a running pipeline updates and a progress display reads.</summary>
+/// <remarks>Written by the pipeline's stages, read from any thread; values are eventually consistent.</remarks>
+public sealed class PipelineStats
+{
+    internal long DecodeTicks;
+    internal long PreprocessTicks;
+    internal long InferTicks;
+    internal long PostprocessTicks;
+    internal long EncodeTicks;
+    private long _framesOut;
+
+    /// <summary>Frames written to the sink.</summary>
+    public long FramesOut => Interlocked.Read(ref _framesOut);
+
+    /// <summary>Frames the source is expected to produce, when known.</summary>
+    public long? FramesExpected { get; internal set; }
+
+    /// <summary>Wall time since the first frame was requested.</summary>
+    public TimeSpan Elapsed => _clock.Elapsed;
+
+    /// <summary>Frames per second over the whole run so far.</summary>
+    public double Fps => Elapsed.TotalSeconds > 0 ? FramesOut / Elapsed.TotalSeconds : 0;
+
+    /// <summary>Average milliseconds per frame spent in each stage (stages overlap, so they do not add up to wall time).</summary>
+    public IReadOnlyList<(string Stage, double Milliseconds)> StageMilliseconds()
+    {
+        double n = Math.Max(1, FramesOut);
+        double ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency / n;
+        return
+        [
+            ("decode", ms(DecodeTicks)),
+            ("preprocess", ms(PreprocessTicks)),
+            ("infer", ms(InferTicks)),
+            ("postprocess", ms(PostprocessTicks)),
+            ("encode", ms(EncodeTicks)),
+        ];
+    }
+
+    private readonly Stopwatch _clock = new();
+
+    internal void Start() => _clock.Start();
+
+    internal void Stop() => _clock.Stop();
+
+    internal void FrameOut() => Interlocked.Increment(ref _framesOut);
+}
+
+/// <summary>Pipeline tuning.</summary>
+public sealed record PipelineOptions
+{
+    /// <summary>Capacity of each channel between stages (2–4 keeps latency low and all stages busy).</summary>
+    public int ChannelCapacity { get; init; } = 3;
+
+    /// <summary>Frames in the pool; bounds memory. Must exceed the frames that can sit in channels and stages.</summary>
+    public int PoolFrames { get; init; } = 12;
+
+    /// <summary>Tensor slots (frames between preprocess and postprocess).</summary>
+    public int TensorSlots { get; init; } = 3;
+
+    /// <summary>Inference size; null runs at the frame size (rounded to the model's multiple).</summary>
+    public (int Width, int Height)? InferenceSize { get; init; }
+}
+
+/// <summary>
+/// Decode → preprocess → infer → postprocess → encode, each stage on its own task, joined by bounded
+/// channels. Frames come from one <see cref="FramePool"/> and tensors from the plan's slots, so a warm
+/// run allocates nothing per frame.
+/// </summary>
+/// <remarks>
+/// Files never drop frames: a full channel makes the upstream stage wait. On failure or cancellation
+/// every stage stops, frames still in channels are returned to the pool, and the sink is not completed
+/// (so no output is published).
+/// </remarks>
+public sealed class StylizePipeline
+{
+    private readonly Stylizer _stylizer;
+    private readonly PipelineOptions _options;
+
+    public StylizePipeline(Stylizer stylizer, PipelineOptions? options = null)
+    {
+        _stylizer = stylizer;
+        _options = options ?? new PipelineOptions();
+    }
+
+    /// <summary>The pool of the last run (for leak checks in tests).</summary>
+    public FramePool? LastPool { get; private set; }
+
+    /// <summary>The plan of the last run (for leak checks in tests).</summary>
+    public StylizerPlan? LastPlan { get; private set; }
+
+    /// <summary>Stylizes every frame of <paramref name="source"/> into <paramref name="sink"/> and completes the sink.</summary>
+    public async Task<PipelineStats> RunAsync(IFrameSource source, IFrameSink sink, PipelineStats? stats = null, CancellationToken cancellationToken = default)
+    {
+        stats ??= new PipelineStats();
+        stats.FramesExpected = source.Info.FrameCount;
+        var info = source.Info;
+        var (tw, th) = _stylizer.InferenceSize(info.Width, info.Height, _options.InferenceSize);
+        using var plan = _stylizer.CreatePlan(info.Width, info.Height, tw, th, _options.TensorSlots);
+        using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, _options.PoolFrames);
+        LastPool = pool;
+        LastPlan = plan;
+
+        var decoded = NewChannel<Frame>();
+        var prepared = NewChannel<Work>();
+        var inferred = NewChannel<Work>();
+        var finished = NewChannel<Frame>();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var ct = cts.Token;
+
+        stats.Start();
+        Task[] stages =
+        [
+            Stage(cts, decoded.Writer, async () =>
+            {
+                while (true)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    var frame = await source.ReadAsync(pool, ct).ConfigureAwait(false);
+                    stats.DecodeTicks += Stopwatch.GetTimestamp() - t0;
+                    if (frame is null)
+                    {
+                        return;
+                    }
+
+                    await WriteOrDispose(decoded.Writer, frame, ct).ConfigureAwait(false);
+                }
+            }),
+            Stage(cts, prepared.Writer, async () =>
+            {
+                await foreach (var frame in decoded.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                {
+                    TensorSlot slot;
+                    try
+                    {
+                        slot = await plan.RentSlotAsync(ct).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        frame.Dispose();
+                        throw;
+                    }
+
+                    long t0 = Stopwatch.GetTimestamp();
+                    plan.Preprocess(frame, slot);
+                    stats.PreprocessTicks += Stopwatch.GetTimestamp() - t0;
+                    await WriteOrRelease(prepared.Writer, new Work(frame, slot), plan, ct).ConfigureAwait(false);
+                }
+            }),
+            Stage(cts, inferred.Writer, async () =>
+            {
+                await foreach (var work in prepared.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    try
+                    {
+                        plan.Infer(work.Slot);
+                    }
+                    catch
+                    {
+                        Release(work, plan);
+                        throw;
+                    }
+
+                    stats.InferTicks += Stopwatch.GetTimestamp() - t0;
+                    await WriteOrRelease(inferred.Writer, work, plan, ct).ConfigureAwait(false);
+                }
+            }),
+            Stage(cts, finished.Writer, async () =>
+            {
+                await foreach (var work in inferred.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    plan.Postprocess(work.Slot, work.Frame);
+                    plan.ReturnSlot(work.Slot);
+                    stats.PostprocessTicks += Stopwatch.GetTimestamp() - t0;
+                    await WriteOrDispose(finished.Writer, work.Frame, ct).ConfigureAwait(false);
+                }
+            }),
+            Stage(cts, null, async () =>
+            {
+                await foreach (var frame in finished.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                {
+                    using (frame)
+                    {
+                        long t0 = Stopwatch.GetTimestamp();
+                        await sink.WriteAsync(frame, ct).ConfigureAwait(false);
+                        stats.EncodeTicks += Stopwatch.GetTimestamp() - t0;
+                    }
+
+                    stats.FrameOut();
+                }
+
+                await sink.CompleteAsync(ct).ConfigureAwait(false);
+            }),
+        ];
+
+        try
+        {
+            await Task.WhenAll(stages).ConfigureAwait(false);
+        }
+        catch when (stages.Any(s => s.IsFaulted))
+        {
+            // Report the first real failure, not the cancellations it caused in the other stages.
+            var failure = stages.Where(s => s.IsFaulted).Select(s => s.Exception!.InnerException!).FirstOrDefault(e => e is not OperationCanceledException)
+                ?? stages.First(s => s.IsFaulted).Exception!.InnerException!;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+        }
+        finally
+        {
+            stats.Stop();
+            Drain(decoded.Reader, plan);
+            Drain(prepared.Reader, plan);
+            Drain(inferred.Reader, plan);
+            Drain(finished.Reader, plan);
+        }
+
+        return stats;
+    }
+
+    private Channel<T> NewChannel<T>() => Channel.CreateBounded<T>(new BoundedChannelOptions(_options.ChannelCapacity)
+    {
+        SingleReader = true,
+        SingleWriter = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    private static Task Stage<T>(CancellationTokenSource cts, ChannelWriter<T>? output, Func<Task> body) => Task.Run(async () =>
+    {
+        try
+        {
+            await body().ConfigureAwait(false);
+            output?.TryComplete();
+        }
+        catch (Exception e)
+        {
+            output?.TryComplete(e);
+            await cts.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    });
+
+    private static Task Stage(CancellationTokenSource cts, ChannelWriter<Frame>? output, Func<Task> body) => Stage<Frame>(cts, output, body);
+
+    private static async ValueTask WriteOrDispose(ChannelWriter<Frame> writer, Frame frame, CancellationToken ct)
+    {
+        try
+        {
+            await writer.WriteAsync(frame, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            frame.Dispose();
+            throw;
+        }
+    }
+
+    private static async ValueTask WriteOrRelease(ChannelWriter<Work> writer, Work work, StylizerPlan plan, CancellationToken ct)
+    {
+        try
+        {
+            await writer.WriteAsync(work, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            Release(work, plan);
+            throw;
+        }
+    }
+
+    private static void Release(Work work, StylizerPlan plan)
+    {
+        plan.ReturnSlot(work.Slot);
+        work.Frame.Dispose();
+    }
+
+    private static void Drain(ChannelReader<Frame> reader, StylizerPlan plan)
+    {
+        while (reader.TryRead(out var frame))
+        {
+            frame.Dispose();
+        }
+    }
+
+    private static void Drain(ChannelReader<Work> reader, StylizerPlan plan)
+    {
+        while (reader.TryRead(out var work))
+        {
+            Release(work, plan);
+        }
+    }
+
+    private readonly record struct Work(Frame Frame, TensorSlot Slot);
+}

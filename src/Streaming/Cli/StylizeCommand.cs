@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Globalization;
+using Video.Capture;
+using Video.Inference;
+
+namespace Video.Streaming.Cli;
+
+/// <summary>What <c>video stylize</c> was asked to do.</summary>
+internal sealed record StylizeRequest(
+    string Input,
+    string? Output,
+    string Model,
+    (int Width, int Height)? Size,
+    Device Device,
+    string? ModelsDirectory,
+    double? ImageFps,
+    bool Progress);
+
+/// <summary><c>video stylize INPUT [-o OUTPUT] [--model NAME] [--size WxH] [--device …]</c>.</summary>
+internal static class StylizeCommand
+{
+    public static Command Create()
+    {
+        var input = new Argument<string>("input") { Description = "Video file, network URL, image file or folder of images" };
+        var output = new Option<string?>("--output", "-o") { Description = "Output: .mp4/.mov/.mkv/.avi (H.264), .webm (VP9), .png/.jpg, or dir/ for a PNG sequence (default: INPUT-MODEL.mp4 in the current directory)" };
+        var model = new Option<string>("--model", "-m") { Description = "Model name (see `video models`) or path to a manifest .json", DefaultValueFactory = _ => ModelCatalog.DefaultModelName };
+        var size = new Option<string?>("--size") { Description = "Inference size WxH (default: the frame size, rounded to the model's multiple)" };
+        var fps = new Option<double?>("--fps") { Description = "Frame rate for image-folder inputs (default 25)" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress bar" };
+        var device = CommonOptions.Device();
+        var models = CommonOptions.ModelsDirectory();
+        var command = new Command("stylize", "Stylize a video, image or image folder with a model and write the result (audio kept)")
+        {
+            input, output, model, size, device, models, fps, quiet,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var request = new StylizeRequest(
+                parse.GetValue(input)!,
+                parse.GetValue(output),
+                parse.GetValue(model)!,
+                CommonOptions.ParseSize(parse.GetValue(size)),
+                CommonOptions.ParseDevice(parse.GetValue(device)!),
+                parse.GetValue(models),
+                parse.GetValue(fps),
+                !parse.GetValue(quiet));
+            await RunAsync(request, Console.Out, Console.Error, ct).ConfigureAwait(false);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>Runs one stylization job end to end and prints its summary; throws <see cref="VideoException"/> on bad input.</summary>
+    public static async Task<PipelineStats> RunAsync(StylizeRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        if (request.ImageFps is { } f && (f <= 0 || f > 1000))
+        {
+            throw new VideoException($"--fps {f} is out of range (0, 1000]");
+        }
+
+        // Cheap checks first, so bad input fails before models load or processes start.
+        if (!request.Input.Contains("://", StringComparison.Ordinal))
+        {
+            MediaProbe.CheckReadable(request.Input);
+        }
+
+        var catalog = ModelCatalog.Load(ModelCatalog.ResolveDirectory(request.ModelsDirectory));
+        var manifest = catalog.Find(request.Model);
+        string output = request.Output ?? DefaultOutput(request.Input, manifest.Name);
+        OutputKinds.FromPath(output);
+
+        var rate = request.ImageFps is { } fps ? Rational.Parse(fps.ToString(CultureInfo.InvariantCulture)) : (Rational?)null;
+        await using var source = await FrameSources.OpenAsync(request.Input, rate, cancellationToken).ConfigureAwait(false);
+        using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine });
+        var info = source.Info;
+        await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, info);
+
+        var stats = new PipelineStats();
+        var pipeline = new StylizePipeline(stylizer, new PipelineOptions { InferenceSize = request.Size });
+        await using (new ProgressDisplay(stats, request.Progress))
+        {
+            await pipeline.RunAsync(source, sink, stats, cancellationToken).ConfigureAwait(false);
+        }
+
+        var (tw, th) = stylizer.InferenceSize(info.Width, info.Height, request.Size);
+        stdout.WriteLine($"wrote {output}: {stats.FramesOut} frames {info.Width}x{info.Height} at {info.FrameRate.Value:0.###} fps{(sink.AudioNote is { } a ? ", " + a : string.Empty)}");
+        stdout.WriteLine($"{stats.FramesOut} frames in {stats.Elapsed.TotalSeconds:0.00} s: {stats.Fps:0.0} fps (model {manifest.Name} on {stylizer.DeviceName}, inference at {tw}x{th})");
+        stdout.WriteLine("ms per frame by stage (stages overlap): " + string.Join("  ", stats.StageMilliseconds().Select(s => $"{s.Stage} {s.Milliseconds:0.0}")));
+        return stats;
+    }
+
+    private static string DefaultOutput(string input, string model)
+    {
+        string stem = input.Contains("://", StringComparison.Ordinal)
+            ? "stream"
+            : Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(input));
+        string ext = ImageSequenceSource.IsImagePath(input) ? ".png" : ".mp4";
+        return Path.Combine(Environment.CurrentDirectory, $"{stem}-{model}{ext}");
+    }
+}
