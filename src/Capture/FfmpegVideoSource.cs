@@ -8,7 +8,8 @@ namespace Video.Capture;
 /// </summary>
 /// <remarks>
 /// A frame's timestamp is its index over the stream's frame rate. When the container declared a
-/// frame count and fewer frames decode, <see cref="ReadAsync"/> throws: the file is truncated or corrupt.
+/// frame count (or a duration) and fewer frames decode, <see cref="ReadAsync"/> throws: the file is
+/// truncated or corrupt.
 /// </remarks>
 public sealed class FfmpegVideoSource : IFrameSource
 {
@@ -103,9 +104,21 @@ public sealed class FfmpegVideoSource : IFrameSource
             throw new MediaException($"cannot decode {Info.Path}: no frame could be decoded ({_ffmpeg.FirstErrorLine})");
         }
 
-        if (_strictCount && _index < Info.FrameCount)
+        if (!_strictCount)
+        {
+            return;
+        }
+
+        if (Info.FrameCountExact && _index < Info.FrameCount)
         {
             throw new MediaException($"{Info.Path} is truncated or corrupt: decoded {_index} of {Info.FrameCount} frames");
+        }
+
+        // Packet counts over-count VP8/VP9 (hidden alt-ref frames), so judge those by the declared duration instead.
+        double expected = (Info.Duration?.TotalSeconds ?? 0) * Info.FrameRate.Value;
+        if (!Info.FrameCountExact && _index < (expected * 0.9) - 1)
+        {
+            throw new MediaException($"{Info.Path} is truncated or corrupt: decoded {_index} frames, its duration implies about {expected:0}");
         }
     }
 }

@@ -5,7 +5,7 @@ namespace Video.Capture;
 /// <param name="Width">Display width of the video stream.</param>
 /// <param name="Height">Display height of the video stream.</param>
 /// <param name="FrameRate">Frames per second as a rational (e.g. 30000/1001).</param>
-/// <param name="FrameCount">Frames the container declares or that demuxing counted; null when unknown (live streams).</param>
+/// <param name="FrameCount">Frames the container declares, or packets that demuxing counted (an upper bound for VP8/VP9 with hidden frames); null when unknown (live streams).</param>
 /// <param name="Duration">Duration of the video stream, when known.</param>
 /// <param name="VideoCodec">Codec name of the video stream.</param>
 /// <param name="AudioCodec">Codec name of the first audio stream, or null when there is none.</param>
@@ -19,6 +19,9 @@ public sealed record MediaInfo(
     string VideoCodec,
     string? AudioCodec)
 {
+    /// <summary>True when <see cref="FrameCount"/> was declared by the container rather than estimated from packets.</summary>
+    public bool FrameCountExact { get; init; } = true;
+
     /// <summary>True when the medium has an audio stream.</summary>
     public bool HasAudio => AudioCodec is not null;
 }

@@ -77,16 +77,18 @@ public static class MediaProbe
         TimeSpan? duration = Seconds(Str(v, "duration")) ?? (root.TryGetProperty("format", out var f) ? Seconds(Str(f, "duration")) : null);
 
         long? frames = long.TryParse(Str(v, "nb_frames"), out long n) && n > 0 ? n : null;
+        bool exact = frames is not null;
         if (isImage)
         {
             frames = 1;
+            exact = true;
         }
         else if (frames is null && !isUrl)
         {
             frames = await CountPacketsAsync(path, cancellationToken).ConfigureAwait(false);
         }
 
-        return new MediaInfo(path, width, height, rate, frames, duration, codec, audioCodec);
+        return new MediaInfo(path, width, height, rate, frames, duration, codec, audioCodec) { FrameCountExact = exact };
     }
 
     /// <summary>Throws <see cref="MediaException"/> when <paramref name="path"/> is missing, empty or unreadable (directories pass).</summary>

@@ -86,9 +86,9 @@ internal sealed class ToolProcess : IAsyncDisposable
 
         string line = lines.FirstOrDefault(l => l.Contains("rror", StringComparison.Ordinal) || l.Contains("nvalid", StringComparison.Ordinal) || l.Contains("No such", StringComparison.Ordinal))
             ?? lines[^1];
-        // ffmpeg prefixes lines with the input path; the caller already names it.
-        int colon = line.IndexOf(": ", StringComparison.Ordinal);
-        return colon > 0 && line.StartsWith('/') ? line[(colon + 2)..] : line;
+        // ffmpeg prefixes lines with the input path ("in.mp4: Invalid data…"); the caller already names it.
+        int colon = line.LastIndexOf(": ", StringComparison.Ordinal);
+        return colon > 0 && !line[..colon].Contains(' ', StringComparison.Ordinal) ? line[(colon + 2)..] : line;
     }
 
     public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)

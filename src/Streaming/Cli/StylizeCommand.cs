@@ -71,9 +71,9 @@ internal static class StylizeCommand
 
         var rate = request.ImageFps is { } fps ? Rational.Parse(fps.ToString(CultureInfo.InvariantCulture)) : (Rational?)null;
         await using var source = await FrameSources.OpenAsync(request.Input, rate, cancellationToken).ConfigureAwait(false);
-        using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine });
         var info = source.Info;
         await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, info);
+        using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine });
 
         var stats = new PipelineStats();
         var pipeline = new StylizePipeline(stylizer, new PipelineOptions { InferenceSize = request.Size });

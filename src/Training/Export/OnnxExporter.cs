@@ -1,0 +1,215 @@
+using TorchSharp.Modules;
+using Video.Inference.Onnx;
+using Video.Training.Models;
+using static TorchSharp.torch;
+
+namespace Video.Training.Export;
+
+/// <summary>
+/// Hand-written TorchSharp → ONNX export (opset 17) of the layers our models use: Conv, InstanceNormalization, Relu,
+/// Sigmoid, Add, nearest/bilinear Resize, AveragePool, the fast guided filter and AdaIN. Each graph mirrors a
+/// TorchSharp forward pass op for op; the parity tests check them against ONNX Runtime.
+/// </summary>
+/// <remarks>Stateless; the graphs are written through <see cref="OnnxGraphBuilder"/>.</remarks>
+public static class OnnxExporter
+{
+    public const int Opset = 17;
+
+    /// <summary>Exports a fast stylizer taking the full frame <c>input</c> (1×3×H×W, RGB [0,1]) to <c>output</c> of the same size.</summary>
+    public static void ExportFast(FastStylizer model, string path, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var g = new OnnxGraphBuilder("fast_stylizer", Opset);
+        var input = g.Input("input", 1, 3, null, null);
+        string result;
+        if (model.Spec.HalfResolution)
+        {
+            var low = AvgPool(g, input, 2, 2, 0, countIncludePad: true);
+            var styled = Generator(g, model, low);
+            result = GuidedUpsample(g, input, low, styled, FastStylizer.GuidedRadius, FastStylizer.GuidedEpsilon);
+        }
+        else
+        {
+            result = Generator(g, model, input);
+        }
+
+        g.Node("Identity", [result], "output");
+        g.Output("output", 1, 3, null, null);
+        g.Save(path, "video-train", metadata);
+    }
+
+    /// <summary>Appends the generator (<see cref="FastStylizer.forward"/>) and returns its output value name.</summary>
+    internal static string Generator(OnnxGraphBuilder g, FastStylizer model, string x)
+    {
+        string? skip = null;
+        int i = 0;
+        foreach (var (kind, conv, norm) in model.Layers())
+        {
+            string p = $"g{i++}";
+            if (kind == "up_conv_relu")
+            {
+                x = ResizeNearest2x(g, x);
+            }
+
+            if (kind == "res_a")
+            {
+                skip = x;
+            }
+
+            x = Conv(g, p, conv, x);
+            if (norm is not null)
+            {
+                x = InstanceNorm(g, p, norm, x);
+            }
+
+            x = kind switch
+            {
+                "res_b" => g.Node("Add", [x, skip!]),
+                "conv_sigmoid" => g.Node("Sigmoid", [x]),
+                _ => g.Node("Relu", [x]),
+            };
+        }
+
+        return x;
+    }
+
+    internal static string Conv(OnnxGraphBuilder g, string prefix, Conv2d conv, string x)
+    {
+        var w = conv.weight!.detach().contiguous();
+        long[] shape = w.shape;
+        var wName = g.Initializer(prefix + ".weight", w.data<float>().ToArray(), shape);
+        var inputs = new List<string> { x, wName };
+        if (conv.bias is not null)
+        {
+            inputs.Add(g.Initializer(prefix + ".bias", conv.bias.detach().contiguous().data<float>().ToArray(), shape[0]));
+        }
+
+        long k = shape[2];
+        long s = conv.stride[0];
+        long pad = conv.padding is { } pd ? pd[0] : 0;
+        long dil = conv.dilation[0];
+        return g.Node("Conv", inputs, null,
+            ("kernel_shape", new[] { k, shape[3] }), ("strides", new[] { s, s }), ("pads", new[] { pad, pad, pad, pad }), ("dilations", new[] { dil, dil }));
+    }
+
+    internal static string InstanceNorm(OnnxGraphBuilder g, string prefix, InstanceNorm2d norm, string x)
+    {
+        var scale = g.Initializer(prefix + ".in_scale", norm.weight!.detach().contiguous().data<float>().ToArray(), norm.weight.shape[0]);
+        var bias = g.Initializer(prefix + ".in_bias", norm.bias!.detach().contiguous().data<float>().ToArray(), norm.bias.shape[0]);
+        return g.Node("InstanceNormalization", [x, scale, bias], null, ("epsilon", (float)norm.eps));
+    }
+
+    internal static string AvgPool(OnnxGraphBuilder g, string x, int kernel, int stride, int pad, bool countIncludePad) =>
+        g.Node("AveragePool", [x], null,
+            ("kernel_shape", new long[] { kernel, kernel }), ("strides", new long[] { stride, stride }),
+            ("pads", new long[] { pad, pad, pad, pad }), ("count_include_pad", countIncludePad ? 1 : 0));
+
+    internal static string ResizeNearest2x(OnnxGraphBuilder g, string x) =>
+        g.Node("Resize", [x, "", Scales2x(g)], null,
+            ("mode", "nearest"), ("coordinate_transformation_mode", "asymmetric"), ("nearest_mode", "floor"));
+
+    internal static string ResizeBilinear2x(OnnxGraphBuilder g, string x) =>
+        g.Node("Resize", [x, "", Scales2x(g)], null, ("mode", "linear"), ("coordinate_transformation_mode", "half_pixel"));
+
+    internal static string Scalar(OnnxGraphBuilder g, string prefix, float value) => g.Initializer(g.Fresh(prefix), [value]);
+
+    /// <summary>The ONNX twin of <see cref="FastStylizer.GuidedUpsample"/>.</summary>
+    internal static string GuidedUpsample(OnnxGraphBuilder g, string frame, string low, string styledLow, int radius, double eps)
+    {
+        var lumaW = g.Initializer(g.Fresh("luma"), [0.299f, 0.587f, 0.114f], 1, 3, 1, 1);
+        string Luma(string t) => g.Node("Conv", [t, lumaW], null, ("kernel_shape", new long[] { 1, 1 }));
+        string Box(string t) => AvgPool(g, t, (2 * radius) + 1, 1, radius, countIncludePad: false);
+        var iHi = Luma(frame);
+        var iLo = Luma(low);
+        var meanI = Box(iLo);
+        var meanP = Box(styledLow);
+        var corr = Box(g.Node("Mul", [iLo, styledLow]));
+        var varI = g.Node("Sub", [Box(g.Node("Mul", [iLo, iLo])), g.Node("Mul", [meanI, meanI])]);
+        var a = g.Node("Div", [g.Node("Sub", [corr, g.Node("Mul", [meanI, meanP])]), g.Node("Add", [varI, Scalar(g, "eps", (float)eps)])]);
+        var b = g.Node("Sub", [meanP, g.Node("Mul", [a, meanI])]);
+        var aHi = ResizeBilinear2x(g, Box(a));
+        var bHi = ResizeBilinear2x(g, Box(b));
+        var y = g.Node("Add", [g.Node("Mul", [aHi, iHi]), bHi]);
+        return g.Node("Clip", [y, Scalar(g, "zero", 0f), Scalar(g, "one", 1f)]);
+    }
+
+    public const string StyleInput = "style";
+    public const string StyleMean = "style_mean";
+    public const string StyleStd = "style_std";
+    public const string AlphaInput = "alpha";
+
+    /// <summary>
+    /// Exports AdaIN as two graphs: <paramref name="stylePath"/> maps <c>style</c> (1×3×h×w, [0,1]) to <c>style_mean</c> and
+    /// <c>style_std</c> (1×C×1×1), computed once per style; <paramref name="mainPath"/> maps <c>input</c> + those statistics +
+    /// <c>alpha</c> ([1]) to <c>output</c>.
+    /// </summary>
+    public static void ExportAdaIn(AdaInStylizer model, string mainPath, string stylePath, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        int c = AdaInStylizer.FeatureChannels;
+        var s = new OnnxGraphBuilder("adain_style_encoder", Opset);
+        var style = s.Input(StyleInput, 1, 3, null, null);
+        var (sm, ss) = MeanStd(s, Encoder(s, model.Encoder, style));
+        s.Node("Identity", [sm], StyleMean);
+        s.Node("Identity", [ss], StyleStd);
+        s.Output(StyleMean, 1, c, 1, 1);
+        s.Output(StyleStd, 1, c, 1, 1);
+        s.Save(stylePath, "video-train", metadata);
+
+        var g = new OnnxGraphBuilder("adain_stylizer", Opset);
+        var input = g.Input("input", 1, 3, null, null);
+        var mean = g.Input(StyleMean, 1, c, 1, 1);
+        var std = g.Input(StyleStd, 1, c, 1, 1);
+        var alpha = g.Input(AlphaInput, 1);
+        var low = AvgPool(g, input, 2, 2, 0, countIncludePad: true);
+        var f = Encoder(g, model.Encoder, low);
+        var (fm, fs) = MeanStd(g, f);
+        var adain = g.Node("Add", [g.Node("Mul", [g.Node("Div", [g.Node("Sub", [f, fm]), fs]), std]), mean]);
+        var t = g.Node("Add", [f, g.Node("Mul", [alpha, g.Node("Sub", [adain, f])])]);
+        int i = 0;
+        foreach (var (up, conv, sigmoid) in model.DecoderLayers())
+        {
+            if (up)
+            {
+                t = ResizeNearest2x(g, t);
+            }
+
+            t = Conv(g, $"d{i++}", conv, t);
+            t = g.Node(sigmoid ? "Sigmoid" : "Relu", [t]);
+        }
+
+        var result = GuidedUpsample(g, input, low, t, FastStylizer.GuidedRadius, FastStylizer.GuidedEpsilon);
+        g.Node("Identity", [result], "output");
+        g.Output("output", 1, 3, null, null);
+        g.Save(mainPath, "video-train", metadata);
+    }
+
+    /// <summary>The first <see cref="AdaInStylizer.EncoderLevels"/> levels of the random loss network, input normalisation included.</summary>
+    internal static string Encoder(OnnxGraphBuilder g, Losses.RandomLossNetwork net, string x)
+    {
+        var mean = g.Initializer(g.Fresh("norm_mean"), Losses.RandomLossNetwork.NormMean.ToArray(), 1, 3, 1, 1);
+        var std = g.Initializer(g.Fresh("norm_std"), Losses.RandomLossNetwork.NormStd.ToArray(), 1, 3, 1, 1);
+        x = g.Node("Div", [g.Node("Sub", [x, mean]), std]);
+        for (int l = 0; l < AdaInStylizer.EncoderLevels; l++)
+        {
+            if (l > 0)
+            {
+                x = AvgPool(g, x, 4, 2, 1, countIncludePad: true);
+            }
+
+            x = g.Node("Relu", [Conv(g, $"enc{l}", net.Level(l), x)]);
+        }
+
+        return x;
+    }
+
+    /// <summary>Per-channel mean and std (sqrt(var + 1e-5)) over H, W, as <see cref="Losses.StyleLosses.MeanStd"/>.</summary>
+    internal static (string Mean, string Std) MeanStd(OnnxGraphBuilder g, string f)
+    {
+        var m = g.Node("ReduceMean", [f], null, ("axes", new long[] { 2, 3 }), ("keepdims", 1));
+        var d = g.Node("Sub", [f, m]);
+        var v = g.Node("ReduceMean", [g.Node("Mul", [d, d])], null, ("axes", new long[] { 2, 3 }), ("keepdims", 1));
+        var s = g.Node("Sqrt", [g.Node("Add", [v, Scalar(g, "std_eps", (float)Losses.StyleLosses.StdEpsilon)])]);
+        return (m, s);
+    }
+
+    private static string Scales2x(OnnxGraphBuilder g) => g.Initializer(g.Fresh("scales2x"), [1f, 1f, 2f, 2f], 4);
+}

@@ -1,0 +1,154 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Video.Training.Models;
+
+/// <summary>
+/// The per-style feed-forward generator (see <see cref="StylizerSpec"/>). <see cref="forward"/> maps a B×3×H×W image in
+/// [0,1] (H, W multiples of 4) to a stylized image of the same size. The shipped ONNX graph wraps it with a 2×2 average
+/// downscale and a fast guided filter (<see cref="GuidedUpsample"/>), see <see cref="FullFrame"/>.
+/// </summary>
+/// <remarks>Not thread safe (TorchSharp module).</remarks>
+public sealed class FastStylizer : Module<Tensor, Tensor>
+{
+    public const int GuidedRadius = 1;
+    public const double GuidedEpsilon = 1e-3;
+
+    private readonly Conv2d conv_in;
+    private readonly Conv2d down1;
+    private readonly Conv2d down2;
+    private readonly ModuleList<Conv2d> res = new();
+    private readonly Conv2d up1;
+    private readonly Conv2d up2;
+    private readonly Conv2d conv_out;
+    private readonly ModuleList<InstanceNorm2d> norms = new();
+
+    public FastStylizer(StylizerSpec spec)
+        : base("fast_stylizer")
+    {
+        Spec = spec;
+        int c1 = spec.Channels[0], c2 = spec.Channels[1], c3 = spec.Channels[2], k = spec.EndKernel;
+        conv_in = Conv2d(3, c1, k, padding: k / 2);
+        down1 = Conv2d(c1, c2, 3, stride: 2, padding: 1);
+        down2 = Conv2d(c2, c3, 3, stride: 2, padding: 1);
+        for (int i = 0; i < 2 * spec.ResidualBlocks; i++)
+        {
+            res.Add(Conv2d(c3, c3, 3, padding: 1));
+        }
+
+        up1 = Conv2d(c3, c2, 3, padding: 1);
+        up2 = Conv2d(c2, c1, 3, padding: 1);
+        conv_out = Conv2d(c1, 3, k, padding: k / 2);
+        if (spec.InstanceNorm)
+        {
+            foreach (var c in NormChannels(spec))
+            {
+                norms.Add(InstanceNorm2d(c, affine: true));
+            }
+        }
+
+        RegisterComponents();
+    }
+
+    public StylizerSpec Spec { get; }
+
+    /// <summary>The layers in execution order, for the exporter.</summary>
+    internal IEnumerable<(string Kind, Conv2d Conv, InstanceNorm2d? Norm)> Layers()
+    {
+        int n = 0;
+        InstanceNorm2d? Norm() => Spec.InstanceNorm ? norms[n++] : null;
+        yield return ("conv_relu", conv_in, Norm());
+        yield return ("conv_relu", down1, Norm());
+        yield return ("conv_relu", down2, Norm());
+        for (int i = 0; i < Spec.ResidualBlocks; i++)
+        {
+            yield return ("res_a", res[2 * i], Norm());
+            yield return ("res_b", res[(2 * i) + 1], Norm());
+        }
+
+        yield return ("up_conv_relu", up1, Norm());
+        yield return ("up_conv_relu", up2, Norm());
+        yield return ("conv_sigmoid", conv_out, null);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        Tensor? skip = null;
+        foreach (var (kind, conv, norm) in Layers())
+        {
+            if (kind == "up_conv_relu")
+            {
+                x = functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
+            }
+
+            if (kind == "res_a")
+            {
+                skip = x;
+            }
+
+            x = conv.forward(x);
+            if (norm is not null)
+            {
+                x = norm.forward(x);
+            }
+
+            x = kind switch
+            {
+                "res_b" => x + skip!,
+                "conv_sigmoid" => torch.sigmoid(x),
+                _ => functional.relu(x),
+            };
+        }
+
+        return x;
+    }
+
+    /// <summary>What the exported graph computes on a full frame: 2×2 average downscale, generator, guided-filter upsample.</summary>
+    public Tensor FullFrame(Tensor frame)
+    {
+        if (!Spec.HalfResolution)
+        {
+            return forward(frame);
+        }
+
+        var low = functional.avg_pool2d(frame, 2, 2);
+        return GuidedUpsample(frame, low, forward(low));
+    }
+
+    /// <summary>
+    /// Fast guided filter (He &amp; Sun 2015): fits y_low ≈ A·I_low + b per window on the low-resolution luma guide,
+    /// smooths A and b, upsamples them bilinearly and applies them to the full-resolution luma.
+    /// </summary>
+    public static Tensor GuidedUpsample(Tensor frame, Tensor low, Tensor styledLow, int radius = GuidedRadius, double eps = GuidedEpsilon)
+    {
+        var luma = torch.tensor(new float[] { 0.299f, 0.587f, 0.114f }).reshape(1, 3, 1, 1);
+        var iHi = (frame * luma).sum(1, keepdim: true);
+        var iLo = (low * luma).sum(1, keepdim: true);
+        Tensor Box(Tensor t) => functional.avg_pool2d(t, (2 * radius) + 1, 1, radius, count_include_pad: false);
+        var meanI = Box(iLo);
+        var meanP = Box(styledLow);
+        var corr = Box(iLo * styledLow);
+        var varI = Box(iLo * iLo) - (meanI * meanI);
+        var a = (corr - (meanI * meanP)) / (varI + eps);
+        var b = meanP - (a * meanI);
+        var aHi = functional.interpolate(Box(a), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
+        var bHi = functional.interpolate(Box(b), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
+        return ((aHi * iHi) + bHi).clamp(0, 1);
+    }
+
+    private static IEnumerable<int> NormChannels(StylizerSpec s)
+    {
+        yield return s.Channels[0];
+        yield return s.Channels[1];
+        yield return s.Channels[2];
+        for (int i = 0; i < 2 * s.ResidualBlocks; i++)
+        {
+            yield return s.Channels[2];
+        }
+
+        yield return s.Channels[1];
+        yield return s.Channels[0];
+    }
+}

@@ -1,0 +1,26 @@
+using System.Text.Json.Serialization;
+
+namespace Video.Training.Models;
+
+/// <summary>
+/// Shape of a feed-forward stylizer: conv in (stride 1) → two stride-2 downsampling convs → residual blocks →
+/// two (nearest ×2 upsample + 3×3 conv) stages → conv out → sigmoid. <see cref="Cheap"/> is what we ship;
+/// <see cref="Johnson"/> is the classic design (Johnson et al. 2016) kept for the speed comparison.
+/// </summary>
+public sealed record StylizerSpec(
+    [property: JsonPropertyName("channels")] int[] Channels,
+    [property: JsonPropertyName("residualBlocks")] int ResidualBlocks,
+    [property: JsonPropertyName("endKernel")] int EndKernel,
+    [property: JsonPropertyName("instanceNorm")] bool InstanceNorm,
+    [property: JsonPropertyName("halfResolution")] bool HalfResolution)
+{
+    /// <summary>0.2 M parameters, no normalisation, run on the half-resolution frame and upsampled by a fast guided filter.</summary>
+    public static StylizerSpec Cheap => new([16, 32, 64], 2, 3, false, true);
+
+    /// <summary>The classic fast-style-transfer network: 32/64/128 channels, 5 residual blocks, 9×9 end convs, instance norm, full resolution.</summary>
+    public static StylizerSpec Johnson => new([32, 64, 128], 5, 9, true, false);
+
+    /// <summary>Frame sides must be a multiple of this (two stride-2 stages, ×2 more when run at half resolution).</summary>
+    [JsonIgnore]
+    public int SizeMultiple => HalfResolution ? 8 : 4;
+}

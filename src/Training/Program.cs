@@ -1,0 +1,4 @@
+using System.CommandLine;
+using Video.Training;
+
+return TrainerCli.Run(args);

@@ -1,0 +1,176 @@
+using System.CommandLine;
+using Video.Training.Data;
+using Video.Training.Internal;
+using Video.Training.Losses;
+using Video.Training.Methods;
+
+namespace Video.Training;
+
+/// <summary>The <c>video-train</c> command line: <c>fast</c>, <c>adain</c>, <c>gatys</c>, <c>package</c>, <c>bench</c>.</summary>
+public static class TrainerCli
+{
+    public static int Run(string[] args)
+    {
+        var root = new RootCommand("video-train: trains and exports the stylization models shipped in models/ (see docs/training.md)");
+        root.Subcommands.Add(GatysCommand());
+        root.Subcommands.Add(FastCommand(args));
+        try
+        {
+            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (TrainingDataException e)
+        {
+            Console.Error.WriteLine($"video-train: {e.Message}");
+            return 2;
+        }
+    }
+
+    /// <summary>Resolves the shared data folder: $VIDEO_SHARED_DATA, else ../shared/data next to the repository root.</summary>
+    public static string SharedDataDir()
+    {
+        var env = Environment.GetEnvironmentVariable("VIDEO_SHARED_DATA");
+        if (!string.IsNullOrEmpty(env))
+        {
+            return env;
+        }
+
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Video.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        var repo = dir?.FullName ?? Directory.GetCurrentDirectory();
+        return Path.GetFullPath(Path.Combine(repo, "..", "shared", "data"));
+    }
+
+    internal static ILossNetwork CreateLossNetwork(string? vgg19Path, long seed)
+    {
+        if (string.IsNullOrEmpty(vgg19Path))
+        {
+            return new RandomLossNetwork(seed);
+        }
+
+        if (!File.Exists(vgg19Path))
+        {
+            throw new TrainingDataException($"VGG-19 weights not found: {vgg19Path}");
+        }
+
+        return Vgg19LossNetwork.Load(vgg19Path);
+    }
+
+    private static Option<string?> Vgg19Option() => new("--vgg19")
+    {
+        Description = "use a user-supplied torchvision VGG-19 state dict (.pt/.pth/.safetensors) as loss network instead of the random one",
+    };
+
+    private static Option<long> LossSeedOption() => new("--loss-seed")
+    {
+        Description = "seed of the random loss network",
+        DefaultValueFactory = _ => RandomLossNetwork.DefaultSeed,
+    };
+
+    private static Command GatysCommand()
+    {
+        var content = new Option<string>("--content") { Description = "content image", Required = true };
+        var style = new Option<string>("--style") { Description = "style image", Required = true };
+        var output = new Option<string>("--out") { Description = "output PNG", Required = true };
+        var size = new Option<int>("--size") { Description = "long side of the result", DefaultValueFactory = _ => 384 };
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 300 };
+        var minutes = new Option<double>("--max-minutes") { DefaultValueFactory = _ => 10 };
+        var cw = new Option<double>("--content-weight") { DefaultValueFactory = _ => 1 };
+        var sw = new Option<double>("--style-weight") { DefaultValueFactory = _ => 5 };
+        var tw = new Option<double>("--tv-weight") { DefaultValueFactory = _ => 1 };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
+        var vgg = Vgg19Option();
+        var lossSeed = LossSeedOption();
+        var cmd = new Command("gatys", "optimisation-based transfer of one style image onto one content image (Gatys et al. 2015); the quality reference")
+        {
+            content, style, output, size, steps, minutes, cw, sw, tw, seed, vgg, lossSeed,
+        };
+        cmd.SetAction(r =>
+        {
+            var o = new GatysOptions(
+                Content: r.GetValue(content)!, Style: r.GetValue(style)!, Output: r.GetValue(output)!,
+                Size: r.GetValue(size), StyleSize: r.GetValue(size), Steps: r.GetValue(steps), MaxMinutes: r.GetValue(minutes),
+                ContentWeight: r.GetValue(cw), StyleWeight: r.GetValue(sw), TvWeight: r.GetValue(tw), Seed: r.GetValue(seed));
+            RequireFile(o.Content, "content image");
+            RequireFile(o.Style, "style image");
+            using var net = CreateLossNetwork(r.GetValue(vgg), r.GetValue(lossSeed));
+            return GatysMethod.Run(o, net);
+        });
+        return cmd;
+    }
+
+    private static Command FastCommand(string[] allArgs)
+    {
+        var name = new Option<string>("--name") { Description = "model name (file stem in models/)", Required = true };
+        var style = new Option<string>("--style") { Description = "style image", Required = true };
+        var contentDir = new Option<string?>("--content") { Description = "folder of content photos (default: <shared data>/content)" };
+        var runDir = new Option<string?>("--run-dir") { Description = "where checkpoints, losses and state go (default: /work/runs/NAME or $VIDEO_RUNS/NAME)" };
+        var outDir = new Option<string?>("--out") { Description = "package the result into this folder (e.g. models) when training stops" };
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 3000 };
+        var minutes = new Option<double>("--max-minutes") { Description = "wall-clock budget including resumed time", DefaultValueFactory = _ => 30 };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 4 };
+        var crop = new Option<int>("--crop") { DefaultValueFactory = _ => 160 };
+        var styleSize = new Option<int>("--style-size") { Description = "long side of the style image for its Gram targets", DefaultValueFactory = _ => 320 };
+        var cw = new Option<double>("--content-weight") { DefaultValueFactory = _ => 1 };
+        var sw = new Option<double>("--style-weight") { DefaultValueFactory = _ => 10 };
+        var tw = new Option<double>("--tv-weight") { DefaultValueFactory = _ => 10 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 2e-3 };
+        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 100 };
+        var limit = new Option<int?>("--content-limit") { Description = "use only the first N training photos (tests)" };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
+        var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
+        var vgg = Vgg19Option();
+        var lossSeed = LossSeedOption();
+        var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)")
+        {
+            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, vgg, lossSeed,
+        };
+        cmd.SetAction(r =>
+        {
+            string n = r.GetValue(name)!;
+            var o = new FastOptions
+            {
+                Name = n,
+                Style = r.GetValue(style)!,
+                ContentDir = r.GetValue(contentDir) ?? Path.Combine(SharedDataDir(), "content"),
+                RunDir = r.GetValue(runDir) ?? DefaultRunDir(n),
+                OutDir = r.GetValue(outDir),
+                Steps = r.GetValue(steps),
+                MaxMinutes = r.GetValue(minutes),
+                Batch = r.GetValue(batch),
+                Crop = r.GetValue(crop),
+                StyleLongSide = r.GetValue(styleSize),
+                ContentWeight = r.GetValue(cw),
+                StyleWeight = r.GetValue(sw),
+                TvWeight = r.GetValue(tw),
+                LearningRate = r.GetValue(lr),
+                CheckpointEvery = r.GetValue(every),
+                ContentLimit = r.GetValue(limit),
+                Seed = r.GetValue(seed),
+                Resume = r.GetValue(resume),
+                Command = RunState.CommandLine(allArgs),
+            };
+            RequireFile(o.Style, "style image");
+            using var net = CreateLossNetwork(r.GetValue(vgg), r.GetValue(lossSeed));
+            return FastMethod.Run(o, net);
+        });
+        return cmd;
+    }
+
+    internal static string DefaultRunDir(string name)
+    {
+        var root = Environment.GetEnvironmentVariable("VIDEO_RUNS");
+        return Path.Combine(string.IsNullOrEmpty(root) ? "/work/runs" : root, name);
+    }
+
+    internal static void RequireFile(string path, string what)
+    {
+        if (!File.Exists(path))
+        {
+            throw new TrainingDataException($"{what} not found: {path}");
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using Video.Capture;
+
+namespace Video.Capture.Tests;
+
+public class FramePoolTests
+{
+    [Fact]
+    public async Task RentAsync_ReturnedFrames_AreReusedAndCounted()
+    {
+        using var pool = new FramePool(8, 4, PixelFormat.Rgb24, capacity: 2);
+        var a = await pool.RentAsync();
+        var b = await pool.RentAsync();
+        Assert.Equal(2, pool.Outstanding);
+        Assert.Equal(8 * 3, a.Stride);
+        Assert.Equal(8 * 4 * 3, a.Length);
+
+        a.Dispose();
+        var c = await pool.RentAsync();
+        Assert.Same(a, c);
+        Assert.Equal(2, pool.Created);
+
+        b.Dispose();
+        c.Dispose();
+        Assert.Equal(0, pool.Outstanding);
+    }
+
+    [Fact]
+    public void Dispose_Twice_ReturnsOnce()
+    {
+        using var pool = new FramePool(2, 2, PixelFormat.Rgb24, capacity: 1);
+        Assert.True(pool.TryRent(out var frame));
+        frame!.Dispose();
+        frame.Dispose();
+        Assert.Equal(0, pool.Outstanding);
+        Assert.True(pool.TryRent(out var again));
+        Assert.False(pool.TryRent(out _));
+        again!.Dispose();
+    }
+
+    [Fact]
+    public async Task RentAsync_Exhausted_WaitsUntilAFrameReturns()
+    {
+        using var pool = new FramePool(2, 2, PixelFormat.Rgb24, capacity: 1);
+        var held = await pool.RentAsync();
+        var pending = pool.RentAsync().AsTask();
+        await Task.Delay(50);
+        Assert.False(pending.IsCompleted);
+
+        held.Dispose();
+        var next = await pending.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Same(held, next);
+        next.Dispose();
+    }
+
+    [Fact]
+    public void Pixels_AfterDispose_Throws()
+    {
+        using var pool = new FramePool(2, 2, PixelFormat.Rgb24, capacity: 1);
+        Assert.True(pool.TryRent(out var frame));
+        frame!.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => frame.Pixels.Length);
+    }
+}
