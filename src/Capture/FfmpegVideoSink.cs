@@ -73,6 +73,7 @@ public sealed class FfmpegVideoSink : IFrameSink
         return new FfmpegVideoSink(target, ffmpeg, width * height * 3, audioNote);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(Frame frame, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_completed, this);

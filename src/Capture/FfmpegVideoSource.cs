@@ -48,6 +48,7 @@ public sealed class FfmpegVideoSource : IFrameSource
         return new FfmpegVideoSource(info, process, isLive);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Frame?> ReadAsync(FramePool pool, CancellationToken cancellationToken = default)
     {
         if (_ended)

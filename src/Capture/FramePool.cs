@@ -49,6 +49,7 @@ public sealed class FramePool : IDisposable
     public int Created => Volatile.Read(ref _created);
 
     /// <summary>Rents a frame, waiting while the pool is exhausted. The caller owns the frame.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Frame> RentAsync(CancellationToken cancellationToken = default)
     {
         if (!_available.Wait(0))

@@ -60,8 +60,6 @@ public sealed record PipelineOptions
     /// <summary>Frames in the pool; bounds memory. Must exceed the frames that can sit in channels and stages.</summary>
     public int PoolFrames { get; init; } = 12;
 
-    /// <summary>Tensor slots (frames between preprocess and postprocess).</summary>
-    public int TensorSlots { get; init; } = 3;
 
     /// <summary>Inference size; null runs at the frame size (rounded to the model's multiple).</summary>
     public (int Width, int Height)? InferenceSize { get; init; }
@@ -101,17 +99,30 @@ public sealed class StylizePipeline
         stats.FramesExpected = source.Info.FrameCount;
         var info = source.Info;
         var (tw, th) = _stylizer.InferenceSize(info.Width, info.Height, _options.InferenceSize);
-        using var plan = _stylizer.CreatePlan(info.Width, info.Height, tw, th, _options.TensorSlots);
+        // Tensors are large, so the two channels that carry them hold one item each; with one slot in each of
+        // the three stages that touch them, five slots mean preprocessing never waits for one.
+        using var plan = _stylizer.CreatePlan(info.Width, info.Height, tw, th, slots: (2 * TensorChannelCapacity) + 3);
         using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, _options.PoolFrames);
         LastPool = pool;
         LastPlan = plan;
 
         var decoded = NewChannel<Frame>();
-        var prepared = NewChannel<Work>();
-        var inferred = NewChannel<Work>();
+        var prepared = NewChannel<Work>(TensorChannelCapacity);
+        var inferred = NewChannel<Work>(TensorChannelCapacity);
         var finished = NewChannel<Frame>();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var ct = cts.Token;
+
+        // Channel operations take no token: a cancellable token makes every wait allocate. Cancellation
+        // completes the channels instead, which wakes every waiting stage.
+        using var onCancel = ct.Register(() =>
+        {
+            var cancelled = new OperationCanceledException(ct);
+            decoded.Writer.TryComplete(cancelled);
+            prepared.Writer.TryComplete(cancelled);
+            inferred.Writer.TryComplete(cancelled);
+            finished.Writer.TryComplete(cancelled);
+        });
 
         stats.Start();
         Task[] stages =
@@ -128,72 +139,79 @@ public sealed class StylizePipeline
                         return;
                     }
 
-                    await WriteOrDispose(decoded.Writer, frame, ct).ConfigureAwait(false);
+                    await WriteOrDispose(decoded.Writer, frame).ConfigureAwait(false);
                 }
             }),
             Stage(cts, prepared.Writer, async () =>
             {
-                await foreach (var frame in decoded.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                while (await decoded.Reader.WaitToReadAsync().ConfigureAwait(false))
                 {
-                    TensorSlot slot;
-                    try
+                    while (decoded.Reader.TryRead(out var frame))
                     {
-                        slot = await plan.RentSlotAsync(ct).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        frame.Dispose();
-                        throw;
-                    }
+                        if (!plan.TryRentSlot(out var slot))
+                        {
+                            frame.Dispose();
+                            throw new InvalidOperationException("no free tensor slot: the plan has fewer slots than frames the stages can hold");
+                        }
 
-                    long t0 = Stopwatch.GetTimestamp();
-                    plan.Preprocess(frame, slot);
-                    stats.PreprocessTicks += Stopwatch.GetTimestamp() - t0;
-                    await WriteOrRelease(prepared.Writer, new Work(frame, slot), plan, ct).ConfigureAwait(false);
+                        long t0 = Stopwatch.GetTimestamp();
+                        plan.Preprocess(frame, slot);
+                        stats.PreprocessTicks += Stopwatch.GetTimestamp() - t0;
+                        await WriteOrRelease(prepared.Writer, new Work(frame, slot), plan).ConfigureAwait(false);
+                    }
                 }
             }),
             Stage(cts, inferred.Writer, async () =>
             {
-                await foreach (var work in prepared.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                while (await prepared.Reader.WaitToReadAsync().ConfigureAwait(false))
                 {
-                    long t0 = Stopwatch.GetTimestamp();
-                    try
+                    while (prepared.Reader.TryRead(out var work))
                     {
-                        plan.Infer(work.Slot);
-                    }
-                    catch
-                    {
-                        Release(work, plan);
-                        throw;
-                    }
+                        long t0 = Stopwatch.GetTimestamp();
+                        try
+                        {
+                            plan.Infer(work.Slot);
+                        }
+                        catch
+                        {
+                            Release(work, plan);
+                            throw;
+                        }
 
-                    stats.InferTicks += Stopwatch.GetTimestamp() - t0;
-                    await WriteOrRelease(inferred.Writer, work, plan, ct).ConfigureAwait(false);
+                        stats.InferTicks += Stopwatch.GetTimestamp() - t0;
+                        await WriteOrRelease(inferred.Writer, work, plan).ConfigureAwait(false);
+                    }
                 }
             }),
             Stage(cts, finished.Writer, async () =>
             {
-                await foreach (var work in inferred.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                while (await inferred.Reader.WaitToReadAsync().ConfigureAwait(false))
                 {
-                    long t0 = Stopwatch.GetTimestamp();
-                    plan.Postprocess(work.Slot, work.Frame);
-                    plan.ReturnSlot(work.Slot);
-                    stats.PostprocessTicks += Stopwatch.GetTimestamp() - t0;
-                    await WriteOrDispose(finished.Writer, work.Frame, ct).ConfigureAwait(false);
+                    while (inferred.Reader.TryRead(out var work))
+                    {
+                        long t0 = Stopwatch.GetTimestamp();
+                        plan.Postprocess(work.Slot, work.Frame);
+                        plan.ReturnSlot(work.Slot);
+                        stats.PostprocessTicks += Stopwatch.GetTimestamp() - t0;
+                        await WriteOrDispose(finished.Writer, work.Frame).ConfigureAwait(false);
+                    }
                 }
             }),
             Stage(cts, null, async () =>
             {
-                await foreach (var frame in finished.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                while (await finished.Reader.WaitToReadAsync().ConfigureAwait(false))
                 {
-                    using (frame)
+                    while (finished.Reader.TryRead(out var frame))
                     {
-                        long t0 = Stopwatch.GetTimestamp();
-                        await sink.WriteAsync(frame, ct).ConfigureAwait(false);
-                        stats.EncodeTicks += Stopwatch.GetTimestamp() - t0;
-                    }
+                        using (frame)
+                        {
+                            long t0 = Stopwatch.GetTimestamp();
+                            await sink.WriteAsync(frame, ct).ConfigureAwait(false);
+                            stats.EncodeTicks += Stopwatch.GetTimestamp() - t0;
+                        }
 
-                    stats.FrameOut();
+                        stats.FrameOut();
+                    }
                 }
 
                 await sink.CompleteAsync(ct).ConfigureAwait(false);
@@ -206,10 +224,16 @@ public sealed class StylizePipeline
         }
         catch when (stages.Any(s => s.IsFaulted))
         {
-            // Report the first real failure, not the cancellations it caused in the other stages.
-            var failure = stages.Where(s => s.IsFaulted).Select(s => s.Exception!.InnerException!).FirstOrDefault(e => e is not OperationCanceledException)
-                ?? stages.First(s => s.IsFaulted).Exception!.InnerException!;
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+            // Report the first real failure, not the cancellations and closed channels it caused elsewhere.
+            var failures = stages.Where(s => s.IsFaulted).Select(s => s.Exception!.InnerException!).ToList();
+            var root = failures.FirstOrDefault(e => e is not (OperationCanceledException or ChannelClosedException));
+            if (root is null)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                root = failures[0];
+            }
+
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(root).Throw();
         }
         finally
         {
@@ -223,7 +247,9 @@ public sealed class StylizePipeline
         return stats;
     }
 
-    private Channel<T> NewChannel<T>() => Channel.CreateBounded<T>(new BoundedChannelOptions(_options.ChannelCapacity)
+    private const int TensorChannelCapacity = 1;
+
+    private Channel<T> NewChannel<T>(int? capacity = null) => Channel.CreateBounded<T>(new BoundedChannelOptions(capacity ?? _options.ChannelCapacity)
     {
         SingleReader = true,
         SingleWriter = true,
@@ -247,11 +273,12 @@ public sealed class StylizePipeline
 
     private static Task Stage(CancellationTokenSource cts, ChannelWriter<Frame>? output, Func<Task> body) => Stage<Frame>(cts, output, body);
 
-    private static async ValueTask WriteOrDispose(ChannelWriter<Frame> writer, Frame frame, CancellationToken ct)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask WriteOrDispose(ChannelWriter<Frame> writer, Frame frame)
     {
         try
         {
-            await writer.WriteAsync(frame, ct).ConfigureAwait(false);
+            await writer.WriteAsync(frame).ConfigureAwait(false);
         }
         catch
         {
@@ -260,11 +287,12 @@ public sealed class StylizePipeline
         }
     }
 
-    private static async ValueTask WriteOrRelease(ChannelWriter<Work> writer, Work work, StylizerPlan plan, CancellationToken ct)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask WriteOrRelease(ChannelWriter<Work> writer, Work work, StylizerPlan plan)
     {
         try
         {
-            await writer.WriteAsync(work, ct).ConfigureAwait(false);
+            await writer.WriteAsync(work).ConfigureAwait(false);
         }
         catch
         {

@@ -160,7 +160,7 @@ public sealed class Stylizer : IDisposable
         var (outW, outH) = ImageSize(outputShape, Manifest.Output.Layout)
             ?? throw new ModelException($"model '{Manifest.Name}': output '{Manifest.Output.Name}' has shape [{string.Join(',', outputShape)}], not a 3-channel image");
         var decoder = new ImageTensorCodec(Manifest.Output, frameWidth, frameHeight, outW, outH);
-        return new StylizerPlan(this, encoder, decoder, [.. inputNames], outputShape, extras, slots);
+        return new StylizerPlan(this, encoder, decoder, () => new TensorSlot(_session, inputNames, Manifest.Output.Name, encoder.Shape, outputShape, extras), slots);
     }
 
     public void Dispose()
@@ -174,11 +174,11 @@ public sealed class Stylizer : IDisposable
         _session.Dispose();
     }
 
-    internal void Run(string[] inputNames, TensorSlot slot)
+    internal void Run(TensorSlot slot)
     {
         try
         {
-            _session.Run(_runOptions, inputNames, slot.Inputs, _outputNames, slot.Outputs);
+            _session.RunWithBinding(_runOptions, slot.Binding);
         }
         catch (OnnxRuntimeException e)
         {
@@ -268,17 +268,15 @@ public sealed class StylizerPlan : IDisposable
     private readonly Stylizer _stylizer;
     private readonly ImageTensorCodec _encoder;
     private readonly ImageTensorCodec _decoder;
-    private readonly string[] _inputNames;
     private readonly TensorSlot[] _slots;
     private readonly System.Threading.Channels.Channel<TensorSlot> _free;
 
-    internal StylizerPlan(Stylizer stylizer, ImageTensorCodec encoder, ImageTensorCodec decoder, string[] inputNames, long[] outputShape, IReadOnlyList<OrtValue> extras, int slots)
+    internal StylizerPlan(Stylizer stylizer, ImageTensorCodec encoder, ImageTensorCodec decoder, Func<TensorSlot> newSlot, int slots)
     {
         _stylizer = stylizer;
         _encoder = encoder;
         _decoder = decoder;
-        _inputNames = inputNames;
-        _slots = Enumerable.Range(0, slots).Select(_ => new TensorSlot(encoder.Shape, outputShape, extras)).ToArray();
+        _slots = Enumerable.Range(0, slots).Select(_ => newSlot()).ToArray();
         _free = System.Threading.Channels.Channel.CreateBounded<TensorSlot>(slots);
         foreach (var s in _slots)
         {
@@ -296,13 +294,16 @@ public sealed class StylizerPlan : IDisposable
 
     public ValueTask<TensorSlot> RentSlotAsync(CancellationToken cancellationToken) => _free.Reader.ReadAsync(cancellationToken);
 
+    /// <summary>Rents a slot if one is free now.</summary>
+    public bool TryRentSlot(out TensorSlot slot) => _free.Reader.TryRead(out slot!);
+
     public void ReturnSlot(TensorSlot slot) => _free.Writer.TryWrite(slot);
 
     /// <summary>Frame pixels → input tensor.</summary>
     public void Preprocess(Frame frame, TensorSlot slot) => _encoder.Encode(frame, slot.Input);
 
     /// <summary>Runs the model on the slot's input into its output.</summary>
-    public void Infer(TensorSlot slot) => _stylizer.Run(_inputNames, slot);
+    public void Infer(TensorSlot slot) => _stylizer.Run(slot);
 
     /// <summary>Output tensor → frame pixels (in place; the frame keeps its size).</summary>
     public void Postprocess(TensorSlot slot, Frame frame) => _decoder.Decode(slot.Output, frame);

@@ -14,6 +14,9 @@ public static class TrainerCli
         var root = new RootCommand("video-train: trains and exports the stylization models shipped in models/ (see docs/training.md)");
         root.Subcommands.Add(GatysCommand());
         root.Subcommands.Add(FastCommand(args));
+        root.Subcommands.Add(AdaInCommand(args));
+        root.Subcommands.Add(BenchCommand());
+        root.Subcommands.Add(PackageCommand());
         try
         {
             return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -156,6 +159,98 @@ public static class TrainerCli
             RequireFile(o.Style, "style image");
             using var net = CreateLossNetwork(r.GetValue(vgg), r.GetValue(lossSeed));
             return FastMethod.Run(o, net);
+        });
+        return cmd;
+    }
+
+    private static Command AdaInCommand(string[] allArgs)
+    {
+        var name = new Option<string>("--name") { Description = "model name (file stem in models/)", DefaultValueFactory = _ => "adain" };
+        var contentDir = new Option<string?>("--content") { Description = "folder of content photos (default: <shared data>/content)" };
+        var styleDir = new Option<string?>("--styles") { Description = "folder of style images (default: <shared data>/style)" };
+        var runDir = new Option<string?>("--run-dir") { Description = "checkpoints, losses, state (default: /work/runs/NAME or $VIDEO_RUNS/NAME)" };
+        var outDir = new Option<string?>("--out") { Description = "package the result into this folder (e.g. models) when training stops" };
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 4000 };
+        var minutes = new Option<double>("--max-minutes") { DefaultValueFactory = _ => 30 };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 4 };
+        var crop = new Option<int>("--crop") { DefaultValueFactory = _ => 128 };
+        var cw = new Option<double>("--content-weight") { DefaultValueFactory = _ => 1 };
+        var sw = new Option<double>("--style-weight") { DefaultValueFactory = _ => 5 };
+        var tw = new Option<double>("--tv-weight") { DefaultValueFactory = _ => 10 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-3 };
+        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 100 };
+        var limit = new Option<int?>("--content-limit") { Description = "use only the first N training photos (tests)" };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
+        var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
+        var lossSeed = LossSeedOption();
+        var cmd = new Command("adain", "train an arbitrary-style AdaIN decoder (Huang & Belongie 2017) on the random loss network's encoder")
+        {
+            name, contentDir, styleDir, runDir, outDir, steps, minutes, batch, crop, cw, sw, tw, lr, every, limit, seed, resume, lossSeed,
+        };
+        cmd.SetAction(r =>
+        {
+            string n = r.GetValue(name)!;
+            var o = new AdaInOptions
+            {
+                Name = n,
+                ContentDir = r.GetValue(contentDir) ?? Path.Combine(SharedDataDir(), "content"),
+                StyleDir = r.GetValue(styleDir) ?? Path.Combine(SharedDataDir(), "style"),
+                RunDir = r.GetValue(runDir) ?? DefaultRunDir(n),
+                OutDir = r.GetValue(outDir),
+                Steps = r.GetValue(steps),
+                MaxMinutes = r.GetValue(minutes),
+                Batch = r.GetValue(batch),
+                Crop = r.GetValue(crop),
+                ContentWeight = r.GetValue(cw),
+                StyleWeight = r.GetValue(sw),
+                TvWeight = r.GetValue(tw),
+                LearningRate = r.GetValue(lr),
+                CheckpointEvery = r.GetValue(every),
+                ContentLimit = r.GetValue(limit),
+                Seed = r.GetValue(seed),
+                Resume = r.GetValue(resume),
+                LossSeed = r.GetValue(lossSeed),
+                Command = RunState.CommandLine(allArgs),
+            };
+            using var net = new RandomLossNetwork(o.LossSeed);
+            return AdaInMethod.Run(o, net);
+        });
+        return cmd;
+    }
+
+    private static Command BenchCommand()
+    {
+        var width = new Option<int>("--width") { DefaultValueFactory = _ => 640 };
+        var height = new Option<int>("--height") { DefaultValueFactory = _ => 360 };
+        var runs = new Option<int>("--runs") { DefaultValueFactory = _ => 30 };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 2 };
+        var model = new Option<string?>("--model") { Description = "time this ONNX file (single-input models) instead of the built-in designs" };
+        var cmd = new Command("bench", "inference-only speed of the fast, AdaIN and classic Johnson designs in ONNX Runtime (CPU)") { width, height, runs, threads, model };
+        cmd.SetAction(r => BenchMethod.Run(r.GetValue(width), r.GetValue(height), r.GetValue(runs), r.GetValue(model), r.GetValue(threads)));
+        return cmd;
+    }
+
+    private static Command PackageCommand()
+    {
+        var runDir = new Option<string>("--run-dir") { Description = "run directory of a fast or adain training run", Required = true };
+        var outDir = new Option<string>("--out") { Description = "output folder (e.g. models)", DefaultValueFactory = _ => "models" };
+        var cmd = new Command("package", "export a run's current checkpoint to ONNX with its manifest and sample sheet") { runDir, outDir };
+        cmd.SetAction(r =>
+        {
+            string dir = r.GetValue(runDir)!;
+            var state = RunState.TryLoad(dir) ?? throw new TrainingDataException($"no state.json in {dir}");
+            string content = state.Options.TryGetValue("contentDir", out var c) ? c.GetString()! : Path.Combine(SharedDataDir(), "content");
+            if (state.Method == "adain")
+            {
+                AdaInMethod.Package(dir, r.GetValue(outDir)!);
+            }
+            else
+            {
+                string style = state.Options["style"].GetString()!;
+                Packaging.PackageFast(dir, r.GetValue(outDir)!, content, style);
+            }
+
+            return 0;
         });
         return cmd;
     }

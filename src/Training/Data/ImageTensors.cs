@@ -41,6 +41,19 @@ public static class ImageTensors
         return FromBgr(bgr);
     }
 
+    /// <summary>
+    /// Loads a style image without its outer <paramref name="margin"/> fraction on each side (paintings are often
+    /// photographed with a frame or mount, which the Gram loss would otherwise ask for), long side <paramref name="longSide"/>.
+    /// </summary>
+    public static Tensor LoadStyle(string path, int longSide, double margin = 0.03)
+    {
+        using var bgr = TryRead(path) ?? throw new TrainingDataException($"{path} is not a readable image");
+        int mx = (int)(bgr.Width * margin), my = (int)(bgr.Height * margin);
+        using var inner = new Mat(bgr, new Rect(mx, my, bgr.Width - (2 * mx), bgr.Height - (2 * my)));
+        using var resized = ResizeLongSide(inner, longSide);
+        return FromBgr(resized);
+    }
+
     /// <summary>Resizes so that the longer side is <paramref name="side"/> (area filter when shrinking).</summary>
     public static Mat ResizeLongSide(Mat src, int side)
     {

@@ -72,7 +72,7 @@ public static class OnnxExporter
         return x;
     }
 
-    internal static string Conv(OnnxGraphBuilder g, string prefix, Conv2d conv, string x)
+    internal static string Conv(OnnxGraphBuilder g, string prefix, Conv2d conv, string x, bool reflectPad = false)
     {
         var w = conv.weight!.detach().contiguous();
         long[] shape = w.shape;
@@ -87,6 +87,12 @@ public static class OnnxExporter
         long s = conv.stride[0];
         long pad = conv.padding is { } pd ? pd[0] : 0;
         long dil = conv.dilation[0];
+        if (reflectPad && pad > 0)
+        {
+            var pads = g.InitializerInt64(g.Fresh(prefix + ".pads"), [0, 0, pad, pad, 0, 0, pad, pad], 8);
+            x = g.Node("Pad", [x, pads], null, ("mode", "reflect"));
+            pad = 0;
+        }
         return g.Node("Conv", inputs, null,
             ("kernel_shape", new[] { k, shape[3] }), ("strides", new[] { s, s }), ("pads", new[] { pad, pad, pad, pad }), ("dilations", new[] { dil, dil }));
     }
@@ -195,7 +201,7 @@ public static class OnnxExporter
                 x = AvgPool(g, x, 4, 2, 1, countIncludePad: true);
             }
 
-            x = g.Node("Relu", [Conv(g, $"enc{l}", net.Level(l), x)]);
+            x = g.Node("Relu", [Conv(g, $"enc{l}", net.Level(l), x, reflectPad: true)]);
         }
 
         return x;

@@ -8,7 +8,8 @@ namespace Video.Training.Losses;
 /// <summary>
 /// The default loss network: a fixed, randomly initialised multi-scale conv net (no pretrained weights exist here).
 /// Four levels, each a 3×3 conv + ReLU, separated by overlapping 4×4 stride-2 average pooling (32/64/128/256 channels; receptive
-/// fields 3, 8, 18, 38 px). Weights are He-normal from a fixed seed, with each filter made zero-mean over its
+/// fields 3, 8, 18, 38 px). Convs pad by reflection so that image borders look like the interior to the losses
+/// (zero padding taught the generator to paint dark frames). Weights are He-normal from a fixed seed, with each filter made zero-mean over its
 /// spatial taps except in level 1 (so deep levels respond to structure, level 1 also to colour).
 /// See docs/loss-network.md for why this works for Gram/AdaIN style losses.
 /// </summary>
@@ -35,7 +36,7 @@ public sealed class RandomLossNetwork : Module<Tensor, Tensor[]>, ILossNetwork
         {
             for (int l = 0; l < Channels.Length; l++)
             {
-                var conv = Conv2d(cin, Channels[l], 3, padding: 1);
+                var conv = Conv2d(cin, Channels[l], 3, padding: 1, padding_mode: PaddingModes.Reflect);
                 var w = torch.randn(conv.weight!.shape, generator: gen) * Math.Sqrt(2.0 / (cin * 9));
                 if (l > 0)
                 {
@@ -68,7 +69,7 @@ public sealed class RandomLossNetwork : Module<Tensor, Tensor[]>, ILossNetwork
     /// </summary>
     public int PyramidScales { get; }
 
-    public string Description => $"random-multiscale (seed {Seed}; 4 levels of 3x3 conv+ReLU, {string.Join('/', Channels)} ch, 4x4/2 avg-pool between, {PyramidScales}-octave image pyramid; no pretrained weights)";
+    public string Description => $"random-multiscale (seed {Seed}; 4 levels of 3x3 conv+ReLU, {string.Join('/', Channels)} ch, 4x4/2 avg-pool between, reflection padding, {PyramidScales}-octave image pyramid; no pretrained weights)";
 
     public int ContentLayer => 2;
 

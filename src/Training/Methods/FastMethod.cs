@@ -72,7 +72,7 @@ public static class FastMethod
         torch.manual_seed(o.Seed);
         using var content = ImageFolder.Load(o.ContentDir, o.ContentShortSide, o.HoldoutEvery, o.ContentLimit);
         Console.WriteLine($"fast '{o.Name}': {content.Count} training images from {content.Directory} ({content.HeldOutFiles.Count} held out, {content.Unreadable} unreadable skipped); style {Path.GetFileName(o.Style)}");
-        using var style = ImageTensors.Load(o.Style, o.StyleLongSide).unsqueeze(0);
+        using var style = ImageTensors.LoadStyle(o.Style, o.StyleLongSide).unsqueeze(0);
         Tensor[] grams;
         using (torch.no_grad())
         {

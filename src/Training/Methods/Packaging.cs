@@ -1,8 +1,124 @@
+using System.Globalization;
+using OpenCvSharp;
+using TorchSharp;
+using Video.Training.Data;
+using Video.Training.Export;
+using Video.Training.Internal;
+using Video.Training.Models;
+using static TorchSharp.torch;
+
 namespace Video.Training.Methods;
 
-/// <summary>Turns a finished run directory into models/NAME.onnx + NAME.json + NAME.sheet.png.</summary>
-public static partial class Packaging
+/// <summary>Turns a run directory into <c>NAME.onnx</c> + <c>NAME.json</c> + <c>NAME.sheet.png</c> (AdaIN adds <c>NAME.style.onnx</c>).</summary>
+public static class Packaging
 {
-    public static void PackageFast(string runDir, string outDir, string contentDir, string stylePath) =>
-        throw new NotImplementedException($"{runDir} {outDir} {contentDir} {stylePath}");
+    /// <summary>Held-out photos preferred for sheet rows (varied subjects); others are taken evenly from the held-out list.</summary>
+    private static readonly string[] PreferredRows = ["gcompris_erase_kitten.jpg", "gcompris_explore_monuments_eiffeltower.jpg", "kphotoalbum_grand_canyon_1.jpg"];
+
+    public static void PackageFast(string runDir, string outDir, string contentDir, string stylePath)
+    {
+        var state = RunState.TryLoad(runDir) ?? throw new TrainingDataException($"no state.json in {runDir}");
+        using var model = new FastStylizer(StylizerSpec.Cheap);
+        model.load(Path.Combine(runDir, FastMethod.WeightsFile));
+        model.eval();
+        Directory.CreateDirectory(outDir);
+        string name = state.Name;
+        string onnx = Path.Combine(outDir, name + ".onnx");
+        OnnxExporter.ExportFast(model, onnx, Metadata(state));
+
+        using var ort = new OrtModel(onnx);
+        var rows = new List<IReadOnlyList<Mat>>();
+        double maxDiff = 0;
+        foreach (var row in SheetRows(contentDir, state.HeldOutContent))
+        {
+            var content = SampleSheet.ContentCell(row);
+            using var scope = torch.NewDisposeScope();
+            var x = ImageTensors.FromBgr(content).unsqueeze(0);
+            var y = ort.Run("input", x);
+            using (torch.no_grad())
+            {
+                maxDiff = Math.Max(maxDiff, (model.FullFrame(x) - y).abs().max().item<float>());
+            }
+
+            rows.Add([content, SampleSheet.FitCell(stylePath), ImageTensors.ToBgr(y)]);
+        }
+
+        string sheet = name + ".sheet.png";
+        SampleSheet.Save(Path.Combine(outDir, sheet), ["content (not trained on)", "style: " + Path.GetFileName(stylePath), "result: " + name], rows);
+        DisposeRows(rows);
+
+        var manifest = new ModelManifest
+        {
+            Name = name,
+            Family = "fast",
+            Description = $"real-time per-style model trained on {Path.GetFileNameWithoutExtension(stylePath)} (cheap half-resolution generator + guided filter)",
+            Model = name + ".onnx",
+            Input = TensorSpec.Rgb01("input"),
+            Output = TensorSpec.Rgb01("output"),
+            Size = new SizeSpec("dynamic", MultipleOf: StylizerSpec.Cheap.SizeMultiple),
+            SampleSheet = sheet,
+            Provenance = ProvenanceOf(state),
+        };
+        manifest.Save(Path.Combine(outDir, name + ".json"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"packaged {name}: {onnx} ({new FileInfo(onnx).Length / 1024.0:0} KiB), sheet, manifest; TorchSharp vs ONNX Runtime max abs diff {maxDiff:0.0e0}"));
+    }
+
+    internal static Provenance ProvenanceOf(RunState state) => new()
+    {
+        Method = state.Method,
+        Data = state.Data,
+        Steps = state.Step,
+        Losses = state.Losses,
+        Minutes = state.Minutes,
+        GitCommit = state.GitCommit,
+        Command = state.Command,
+        TrainedAt = state.FinishedAt ?? state.StartedAt,
+        LossNetwork = state.LossNetwork,
+    };
+
+    internal static Dictionary<string, string> Metadata(RunState state) => new()
+    {
+        ["name"] = state.Name,
+        ["method"] = state.Method,
+        ["gitCommit"] = state.GitCommit,
+        ["steps"] = state.Step.ToString(CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Sheet rows: three held-out content photos plus one face from the faces/ folder next to the content folder (never trained on).</summary>
+    internal static List<string> SheetRows(string contentDir, IReadOnlyList<string> heldOut)
+    {
+        var rows = PreferredRows.Where(heldOut.Contains).Select(f => Path.Combine(contentDir, f)).Where(File.Exists).ToList();
+        for (int i = 0; rows.Count < 3 && i < heldOut.Count; i += Math.Max(1, heldOut.Count / 3))
+        {
+            var p = Path.Combine(contentDir, heldOut[i]);
+            if (!rows.Contains(p) && File.Exists(p))
+            {
+                rows.Add(p);
+            }
+        }
+
+        var faces = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(contentDir).TrimEnd('/'))!, "faces");
+        if (Directory.Exists(faces))
+        {
+            var face = ImageFolder.ListImages(faces).FirstOrDefault(f => Path.GetFileName(f).StartsWith("london", StringComparison.Ordinal))
+                ?? ImageFolder.ListImages(faces)[0];
+            rows.Add(face);
+        }
+
+        if (rows.Count == 0)
+        {
+            throw new TrainingDataException($"no held-out content photos for the sample sheet in {contentDir}");
+        }
+
+        return rows;
+    }
+
+    internal static void DisposeRows(IEnumerable<IReadOnlyList<Mat>> rows)
+    {
+        foreach (var m in rows.SelectMany(r => r))
+        {
+            m.Dispose();
+        }
+    }
 }
