@@ -20,7 +20,8 @@ public static class Program
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"video: {parse.Errors[0].Message} (see video --help)");
+            string message = System.Text.RegularExpressions.Regex.Replace(parse.Errors[0].Message, @"\s*\n\s*", " ");
+            Console.Error.WriteLine($"video: {message} (see video --help)");
             return ExitCodes.Usage;
         }
 

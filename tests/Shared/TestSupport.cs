@@ -143,9 +143,9 @@ public static class Media
         var v = streams.First(s => s.GetProperty("codec_type").GetString() == "video");
         string[] rate = v.GetProperty("r_frame_rate").GetString()!.Split('/');
         double fps = double.Parse(rate[0], CultureInfo.InvariantCulture) / double.Parse(rate[1], CultureInfo.InvariantCulture);
-        double duration = v.TryGetProperty("duration", out var d) && d.GetString() is { } ds && ds != "N/A"
-            ? double.Parse(ds, CultureInfo.InvariantCulture)
-            : double.Parse(root.GetProperty("format").GetProperty("duration").GetString()!, CultureInfo.InvariantCulture);
+        string? durationText = v.TryGetProperty("duration", out var d) ? d.GetString()
+            : root.GetProperty("format").TryGetProperty("duration", out var fd) ? fd.GetString() : null;
+        double duration = durationText is null or "N/A" ? double.NaN : double.Parse(durationText, CultureInfo.InvariantCulture);
         return new ProbeResult(
             v.GetProperty("width").GetInt32(),
             v.GetProperty("height").GetInt32(),

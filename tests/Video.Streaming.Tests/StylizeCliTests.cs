@@ -1,0 +1,100 @@
+using Video.Inference.Onnx;
+using Video.Tests.Shared;
+
+namespace Video.Streaming.Tests;
+
+/// <summary>The <c>video stylize</c> command end to end, as a user runs it.</summary>
+public class StylizeCliTests
+{
+    [Fact]
+    public void Stylize_ClipWithAudio_WritesSameFrameCountWithAudio()
+    {
+        using var dir = new TempDir();
+        string clip = Media.Generate(dir.File("in.mp4"), 192, 108, "30000/1001", 1.5, audio: true);
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "stylize", clip, "-o", "out.mp4", "--device", "cpu");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("wrote out.mp4: 45 frames", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"\d+ frames in [\d.]+ s: [\d.]+ fps", stdout);
+        var probe = Media.Probe(dir.File("out.mp4"));
+        Assert.Equal(45, probe.Frames);
+        Assert.True(probe.HasAudio);
+        Assert.Equal((192, 108), (probe.Width, probe.Height));
+        Assert.Equal(["in.mp4", "out.mp4"], dir.Entries());
+    }
+
+    [Fact]
+    public void Stylize_WebmWithOpusToMp4_KeepsAudio()
+    {
+        using var dir = new TempDir();
+        string clip = Media.Generate(dir.File("in.webm"), 128, 96, "24", 1, audio: true);
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "stylize", clip, "-o", "out.mp4", "--device", "cpu", "--size", "64x48");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("audio copied (opus)", stdout, StringComparison.Ordinal);
+        Assert.Contains("inference at 64x48", stdout, StringComparison.Ordinal);
+        Assert.True(Media.Probe(dir.File("out.mp4")).HasAudio);
+    }
+
+    [Fact]
+    public void Stylize_SingleImage_WritesAnImage()
+    {
+        using var dir = new TempDir();
+        Media.Run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64", "-frames:v", "1", dir.File("photo.png")]);
+        var (code, _, stderr) = CliProcess.Run(dir.Path, "stylize", "photo.png", "--device", "cpu");
+        Assert.True(code == 0, stderr);
+        var probe = Media.Probe(dir.File("photo-toon.png"));
+        Assert.Equal((96, 64), (probe.Width, probe.Height));
+    }
+
+    [Fact]
+    public void Models_ListsTheDefaultModelWithProvenance()
+    {
+        var (code, stdout, stderr) = CliProcess.Run(Path.GetTempPath(), "models");
+        Assert.True(code == 0, stderr);
+        Assert.Matches(@"toon\s+cartoon\s+[\d.]+ MB\s+any size.*method procedural.*\(default\)", stdout);
+    }
+
+    public static TheoryData<string, string[], string> BadInputs => new()
+    {
+        { "missing input", ["stylize", "/nonexistent/clip.mp4", "-o", "out.mp4"], "input not found: /nonexistent/clip.mp4" },
+        { "empty input", ["stylize", "empty.mp4", "-o", "out.mp4"], "input is empty" },
+        { "not a video", ["stylize", "notes.mp4", "-o", "out.mp4"], "cannot read notes.mp4: Invalid data found when processing input" },
+        { "truncated video", ["stylize", "cut.mp4", "-o", "out.mp4"], "cut.mp4 is truncated or corrupt: decoded" },
+        { "unknown model", ["stylize", "good.mp4", "-o", "out.mp4", "--model", "nope"], "unknown model 'nope' (installed:" },
+        { "malformed manifest", ["stylize", "good.mp4", "-o", "out.mp4", "--model", "models/broken.json"], "malformed manifest" },
+        { "model not matching manifest", ["stylize", "good.mp4", "-o", "out.mp4", "--model", "models/mismatch.json"], "does not match its manifest: input 'image' not found" },
+        { "unwritable output", ["stylize", "good.mp4", "-o", "/proc/out.mp4"], "cannot write /proc/out.mp4" },
+        { "output directory missing", ["stylize", "good.mp4", "-o", "nodir/out.mp4"], "directory" },
+        { "output equals input", ["stylize", "good.mp4", "-o", "./good.mp4"], "output ./good.mp4 is the input" },
+        { "bad size", ["stylize", "good.mp4", "-o", "out.mp4", "--size", "big"], "--size 'big' is not WIDTHxHEIGHT" },
+        { "bad device", ["stylize", "good.mp4", "-o", "out.mp4", "--device", "tpu"], "tpu" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public void Stylize_BadInput_PrintsOneLineExitsNonZeroAndWritesNothing(string name, string[] args, string expected)
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("empty.mp4"), []);
+        File.WriteAllText(dir.File("notes.mp4"), "not a video\n");
+        string good = Media.Generate(dir.File("good.mp4"), 128, 72, "25", 2, audio: false);
+        Media.Run("ffmpeg", ["-v", "error", "-i", good, "-c", "copy", "-movflags", "+faststart", dir.File("fs.mp4")]);
+        byte[] bytes = File.ReadAllBytes(dir.File("fs.mp4"));
+        File.WriteAllBytes(dir.File("cut.mp4"), bytes[..(bytes.Length * 2 / 3)]);
+        Directory.CreateDirectory(dir.File("models"));
+        File.WriteAllText(dir.File("models/broken.json"), "{ \"name\": \"broken\", ");
+        ProceduralModels.WriteAffine(dir.File("models/mismatch.onnx"), 1, 0);
+        File.WriteAllText(dir.File("models/mismatch.json"), """{ "name": "mismatch", "family": "fast", "model": "mismatch.onnx", "input": { "name": "image" }, "output": { "name": "output" } }""");
+        var before = dir.Entries();
+
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, [.. args, .. args.Contains("--device") ? Array.Empty<string>() : ["--device", "cpu"]]);
+
+        Assert.True(code is not 0, $"{name}: exit code 0");
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"{name}: expected one line on stderr, got:\n{stderr}");
+        Assert.Contains(expected, lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("video: ", lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal(before, dir.Entries());
+    }
+}
