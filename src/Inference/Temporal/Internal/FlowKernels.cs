@@ -1,0 +1,181 @@
+using System.Runtime.CompilerServices;
+
+namespace Video.Inference.Temporal.Internal;
+
+/// <summary>Per-pixel loops of the temporal filter and the flicker metric (allocation free, scalar).</summary>
+internal static class FlowKernels
+{
+    /// <summary>Integer factor that brings <paramref name="width"/> closest to <paramref name="targetWidth"/> (at least 1).</summary>
+    public static int DownscaleFactor(int width, int targetWidth) => Math.Max(1, (int)Math.Round(width / (double)targetWidth));
+
+    /// <summary>
+    /// Box-averages an RGB24 image by <paramref name="factor"/> in each direction into 8-bit luma (BT.601
+    /// weights). Pixels beyond the last whole block are ignored. <paramref name="rowSums"/> needs
+    /// <paramref name="dstWidth"/> elements.
+    /// </summary>
+    public static void DownscaleToGrey(ReadOnlySpan<byte> rgb, int stride, int factor, Span<byte> grey, int dstWidth, int dstHeight, Span<int> rowSums)
+    {
+        int area = factor * factor;
+        int half = (area << 8) / 2;
+        for (int y = 0; y < dstHeight; y++)
+        {
+            rowSums[..dstWidth].Clear();
+            for (int dy = 0; dy < factor; dy++)
+            {
+                var row = rgb.Slice(((y * factor) + dy) * stride, dstWidth * factor * 3);
+                int i = 0;
+                for (int x = 0; x < dstWidth; x++)
+                {
+                    int s = 0;
+                    for (int k = 0; k < factor; k++, i += 3)
+                    {
+                        s += (77 * row[i]) + (150 * row[i + 1]) + (29 * row[i + 2]);
+                    }
+
+                    rowSums[x] += s;
+                }
+            }
+
+            var dst = grey.Slice(y * dstWidth, dstWidth);
+            for (int x = 0; x < dstWidth; x++)
+            {
+                dst[x] = (byte)((rowSums[x] + half) / (area << 8));
+            }
+        }
+    }
+
+    /// <summary>Mean absolute difference of two equally sized 8-bit images.</summary>
+    public static double MeanAbsDifference(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        long sum = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            sum += Math.Abs(a[i] - b[i]);
+        }
+
+        return a.Length == 0 ? 0 : sum / (double)a.Length;
+    }
+
+    /// <summary>Bilinear sample of an interleaved two-channel float field at (x, y), clamped to the border.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (float U, float V) SampleFlow(ReadOnlySpan<float> flow, int width, int height, float x, float y)
+    {
+        x = Math.Clamp(x, 0, width - 1);
+        y = Math.Clamp(y, 0, height - 1);
+        int x0 = Math.Min((int)x, width - 2 < 0 ? 0 : width - 2);
+        int y0 = Math.Min((int)y, height - 2 < 0 ? 0 : height - 2);
+        int x1 = Math.Min(x0 + 1, width - 1);
+        int y1 = Math.Min(y0 + 1, height - 1);
+        float fx = x - x0, fy = y - y0;
+        int i00 = ((y0 * width) + x0) * 2, i01 = ((y0 * width) + x1) * 2, i10 = ((y1 * width) + x0) * 2, i11 = ((y1 * width) + x1) * 2;
+        float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+        return (
+            (w00 * flow[i00]) + (w01 * flow[i01]) + (w10 * flow[i10]) + (w11 * flow[i11]),
+            (w00 * flow[i00 + 1]) + (w01 * flow[i01 + 1]) + (w10 * flow[i10 + 1]) + (w11 * flow[i11 + 1]));
+    }
+
+    /// <summary>Bilinear sample of an 8-bit image at (x, y), clamped to the border.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SampleGrey(ReadOnlySpan<byte> image, int width, int height, float x, float y)
+    {
+        x = Math.Clamp(x, 0, width - 1);
+        y = Math.Clamp(y, 0, height - 1);
+        int x0 = Math.Min((int)x, width - 2 < 0 ? 0 : width - 2);
+        int y0 = Math.Min((int)y, height - 2 < 0 ? 0 : height - 2);
+        int x1 = Math.Min(x0 + 1, width - 1);
+        int y1 = Math.Min(y0 + 1, height - 1);
+        float fx = x - x0, fy = y - y0;
+        float top = image[(y0 * width) + x0] + (fx * (image[(y0 * width) + x1] - image[(y0 * width) + x0]));
+        float bottom = image[(y1 * width) + x0] + (fx * (image[(y1 * width) + x1] - image[(y1 * width) + x0]));
+        return top + (fy * (bottom - top));
+    }
+
+    /// <summary>
+    /// Forward–backward consistency (Sundaram et al. 2010): a pixel x of the current frame, with backward
+    /// flow b(x) into the previous frame and forward flow f at x + b(x), is visible in both frames when
+    /// |b + f|² ≤ 0.01·(|b|² + |f|²) + <paramref name="slack"/>, and lands inside the previous frame.
+    /// Writes 1 for visible, 0 for occluded; returns the number of occluded pixels.
+    /// </summary>
+    public static int ConsistencyMask(ReadOnlySpan<float> backward, ReadOnlySpan<float> forward, int width, int height, float slack, Span<byte> visible)
+    {
+        int occluded = 0;
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                int i = (y * width) + x;
+                float bu = backward[2 * i], bv = backward[(2 * i) + 1];
+                float px = x + bu, py = y + bv;
+                bool ok = px >= -0.5f && py >= -0.5f && px <= width - 0.5f && py <= height - 0.5f;
+                if (ok)
+                {
+                    var (fu, fv) = SampleFlow(forward, width, height, px, py);
+                    float du = bu + fu, dv = bv + fv;
+                    ok = (du * du) + (dv * dv) <= (0.01f * ((bu * bu) + (bv * bv) + (fu * fu) + (fv * fv))) + slack;
+                }
+
+                visible[i] = ok ? (byte)1 : (byte)0;
+                occluded += ok ? 0 : 1;
+            }
+        }
+
+        return occluded;
+    }
+
+    /// <summary>
+    /// Per-pixel blend weight (0–255) of the previous output: <paramref name="strength"/> where the pixel is
+    /// visible and the input at x matches the previous input at x + b(x) (or at x when
+    /// <paramref name="backward"/> is empty), falling to 0 as the grey difference grows from
+    /// <paramref name="tolerance"/> to 3 × <paramref name="tolerance"/>. Returns the number of pixels
+    /// whose weight is below a fifth of the strength (history unusable).
+    /// </summary>
+    public static int BlendWeights(ReadOnlySpan<byte> current, ReadOnlySpan<byte> previous, ReadOnlySpan<float> backward, ReadOnlySpan<byte> visible, int width, int height, float strength, float tolerance, Span<byte> weights)
+    {
+        int unusable = 0;
+        float max = 255f * strength;
+        float low = max / 5;
+        bool warped = !backward.IsEmpty;
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                int i = (y * width) + x;
+                float w = 0;
+                if (!warped || visible[i] != 0)
+                {
+                    float before = warped ? SampleGrey(previous, width, height, x + backward[2 * i], y + backward[(2 * i) + 1]) : previous[i];
+                    float e = Math.Abs(current[i] - before);
+                    float trust = Math.Clamp(1.5f - (e / (2 * tolerance)), 0f, 1f);
+                    w = max * trust;
+                }
+
+                weights[i] = (byte)(w + 0.5f);
+                unusable += w < low ? 1 : 0;
+            }
+        }
+
+        return unusable;
+    }
+
+    /// <summary>
+    /// out = stylized + w·(history − stylized) per RGB24 pixel, with w = <paramref name="weights"/>/255
+    /// (one weight per pixel), written into <paramref name="stylized"/>.
+    /// </summary>
+    public static void Blend(Span<byte> stylized, ReadOnlySpan<byte> history, ReadOnlySpan<byte> weights)
+    {
+        for (int p = 0, i = 0; p < weights.Length; p++, i += 3)
+        {
+            int w = weights[p];
+            if (w == 0)
+            {
+                continue;
+            }
+
+            w += w >> 7; // 0..256
+            int s0 = stylized[i], s1 = stylized[i + 1], s2 = stylized[i + 2];
+            stylized[i] = (byte)(s0 + ((((history[i] - s0) * w) + 128) >> 8));
+            stylized[i + 1] = (byte)(s1 + ((((history[i + 1] - s1) * w) + 128) >> 8));
+            stylized[i + 2] = (byte)(s2 + ((((history[i + 2] - s2) * w) + 128) >> 8));
+        }
+    }
+}

@@ -1,0 +1,359 @@
+using OpenCvSharp;
+using Video.Capture;
+using Video.Inference.Temporal.Internal;
+
+namespace Video.Inference.Temporal;
+
+/// <summary>What <see cref="TemporalFilter.Apply"/> did with the last frame.</summary>
+public enum TemporalOutcome
+{
+    /// <summary>Mode off, strength 0, or nothing applied yet.</summary>
+    PassedThrough,
+
+    /// <summary>No usable history (first frame, after a reset, or its input was never observed): kept as is and remembered.</summary>
+    Started,
+
+    /// <summary>Blended with the (warped) previous output.</summary>
+    Blended,
+
+    /// <summary>Too much of the picture changed: treated as a scene cut, kept as is, and the history restarted from it.</summary>
+    SceneCut,
+}
+
+/// <summary>
+/// Removes flicker from a stylized video, for any model: the previous stylized output is warped along the
+/// optical flow of the <em>input</em> frames and blended into the new output where the flow can be trusted
+/// (forward–backward consistent and the input looks the same there). Resets itself on scene cuts.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Usage per stream: call <see cref="ObserveInput"/> with each input frame before the stylizer overwrites
+/// it (it keeps a small grey copy keyed by <see cref="Frame.Index"/>), then <see cref="Apply"/> with the
+/// stylized frame, in frame order. Frames whose <see cref="Apply"/> never comes (dropped by a live source)
+/// are forgotten automatically; a gap in indices is fine (the flow spans it).
+/// </para>
+/// <para>
+/// Ownership and threads: frames are borrowed for the call only. <see cref="ObserveInput"/> and
+/// <see cref="Apply"/> may run concurrently on two different threads, but each must be called by one
+/// thread at a time; <see cref="Reset"/> must not overlap either. All buffers are allocated in the
+/// constructor: a warm filter allocates nothing per frame. One filter per stream and frame size; create a
+/// new one when the size changes.
+/// </para>
+/// </remarks>
+public sealed class TemporalFilter : IDisposable
+{
+    private const int RingSize = 16;
+    private const float GreyTolerance = 10f;
+    private const double CutMeanAbsDifference = 45;
+
+    private readonly TemporalOptions _options;
+    private readonly int _factor;
+    private readonly int _flowWidth;
+    private readonly int _flowHeight;
+    private readonly Slot[] _ring = new Slot[RingSize];
+    private readonly object _ringLock = new();
+    private readonly int[] _observeRowSums;
+
+    private readonly CvBuffer _current;
+    private readonly CvBuffer _previous;
+    private readonly CvBuffer _backward;
+    private readonly CvBuffer _forward;
+    private readonly byte[] _visible;
+    private readonly CvBuffer _lowWeights;
+    private readonly CvBuffer _weights;
+    private readonly CvBuffer? _fullFlow;
+    private readonly CvBuffer? _grid;
+    private readonly CvBuffer? _map;
+    private readonly CvBuffer _history;
+    private readonly CvBuffer? _warped;
+    private readonly Mat _none = new();
+    private readonly InputArray _noneIn;
+    private CvBuffer _cur;
+    private CvBuffer _prev;
+    private bool _hasHistory;
+
+    /// <summary>Creates a filter for frames of the given size.</summary>
+    public TemporalFilter(int width, int height, TemporalOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 2);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 2);
+        options.Validate();
+        _options = options;
+        Width = width;
+        Height = height;
+        _factor = Math.Min(FlowKernels.DownscaleFactor(width, options.FlowWidth), Math.Max(1, Math.Min(width, height) / 8));
+        _flowWidth = width / _factor;
+        _flowHeight = height / _factor;
+        int lowPixels = _flowWidth * _flowHeight;
+        _observeRowSums = new int[_flowWidth];
+        for (int i = 0; i < RingSize; i++)
+        {
+            _ring[i] = new Slot(lowPixels);
+        }
+
+        _current = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_8UC1);
+        _previous = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_8UC1);
+        _cur = _current;
+        _prev = _previous;
+        _backward = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_32FC2);
+        _forward = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_32FC2);
+        _visible = new byte[lowPixels];
+        _lowWeights = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_8UC1);
+        _weights = new CvBuffer(height, width, MatType.CV_8UC1);
+        _history = new CvBuffer(height, width, MatType.CV_8UC3);
+        _noneIn = InputArray.Create(_none);
+        if (options.Mode == TemporalMode.Flow)
+        {
+            _fullFlow = new CvBuffer(height, width, MatType.CV_32FC2);
+            _grid = new CvBuffer(height, width, MatType.CV_32FC2);
+            _map = new CvBuffer(height, width, MatType.CV_32FC2);
+            _warped = new CvBuffer(height, width, MatType.CV_8UC3);
+            var grid = _grid.Span<float>();
+            for (int y = 0, i = 0; y < height; y++)
+            {
+                for (int x = 0; x < width; x++, i += 2)
+                {
+                    grid[i] = x;
+                    grid[i + 1] = y;
+                }
+            }
+        }
+    }
+
+    /// <summary>Frame width this filter was made for.</summary>
+    public int Width { get; }
+
+    /// <summary>Frame height this filter was made for.</summary>
+    public int Height { get; }
+
+    /// <summary>The settings.</summary>
+    public TemporalOptions Options => _options;
+
+    /// <summary>Size of the grey image the flow is computed on.</summary>
+    public (int Width, int Height) FlowSize => (_flowWidth, _flowHeight);
+
+    /// <summary>What the last <see cref="Apply"/> did.</summary>
+    public TemporalOutcome LastOutcome { get; private set; }
+
+    /// <summary>Frames blended so far.</summary>
+    public long FramesBlended { get; private set; }
+
+    /// <summary>Scene cuts detected so far.</summary>
+    public long SceneCuts { get; private set; }
+
+    private bool Enabled => _options.Mode != TemporalMode.Off && _options.Strength > 0;
+
+    /// <summary>
+    /// Records what the input frame looks like (a small grey copy keyed by its <see cref="Frame.Index"/>);
+    /// call it before the frame is stylized in place. The frame is borrowed for the call.
+    /// </summary>
+    public void ObserveInput(Frame input)
+    {
+        if (!Enabled)
+        {
+            return;
+        }
+
+        CheckSize(input);
+        Slot slot;
+        lock (_ringLock)
+        {
+            slot = ClaimSlot();
+            slot.Index = input.Index;
+            slot.State = SlotState.Writing;
+        }
+
+        FlowKernels.DownscaleToGrey(input.Pixels, input.Stride, _factor, slot.Grey, _flowWidth, _flowHeight, _observeRowSums);
+        lock (_ringLock)
+        {
+            slot.State = SlotState.Ready;
+        }
+    }
+
+    /// <summary>
+    /// Blends the stylized frame (in place) with the filter's history and makes the result the new history.
+    /// Call in frame order, after <see cref="ObserveInput"/> saw the same frame's input.
+    /// </summary>
+    public void Apply(Frame stylized)
+    {
+        if (!Enabled)
+        {
+            LastOutcome = TemporalOutcome.PassedThrough;
+            return;
+        }
+
+        CheckSize(stylized);
+        if (!TakeGrey(stylized.Index, _cur.Span<byte>()))
+        {
+            // Without the input we cannot know how it moved: restart from this frame (next frame blends again
+            // only after its own input is observed).
+            _hasHistory = false;
+            LastOutcome = TemporalOutcome.Started;
+            return;
+        }
+
+        if (!_hasHistory)
+        {
+            Remember(stylized, TemporalOutcome.Started);
+            return;
+        }
+
+        var cur = _cur.Span<byte>();
+        var prev = _prev.Span<byte>();
+        if (FlowKernels.MeanAbsDifference(cur, prev) > CutMeanAbsDifference)
+        {
+            Remember(stylized, TemporalOutcome.SceneCut);
+            return;
+        }
+
+        bool flow = _options.Mode == TemporalMode.Flow;
+        if (flow)
+        {
+            DenseFlow.Fast.Compute(_cur, _prev, _backward);
+            DenseFlow.Fast.Compute(_prev, _cur, _forward);
+            FlowKernels.ConsistencyMask(_backward.Span<float>(), _forward.Span<float>(), _flowWidth, _flowHeight, slack: 0.25f, _visible);
+        }
+
+        int unusable = FlowKernels.BlendWeights(cur, prev, flow ? _backward.Span<float>() : default, _visible, _flowWidth, _flowHeight, (float)_options.Strength, GreyTolerance, _lowWeights.Span<byte>());
+        if (unusable > _options.SceneCutFraction * _flowWidth * _flowHeight)
+        {
+            Remember(stylized, TemporalOutcome.SceneCut);
+            return;
+        }
+
+        Cv2.Resize(_lowWeights.In, _weights.Out, _weights.Size, 0, 0, InterpolationFlags.Linear);
+        CvBuffer history = _history;
+        if (flow)
+        {
+            Cv2.Resize(_backward.In, _fullFlow!.Out, _fullFlow.Size, 0, 0, InterpolationFlags.Linear);
+            Cv2.ScaleAdd(_fullFlow.In, _factor, _grid!.In, _map!.Out);
+            Cv2.Remap(_history.In, _warped!.Out, _map.In, _noneIn, InterpolationFlags.Linear, BorderTypes.Replicate);
+            history = _warped;
+        }
+
+        FlowKernels.Blend(stylized.Pixels, history.Span<byte>(), _weights.Span<byte>());
+        FramesBlended++;
+        Remember(stylized, TemporalOutcome.Blended);
+    }
+
+    /// <summary>Forgets all history (e.g. when a stream restarts or seeks).</summary>
+    public void Reset()
+    {
+        lock (_ringLock)
+        {
+            foreach (var slot in _ring)
+            {
+                slot.State = SlotState.Free;
+            }
+        }
+
+        _hasHistory = false;
+        LastOutcome = TemporalOutcome.PassedThrough;
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in new[] { _current, _previous, _backward, _forward, _lowWeights, _weights, _fullFlow, _grid, _map, _history, _warped })
+        {
+            b?.Dispose();
+        }
+
+        _noneIn.Dispose();
+        _none.Dispose();
+    }
+
+    private void Remember(Frame output, TemporalOutcome outcome)
+    {
+        output.Pixels.CopyTo(_history.Span<byte>());
+        (_cur, _prev) = (_prev, _cur);
+        _hasHistory = true;
+        LastOutcome = outcome;
+        if (outcome == TemporalOutcome.SceneCut)
+        {
+            SceneCuts++;
+        }
+    }
+
+    private bool TakeGrey(long index, Span<byte> destination)
+    {
+        Slot? found = null;
+        lock (_ringLock)
+        {
+            foreach (var slot in _ring)
+            {
+                if (slot.State == SlotState.Ready && slot.Index == index)
+                {
+                    found = slot;
+                    slot.State = SlotState.Reading;
+                    break;
+                }
+            }
+        }
+
+        if (found is null)
+        {
+            return false;
+        }
+
+        found.Grey.CopyTo(destination);
+        lock (_ringLock)
+        {
+            found.State = SlotState.Free;
+
+            // Inputs older than this one will never be applied (their frames were dropped).
+            foreach (var slot in _ring)
+            {
+                if (slot.State == SlotState.Ready && slot.Index < index)
+                {
+                    slot.State = SlotState.Free;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private Slot ClaimSlot()
+    {
+        Slot? oldest = null;
+        foreach (var slot in _ring)
+        {
+            if (slot.State == SlotState.Free)
+            {
+                return slot;
+            }
+
+            if (slot.State == SlotState.Ready && (oldest is null || slot.Index < oldest.Index))
+            {
+                oldest = slot;
+            }
+        }
+
+        return oldest ?? throw new InvalidOperationException("temporal filter: every input slot is in use");
+    }
+
+    private void CheckSize(Frame frame)
+    {
+        if (frame.Width != Width || frame.Height != Height || frame.Format != PixelFormat.Rgb24)
+        {
+            throw new ArgumentException($"the temporal filter was made for {Width}x{Height} RGB24 frames, not {frame.Width}x{frame.Height} {frame.Format}", nameof(frame));
+        }
+    }
+
+    private enum SlotState
+    {
+        Free,
+        Writing,
+        Ready,
+        Reading,
+    }
+
+    private sealed class Slot(int pixels)
+    {
+        public byte[] Grey { get; } = new byte[pixels];
+
+        public long Index { get; set; }
+
+        public SlotState State { get; set; }
+    }
+}

@@ -1,0 +1,78 @@
+using Video.Capture;
+
+namespace Video.Inference.Temporal;
+
+/// <summary>How a <see cref="TemporalFilter"/> blends each stylized frame with the previous output.</summary>
+public enum TemporalMode
+{
+    /// <summary>Frames pass through unchanged.</summary>
+    Off,
+
+    /// <summary>
+    /// Exponential moving average with the previous output at the same place, weighted down where the input
+    /// changed. No motion compensation: cheap, but moving edges blend less (they fail the input check).
+    /// </summary>
+    Ema,
+
+    /// <summary>
+    /// The previous output is warped along the optical flow of the input frames and blended where the flow
+    /// is trustworthy (forward–backward consistent and photometrically consistent).
+    /// </summary>
+    Flow,
+}
+
+/// <summary>Settings of a <see cref="TemporalFilter"/>.</summary>
+public sealed record TemporalOptions
+{
+    /// <summary>Filter mode.</summary>
+    public TemporalMode Mode { get; init; } = TemporalMode.Flow;
+
+    /// <summary>
+    /// Largest weight of the (warped) previous output in [0, 1); 0 disables blending. Higher removes more
+    /// flicker; at 0.8 a static pixel keeps about 5 frames of memory.
+    /// </summary>
+    public double Strength { get; init; } = 0.8;
+
+    /// <summary>
+    /// Approximate width of the grey image optical flow is computed on (the frame is box-averaged by an
+    /// integer factor). 160 at 640×360 is a quarter of the frame in each direction.
+    /// </summary>
+    public int FlowWidth { get; init; } = 160;
+
+    /// <summary>
+    /// Fraction of pixels whose history is unusable (occluded or changed) above which the frame is treated
+    /// as a scene cut and the filter resets.
+    /// </summary>
+    public double SceneCutFraction { get; init; } = 0.6;
+
+    /// <summary>The default: no filtering.</summary>
+    public static TemporalOptions Disabled { get; } = new() { Mode = TemporalMode.Off };
+
+    /// <summary>Parses <c>off</c>, <c>ema</c> or <c>flow</c>.</summary>
+    public static TemporalMode ParseMode(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "off" => TemporalMode.Off,
+        "ema" => TemporalMode.Ema,
+        "flow" => TemporalMode.Flow,
+        _ => throw new VideoException($"--temporal '{text}' is not one of off, ema, flow"),
+    };
+
+    /// <summary>Throws a <see cref="VideoException"/> with a one-line message when a setting is out of range.</summary>
+    public void Validate()
+    {
+        if (!(Strength >= 0 && Strength < 1))
+        {
+            throw new VideoException($"--temporal-strength {Strength} is out of range [0, 1)");
+        }
+
+        if (FlowWidth is < 16 or > 4096)
+        {
+            throw new VideoException($"temporal flow width {FlowWidth} is out of range [16, 4096]");
+        }
+
+        if (!(SceneCutFraction > 0 && SceneCutFraction <= 1))
+        {
+            throw new VideoException($"temporal scene-cut fraction {SceneCutFraction} is out of range (0, 1]");
+        }
+    }
+}
