@@ -29,16 +29,24 @@ public sealed class Stylizer : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
-    private readonly Dictionary<string, OrtValue> _extraInputs = new(StringComparer.Ordinal);
+    private readonly InferenceSession? _styleEncoder;
     private readonly string[] _outputNames;
 
-    private Stylizer(ModelManifest manifest, InferenceSession session, string device)
+    private Stylizer(ModelManifest manifest, InferenceSession session, InferenceSession? styleEncoder, string device)
     {
         Manifest = manifest;
         _session = session;
+        _styleEncoder = styleEncoder;
         DeviceName = device;
         _outputNames = [manifest.Output.Name];
+        ExtraInputs = ExtraInputShapes(manifest, session);
     }
+
+    /// <summary>Non-image inputs (AdaIN statistics, α) with their shapes; every plan owns one buffer per entry.</summary>
+    public IReadOnlyDictionary<string, long[]> ExtraInputs { get; }
+
+    /// <summary>True for models that take a style (AdaIN).</summary>
+    public bool TakesStyle => _styleEncoder is not null;
 
     public ModelManifest Manifest { get; }
 
@@ -63,11 +71,23 @@ public sealed class Stylizer : IDisposable
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
         InferenceSession session;
+        InferenceSession? styleEncoder = null;
         string device;
         try
         {
             device = ExecutionProviders.Configure(so, options.Device, options.Warn);
             session = new InferenceSession(manifest.ModelPath, so);
+            if (manifest.Adain is { } adain)
+            {
+                string encoderPath = Path.Combine(Path.GetDirectoryName(manifest.ModelPath)!, adain.StyleEncoder);
+                if (!File.Exists(encoderPath))
+                {
+                    session.Dispose();
+                    throw new ModelException($"model '{manifest.Name}': style encoder not found: {encoderPath}");
+                }
+
+                styleEncoder = new InferenceSession(encoderPath, so);
+            }
         }
         catch (OnnxRuntimeException e)
         {
@@ -80,15 +100,15 @@ public sealed class Stylizer : IDisposable
 
         try
         {
-            CheckAgainstManifest(manifest, session);
+            CheckAgainstManifest(manifest, session, styleEncoder);
+            return new Stylizer(manifest, session, styleEncoder, device);
         }
         catch
         {
             session.Dispose();
+            styleEncoder?.Dispose();
             throw;
         }
-
-        return new Stylizer(manifest, session, device);
     }
 
     /// <summary>
@@ -115,32 +135,50 @@ public sealed class Stylizer : IDisposable
         return (Math.Max(m, (int)Math.Round(w / (double)m) * m), Math.Max(m, (int)Math.Round(h / (double)m) * m));
     }
 
-    /// <summary>Sets a constant extra input (e.g. AdaIN style statistics, α) fed with every frame.</summary>
-    public void SetExtraInput(string name, float[] data, long[] shape)
+    /// <summary>
+    /// Runs the style encoder on <paramref name="style"/> (resized so its long side is at most
+    /// <paramref name="maxSide"/>) and returns the statistics the model takes. Done once per style; the
+    /// result is reused for every frame.
+    /// </summary>
+    public StyleStatistics EncodeStyle(Frame style, int maxSide = 512)
     {
-        if (!_session.InputMetadata.ContainsKey(name))
+        var adain = Manifest.Adain ?? throw new ModelException($"model '{Manifest.Name}' ({Manifest.Family.ToString().ToLowerInvariant()}) does not take a style");
+        double scale = Math.Min(1.0, maxSide / (double)Math.Max(style.Width, style.Height));
+        int multiple = Math.Max(1, Manifest.Size.MultipleOf);
+        int w = Math.Max(multiple, (int)Math.Round(style.Width * scale / multiple) * multiple);
+        int h = Math.Max(multiple, (int)Math.Round(style.Height * scale / multiple) * multiple);
+        var codec = new ImageTensorCodec(Manifest.Input, style.Width, style.Height, w, h);
+        var tensor = new float[3 * w * h];
+        codec.Encode(style, tensor);
+        using var value = OrtValue.CreateTensorValueFromMemory(tensor, codec.Shape);
+        try
         {
-            throw new ModelException($"model '{Manifest.Name}' has no input '{name}'");
-        }
+            using var outputs = _styleEncoder!.Run(_runOptions, [adain.StyleInput], [value], adain.Statistics);
+            var stats = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            for (int i = 0; i < adain.Statistics.Length; i++)
+            {
+                stats[adain.Statistics[i]] = outputs[i].GetTensorDataAsSpan<float>().ToArray();
+            }
 
-        if (_extraInputs.Remove(name, out var old))
+            return new StyleStatistics(stats);
+        }
+        catch (OnnxRuntimeException e)
         {
-            old.Dispose();
+            throw new ModelException($"model '{Manifest.Name}': style encoder failed: {e.Message.ReplaceLineEndings(" ")}");
         }
-
-        _extraInputs[name] = OrtValue.CreateTensorValueFromMemory(data, shape);
     }
 
     /// <summary>
     /// Allocates <paramref name="slots"/> tensor slots for frames of the given size run at the given tensor
-    /// size, and runs the model once to learn its output shape.
+    /// size, and runs the model once to learn its output shape. Extra inputs (style statistics, α) start at
+    /// zero statistics and α = 1; set them with <see cref="StylizerPlan.SetStyle"/>.
     /// </summary>
     public StylizerPlan CreatePlan(int frameWidth, int frameHeight, int tensorWidth, int tensorHeight, int slots = 3)
     {
         var encoder = new ImageTensorCodec(Manifest.Input, frameWidth, frameHeight, tensorWidth, tensorHeight);
+        var extras = new ExtraInputBuffers(ExtraInputs, Manifest.Adain?.AlphaInput);
         var inputNames = new List<string> { Manifest.Input.Name };
-        inputNames.AddRange(_extraInputs.Keys);
-        var extras = _extraInputs.Values.ToList();
+        inputNames.AddRange(extras.Names);
 
         long[] outputShape;
         var probe = new float[encoder.Shape.Aggregate(1L, (a, d) => a * d)];
@@ -148,30 +186,31 @@ public sealed class Stylizer : IDisposable
         {
             try
             {
-                using var outputs = _session.Run(_runOptions, inputNames, [probeValue, .. extras], _outputNames);
+                using var outputs = _session.Run(_runOptions, inputNames, [probeValue, .. extras.Values], _outputNames);
                 outputShape = outputs[0].GetTensorTypeAndShape().Shape;
             }
             catch (OnnxRuntimeException e)
             {
+                extras.Dispose();
                 throw new ModelException($"model '{Manifest.Name}' cannot run at {tensorWidth}x{tensorHeight}: {e.Message.ReplaceLineEndings(" ")}");
             }
         }
 
-        var (outW, outH) = ImageSize(outputShape, Manifest.Output.Layout)
-            ?? throw new ModelException($"model '{Manifest.Name}': output '{Manifest.Output.Name}' has shape [{string.Join(',', outputShape)}], not a 3-channel image");
+        if (ImageSize(outputShape, Manifest.Output.Layout) is not var (outW, outH))
+        {
+            extras.Dispose();
+            throw new ModelException($"model '{Manifest.Name}': output '{Manifest.Output.Name}' has shape [{string.Join(',', outputShape)}], not a 3-channel image");
+        }
+
         var decoder = new ImageTensorCodec(Manifest.Output, frameWidth, frameHeight, outW, outH);
-        return new StylizerPlan(this, encoder, decoder, () => new TensorSlot(_session, inputNames, Manifest.Output.Name, encoder.Shape, outputShape, extras), slots);
+        return new StylizerPlan(this, encoder, decoder, extras, () => new TensorSlot(_session, inputNames, Manifest.Output.Name, encoder.Shape, outputShape, extras.Values), slots);
     }
 
     public void Dispose()
     {
-        foreach (var v in _extraInputs.Values)
-        {
-            v.Dispose();
-        }
-
         _runOptions.Dispose();
         _session.Dispose();
+        _styleEncoder?.Dispose();
     }
 
     internal void Run(TensorSlot slot)
@@ -198,7 +237,25 @@ public sealed class Stylizer : IDisposable
             : shape[3] == 3 ? ((int)shape[2], (int)shape[1]) : null;
     }
 
-    private static void CheckAgainstManifest(ModelManifest m, InferenceSession session)
+    private static IReadOnlyDictionary<string, long[]> ExtraInputShapes(ModelManifest m, InferenceSession session)
+    {
+        var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var (name, meta) in session.InputMetadata.Where(kv => kv.Key != m.Input.Name).OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            // A dynamic batch dimension is 1 here; any other dynamic dimension cannot be preallocated.
+            var dims = meta.Dimensions.Select((d, i) => d == -1 && i == 0 ? 1L : d).ToArray();
+            if (dims.Any(d => d < 0))
+            {
+                throw new ModelException($"model '{m.Name}': input '{name}' has a dynamic shape [{string.Join(',', meta.Dimensions)}]; extra inputs need a fixed one");
+            }
+
+            shapes[name] = dims;
+        }
+
+        return shapes;
+    }
+
+    private static void CheckAgainstManifest(ModelManifest m, InferenceSession session, InferenceSession? styleEncoder)
     {
         string file = Path.GetFileName(m.ModelPath);
         string Fail(string what) => throw new ModelException($"model '{m.Name}' ({file}) does not match its manifest: {what}");
@@ -251,6 +308,24 @@ public sealed class Stylizer : IDisposable
         {
             Fail($"the model has input '{name}' that the manifest does not describe");
         }
+
+        if (m.Adain is { } a && styleEncoder is not null)
+        {
+            foreach (var stat in a.Statistics.Where(st => !session.InputMetadata.ContainsKey(st) || !styleEncoder.OutputMetadata.ContainsKey(st)))
+            {
+                Fail($"statistic '{stat}' must be an output of the style encoder and an input of the model");
+            }
+
+            if (!styleEncoder.InputMetadata.ContainsKey(a.StyleInput))
+            {
+                Fail($"style encoder input '{a.StyleInput}' not found (it has {string.Join(", ", styleEncoder.InputMetadata.Keys.Select(k => $"'{k}'"))})");
+            }
+
+            if (!session.InputMetadata.ContainsKey(a.AlphaInput))
+            {
+                Fail($"alpha input '{a.AlphaInput}' not found");
+            }
+        }
     }
 }
 
@@ -268,14 +343,16 @@ public sealed class StylizerPlan : IDisposable
     private readonly Stylizer _stylizer;
     private readonly ImageTensorCodec _encoder;
     private readonly ImageTensorCodec _decoder;
+    private readonly ExtraInputBuffers _extras;
     private readonly TensorSlot[] _slots;
     private readonly System.Threading.Channels.Channel<TensorSlot> _free;
 
-    internal StylizerPlan(Stylizer stylizer, ImageTensorCodec encoder, ImageTensorCodec decoder, Func<TensorSlot> newSlot, int slots)
+    internal StylizerPlan(Stylizer stylizer, ImageTensorCodec encoder, ImageTensorCodec decoder, ExtraInputBuffers extras, Func<TensorSlot> newSlot, int slots)
     {
         _stylizer = stylizer;
         _encoder = encoder;
         _decoder = decoder;
+        _extras = extras;
         _slots = Enumerable.Range(0, slots).Select(_ => newSlot()).ToArray();
         _free = System.Threading.Channels.Channel.CreateBounded<TensorSlot>(slots);
         foreach (var s in _slots)
@@ -286,6 +363,36 @@ public sealed class StylizerPlan : IDisposable
 
     /// <summary>Tensor size the model runs at.</summary>
     public (int Width, int Height) TensorSize => (_encoder.TensorWidth, _encoder.TensorHeight);
+
+    /// <summary>
+    /// Keep each frame's own colours and take only the stylized luminance (Gatys et al. 2016,
+    /// "Preserving color in neural artistic style transfer", luminance-only transfer).
+    /// </summary>
+    public bool PreserveColor { get; set; }
+
+    /// <summary>
+    /// Sets the style statistics and the content/style trade-off α (0 = content, 1 = full style) used for
+    /// the following frames. Copies into buffers bound once, so it is cheap and allocation-free.
+    /// </summary>
+    public void SetStyle(StyleStatistics style, float alpha = 1f)
+    {
+        if (_stylizer.Manifest.Adain is not { } adain)
+        {
+            throw new ModelException($"model '{_stylizer.Manifest.Name}' does not take a style");
+        }
+
+        if (!float.IsFinite(alpha) || alpha < 0 || alpha > 1)
+        {
+            throw new VideoException($"alpha {alpha} is outside [0, 1]");
+        }
+
+        foreach (var name in adain.Statistics)
+        {
+            _extras.Set(name, style.Get(name));
+        }
+
+        _extras.Set(adain.AlphaInput, [alpha]);
+    }
 
     /// <summary>Slots not currently rented.</summary>
     public int FreeSlots => _free.Reader.Count;
@@ -306,7 +413,7 @@ public sealed class StylizerPlan : IDisposable
     public void Infer(TensorSlot slot) => _stylizer.Run(slot);
 
     /// <summary>Output tensor → frame pixels (in place; the frame keeps its size).</summary>
-    public void Postprocess(TensorSlot slot, Frame frame) => _decoder.Decode(slot.Output, frame);
+    public void Postprocess(TensorSlot slot, Frame frame) => _decoder.Decode(slot.Output, frame, PreserveColor);
 
     /// <summary>Stylizes one frame in place, synchronously (for single images and tests).</summary>
     public void StylizeInPlace(Frame frame)
@@ -330,5 +437,7 @@ public sealed class StylizerPlan : IDisposable
         {
             s.Dispose();
         }
+
+        _extras.Dispose();
     }
 }

@@ -4,6 +4,13 @@ using Video.Tests.Shared;
 
 namespace Video.Inference.Tests;
 
+/// <summary>Tests that count process-wide allocations run alone, or other tests' allocations would count too.</summary>
+[CollectionDefinition(nameof(AllocationSensitive), DisableParallelization = true)]
+public sealed class AllocationSensitive
+{
+}
+
+[Collection(nameof(AllocationSensitive))]
 public class PipelineTests
 {
     [Fact]

@@ -69,8 +69,12 @@ internal sealed class ImageTensorCodec
         }
     }
 
-    /// <summary>Writes <paramref name="tensor"/> (tensor size) back into <paramref name="frame"/> (frame size).</summary>
-    public void Decode(ReadOnlySpan<float> tensor, Frame frame)
+    /// <summary>
+    /// Writes <paramref name="tensor"/> (tensor size) back into <paramref name="frame"/> (frame size). With
+    /// <paramref name="preserveColor"/>, only the tensor's luminance is used and each pixel keeps the frame's
+    /// own chrominance (BT.601 YUV), which works in place because a pixel is read before it is written.
+    /// </summary>
+    public void Decode(ReadOnlySpan<float> tensor, Frame frame, bool preserveColor = false)
     {
         int w = _tensorWidth, plane = _tensorWidth * _tensorHeight;
         float scale = 255f / (_spec.Range[1] - _spec.Range[0]), offset = _spec.Range[0];
@@ -78,6 +82,7 @@ internal sealed class ImageTensorCodec
         bool swap = _spec.ColorOrder == ColorOrder.BGR;
         Span<byte> pixels = frame.Pixels;
         int stride = frame.Stride;
+        Span<float> rgb = stackalloc float[3];
         for (int y = 0; y < _frameHeight; y++)
         {
             var ay = _decodeY.At(y);
@@ -93,12 +98,29 @@ internal sealed class ImageTensorCodec
                     float v10 = At(tensor, nchw, tc, plane, r1 + ax.I0), v11 = At(tensor, nchw, tc, plane, r1 + ax.I1);
                     float top = v00 + ((v01 - v00) * ax.W);
                     float bottom = v10 + ((v11 - v10) * ax.W);
-                    float v = ((top + ((bottom - top) * ay.W)) - offset) * scale;
-                    pixels[dst + (x * 3) + c] = v <= 0f ? (byte)0 : v >= 255f ? (byte)255 : (byte)(v + 0.5f);
+                    rgb[c] = ((top + ((bottom - top) * ay.W)) - offset) * scale;
                 }
+
+                var px = pixels.Slice(dst + (x * 3), 3);
+                if (preserveColor)
+                {
+                    float styledY = (0.299f * rgb[0]) + (0.587f * rgb[1]) + (0.114f * rgb[2]);
+                    float ownY = (0.299f * px[0]) + (0.587f * px[1]) + (0.114f * px[2]);
+                    float shift = styledY - ownY;
+                    rgb[0] = px[0] + shift;
+                    rgb[1] = px[1] + shift;
+                    rgb[2] = px[2] + shift;
+                }
+
+                px[0] = ToByte(rgb[0]);
+                px[1] = ToByte(rgb[1]);
+                px[2] = ToByte(rgb[2]);
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte ToByte(float v) => v <= 0f ? (byte)0 : v >= 255f ? (byte)255 : (byte)(v + 0.5f);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float At(ReadOnlySpan<float> t, bool nchw, int c, int plane, int pixel) => nchw ? t[(c * plane) + pixel] : t[(pixel * 3) + c];

@@ -99,6 +99,44 @@ public static class ProceduralModels
         g.Save(path);
     }
 
+    /// <summary>
+    /// A fixture with the AdaIN contract on raw pixels: <c>NAME.style.onnx</c> maps a style image to its
+    /// per-channel mean and standard deviation (<c>style_mean</c>, <c>style_std</c>, 1×3×1×1), and
+    /// <c>NAME.onnx</c> re-normalises each frame's channels to them, blended with the frame by <c>alpha</c>.
+    /// Output = α·((x − μ(x)) / σ(x) · σ_s + μ_s) + (1 − α)·x, computable by hand.
+    /// </summary>
+    public static void WritePixelAdain(string directory, string name)
+    {
+        var e = new OnnxGraphBuilder("pixel_adain_style");
+        string s = e.Input("style", 1, 3, null, null);
+        var (sMean, sStd) = MeanStd(e, s, "style_mean", "style_std");
+        e.Output(sMean, 1, 3, 1, 1);
+        e.Output(sStd, 1, 3, 1, 1);
+        e.Save(Path.Combine(directory, name + ".style.onnx"));
+
+        var g = new OnnxGraphBuilder("pixel_adain");
+        string x = g.Input("input", 1, 3, null, null);
+        string styleMean = g.Input("style_mean", 1, 3, 1, 1);
+        string styleStd = g.Input("style_std", 1, 3, 1, 1);
+        string alpha = g.Input("alpha", 1);
+        var (cMean, cStd) = MeanStd(g, x, null, null);
+        string normalised = g.Node("Div", [g.Node("Sub", [x, cMean]), cStd]);
+        string target = g.Node("Add", [g.Node("Mul", [normalised, styleStd]), styleMean]);
+        string blended = g.Node("Add", [g.Node("Mul", [target, alpha]), g.Node("Mul", [x, g.Node("Sub", [g.Initializer("one", [1f], 1), alpha])])]);
+        g.Node("Identity", [blended], "output");
+        g.Output("output", 1, 3, null, null);
+        g.Save(Path.Combine(directory, name + ".onnx"));
+    }
+
+    private static (string Mean, string Std) MeanStd(OnnxGraphBuilder g, string x, string? meanName, string? stdName)
+    {
+        string mean = g.Node("ReduceMean", [x], meanName, ("axes", new[] { 2, 3 }), ("keepdims", 1));
+        string centred = g.Node("Sub", [x, mean]);
+        string variance = g.Node("ReduceMean", [g.Node("Mul", [centred, centred])], attributes: [("axes", new[] { 2, 3 }), ("keepdims", 1)]);
+        string std = g.Node("Sqrt", [g.Node("Add", [variance, g.Initializer(g.Fresh("eps"), [1e-5f], 1)])], stdName);
+        return (mean, std);
+    }
+
     private static float[] Gaussian(int size, float sigma)
     {
         var k = new float[size * size];
