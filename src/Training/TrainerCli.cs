@@ -120,7 +120,7 @@ public static class TrainerCli
         var cw = new Option<double>("--content-weight") { DefaultValueFactory = _ => 1 };
         var sw = new Option<double>("--style-weight") { DefaultValueFactory = _ => 10 };
         var tw = new Option<double>("--tv-weight") { DefaultValueFactory = _ => 10 };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 2e-3 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-3 };
         var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 100 };
         var limit = new Option<int?>("--content-limit") { Description = "use only the first N training photos (tests)" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };

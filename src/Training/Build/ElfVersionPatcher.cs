@@ -1,3 +1,4 @@
+#nullable enable
 // MSBuild inline task (RoslynCodeTaskFactory) used by ../TorchSharpLoaderFix.targets. Not part of the
 // trainer assembly (excluded in Video.Training.csproj). Keep it self-contained: only BCL + MSBuild types.
 using System;

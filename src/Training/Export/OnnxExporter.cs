@@ -40,6 +40,7 @@ public static class OnnxExporter
     /// <summary>Appends the generator (<see cref="FastStylizer.forward"/>) and returns its output value name.</summary>
     internal static string Generator(OnnxGraphBuilder g, FastStylizer model, string x)
     {
+        string input = x;
         string? skip = null;
         int i = 0;
         foreach (var (kind, conv, norm) in model.Layers())
@@ -64,7 +65,7 @@ public static class OnnxExporter
             x = kind switch
             {
                 "res_b" => g.Node("Add", [x, skip!]),
-                "conv_sigmoid" => g.Node("Sigmoid", [x]),
+                "conv_sigmoid" => g.Node("Sigmoid", [model.Spec.ResidualInput ? g.Node("Add", [x, InputLogit(g, input)]) : x]),
                 _ => g.Node("Relu", [x]),
             };
         }
@@ -72,17 +73,18 @@ public static class OnnxExporter
         return x;
     }
 
+    /// <summary>The ONNX twin of <see cref="FastStylizer.InputLogit"/>.</summary>
+    internal static string InputLogit(OnnxGraphBuilder g, string x)
+    {
+        var c = g.Node("Clip", [x, Scalar(g, "lo", (float)FastStylizer.LogitClamp), Scalar(g, "hi", (float)(1 - FastStylizer.LogitClamp))]);
+        return g.Node("Log", [g.Node("Div", [c, g.Node("Sub", [Scalar(g, "one", 1f), c])])]);
+    }
+
     internal static string Conv(OnnxGraphBuilder g, string prefix, Conv2d conv, string x, bool reflectPad = false)
     {
         var w = conv.weight!.detach().contiguous();
         long[] shape = w.shape;
         var wName = g.Initializer(prefix + ".weight", w.data<float>().ToArray(), shape);
-        var inputs = new List<string> { x, wName };
-        if (conv.bias is not null)
-        {
-            inputs.Add(g.Initializer(prefix + ".bias", conv.bias.detach().contiguous().data<float>().ToArray(), shape[0]));
-        }
-
         long k = shape[2];
         long s = conv.stride[0];
         long pad = conv.padding is { } pd ? pd[0] : 0;
@@ -93,6 +95,13 @@ public static class OnnxExporter
             x = g.Node("Pad", [x, pads], null, ("mode", "reflect"));
             pad = 0;
         }
+
+        var inputs = new List<string> { x, wName };
+        if (conv.bias is not null)
+        {
+            inputs.Add(g.Initializer(prefix + ".bias", conv.bias.detach().contiguous().data<float>().ToArray(), shape[0]));
+        }
+
         return g.Node("Conv", inputs, null,
             ("kernel_shape", new[] { k, shape[3] }), ("strides", new[] { s, s }), ("pads", new[] { pad, pad, pad, pad }), ("dilations", new[] { dil, dil }));
     }

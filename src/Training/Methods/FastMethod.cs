@@ -40,7 +40,7 @@ public sealed record FastOptions
 
     public double TvWeight { get; init; } = 10;
 
-    public double LearningRate { get; init; } = 2e-3;
+    public double LearningRate { get; init; } = 1e-3;
 
     public int CheckpointEvery { get; init; } = 100;
 

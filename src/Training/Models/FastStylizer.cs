@@ -73,8 +73,11 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
         yield return ("conv_sigmoid", conv_out, null);
     }
 
+    public const double LogitClamp = 0.01;
+
     public override Tensor forward(Tensor x)
     {
+        var input = x;
         Tensor? skip = null;
         foreach (var (kind, conv, norm) in Layers())
         {
@@ -97,12 +100,19 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
             x = kind switch
             {
                 "res_b" => x + skip!,
-                "conv_sigmoid" => torch.sigmoid(x),
+                "conv_sigmoid" => Spec.ResidualInput ? torch.sigmoid(x + InputLogit(input)) : torch.sigmoid(x),
                 _ => functional.relu(x),
             };
         }
 
         return x;
+    }
+
+    /// <summary>log(c / (1 − c)) with c = clamp(x, 0.01, 0.99).</summary>
+    public static Tensor InputLogit(Tensor x)
+    {
+        var c = x.clamp(LogitClamp, 1 - LogitClamp);
+        return (c / (1 - c)).log();
     }
 
     /// <summary>What the exported graph computes on a full frame: 2×2 average downscale, generator, guided-filter upsample.</summary>

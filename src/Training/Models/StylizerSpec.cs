@@ -4,7 +4,7 @@ namespace Video.Training.Models;
 
 /// <summary>
 /// Shape of a feed-forward stylizer: conv in (stride 1) → two stride-2 downsampling convs → residual blocks →
-/// two (nearest ×2 upsample + 3×3 conv) stages → conv out → sigmoid. <see cref="Cheap"/> is what we ship;
+/// two (nearest ×2 upsample + 3×3 conv) stages → conv out → sigmoid (optionally added to the input's logit). <see cref="Cheap"/> is what we ship;
 /// <see cref="Johnson"/> is the classic design (Johnson et al. 2016) kept for the speed comparison.
 /// </summary>
 public sealed record StylizerSpec(
@@ -12,10 +12,16 @@ public sealed record StylizerSpec(
     [property: JsonPropertyName("residualBlocks")] int ResidualBlocks,
     [property: JsonPropertyName("endKernel")] int EndKernel,
     [property: JsonPropertyName("instanceNorm")] bool InstanceNorm,
-    [property: JsonPropertyName("halfResolution")] bool HalfResolution)
+    [property: JsonPropertyName("halfResolution")] bool HalfResolution,
+    [property: JsonPropertyName("residualInput")] bool ResidualInput = false)
 {
     /// <summary>0.2 M parameters, no normalisation, run on the half-resolution frame and upsampled by a fast guided filter.</summary>
-    public static StylizerSpec Cheap => new([16, 32, 64], 2, 3, false, true);
+    /// <remarks>
+    /// The last conv predicts a change in logit space, <c>y = sigmoid(z + logit(clamp(x, 0.01, 0.99)))</c>, so an untrained
+    /// network is (nearly) the identity. Without that start, training from scratch without normalisation collapsed to flat
+    /// colour fields within the first few hundred steps.
+    /// </remarks>
+    public static StylizerSpec Cheap => new([16, 32, 64], 2, 3, false, true, ResidualInput: true);
 
     /// <summary>The classic fast-style-transfer network: 32/64/128 channels, 5 residual blocks, 9×9 end convs, instance norm, full resolution.</summary>
     public static StylizerSpec Johnson => new([32, 64, 128], 5, 9, true, false);

@@ -1,0 +1,88 @@
+using TorchSharp;
+using Video.Training.Export;
+
+namespace Video.Training.Tests.Models;
+
+/// <summary>Every manifest in models/ validates, points at files that exist, and its ONNX graphs load and run in ONNX Runtime.</summary>
+public class ShippedModelsTests
+{
+    public static TheoryData<string> Manifests()
+    {
+        var data = new TheoryData<string>();
+        var dir = Path.Combine(TestData.RepoRoot, "models");
+        foreach (var f in Directory.Exists(dir) ? Directory.GetFiles(dir, "*.json").Order(StringComparer.Ordinal).ToArray() : [])
+        {
+            data.Add(Path.GetFileName(f));
+        }
+
+        if (data.Count == 0)
+        {
+            data.Add("(none)");
+        }
+
+        return data;
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Manifests))]
+    public void Manifest_Validates_AndModelRuns(string file)
+    {
+        Skip.If(file == "(none)", "no models shipped yet");
+        var dir = Path.Combine(TestData.RepoRoot, "models");
+        var m = ModelManifest.Load(Path.Combine(dir, file));
+        Skip.IfNot(m.Family is "fast" or "adain", $"{file} is a {m.Family} model, not made by the trainer (validated by Video.Inference.Tests)");
+        Assert.Equal(Path.GetFileNameWithoutExtension(file), m.Name);
+        Assert.False(string.IsNullOrWhiteSpace(m.Description));
+        foreach (var t in new[] { m.Input, m.Output })
+        {
+            Assert.Equal("NCHW", t.Layout);
+            Assert.Equal("RGB", t.ColorOrder);
+            Assert.Equal(new float[] { 0, 1 }, t.Range);
+        }
+
+        Assert.Equal("dynamic", m.Size.Mode);
+        Assert.NotNull(m.Size.MultipleOf);
+        var onnx = Path.Combine(dir, m.Model);
+        Assert.True(new FileInfo(onnx).Length < 20 * 1024 * 1024, "model must be < 20 MB");
+        Assert.True(File.Exists(Path.Combine(dir, m.SampleSheet)), "sample sheet missing");
+        var p = m.Provenance;
+        Assert.Equal(m.Family, p.Method);
+        Assert.True(p.Steps > 0);
+        Assert.InRange(p.Minutes, 0.1, 60);
+        Assert.Matches("^[0-9a-f]{40}$", p.GitCommit);
+        Assert.StartsWith("./video train " + m.Family, p.Command, StringComparison.Ordinal);
+        Assert.True(p.Losses.ContainsKey("content") && p.Losses.ContainsKey("style") && p.Losses.ContainsKey("tv"));
+        Assert.False(string.IsNullOrWhiteSpace(p.Data));
+        Assert.False(string.IsNullOrWhiteSpace(p.LossNetwork));
+        Assert.True(DateTimeOffset.TryParse(p.TrainedAt, System.Globalization.CultureInfo.InvariantCulture, out _));
+
+        int side = m.Size.MultipleOf!.Value * 8;
+        torch.manual_seed(1);
+        var x = torch.rand(1, 3, side, side + m.Size.MultipleOf.Value);
+        using var main = new OrtModel(onnx);
+        Assert.Contains(m.Input.Name, main.InputNames);
+        Assert.Contains(m.Output.Name, main.OutputNames);
+        var inputs = new Dictionary<string, torch.Tensor> { [m.Input.Name] = x };
+        if (m.Family == "adain")
+        {
+            Assert.NotNull(m.Adain);
+            using var enc = new OrtModel(Path.Combine(dir, m.Adain!.StyleEncoder));
+            Assert.Equal(m.Adain.StyleInput, enc.InputNames.Single());
+            Assert.Equal(m.Adain.Statistics, enc.OutputNames);
+            var stats = enc.Run(m.Adain.StyleInput, torch.rand(1, 3, 96, 128));
+            var all = enc.Run(new Dictionary<string, torch.Tensor> { [m.Adain.StyleInput] = torch.rand(1, 3, 96, 128) });
+            for (int i = 0; i < m.Adain.Statistics.Length; i++)
+            {
+                inputs[m.Adain.Statistics[i]] = all[i];
+            }
+
+            inputs[m.Adain.AlphaInput] = torch.tensor(new[] { 0.5f });
+            Assert.NotNull(stats);
+        }
+
+        var y = main.Run(inputs)[Array.IndexOf(main.OutputNames.ToArray(), m.Output.Name)];
+        Assert.Equal(x.shape, y.shape);
+        Assert.InRange(y.min().item<float>(), 0f, 1f);
+        Assert.InRange(y.max().item<float>(), 0f, 1f);
+    }
+}
