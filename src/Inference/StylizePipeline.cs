@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Video.Capture;
+using Video.Inference.Temporal;
 
 namespace Video.Inference;
 
@@ -12,6 +13,8 @@ public sealed class PipelineStats
     internal long PreprocessTicks;
     internal long InferTicks;
     internal long PostprocessTicks;
+    internal long TemporalTicks;
+    internal bool TemporalEnabled;
     internal long EncodeTicks;
     private long _framesOut;
 
@@ -38,6 +41,7 @@ public sealed class PipelineStats
             ("preprocess", ms(PreprocessTicks)),
             ("infer", ms(InferTicks)),
             ("postprocess", ms(PostprocessTicks)),
+            .. (TemporalEnabled ? [("temporal", ms(TemporalTicks))] : Array.Empty<(string, double)>()),
             ("encode", ms(EncodeTicks)),
         ];
     }
@@ -63,6 +67,9 @@ public sealed record PipelineOptions
 
     /// <summary>Inference size; null runs at the frame size (rounded to the model's multiple).</summary>
     public (int Width, int Height)? InferenceSize { get; init; }
+
+    /// <summary>Temporal filter run on each stylized frame before it is encoded (off by default).</summary>
+    public TemporalOptions Temporal { get; init; } = TemporalOptions.Disabled;
 }
 
 /// <summary>
@@ -103,6 +110,8 @@ public sealed class StylizePipeline
         // the three stages that touch them, five slots mean preprocessing never waits for one.
         using var plan = _stylizer.CreatePlan(info.Width, info.Height, tw, th, slots: (2 * TensorChannelCapacity) + 3);
         using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, _options.PoolFrames);
+        using var temporal = _options.Temporal.Mode == TemporalMode.Off ? null : new TemporalFilter(info.Width, info.Height, _options.Temporal);
+        stats.TemporalEnabled = temporal is not null;
         LastPool = pool;
         LastPlan = plan;
 
@@ -155,6 +164,7 @@ public sealed class StylizePipeline
                         }
 
                         long t0 = Stopwatch.GetTimestamp();
+                        temporal?.ObserveInput(frame);
                         plan.Preprocess(frame, slot);
                         stats.PreprocessTicks += Stopwatch.GetTimestamp() - t0;
                         await WriteOrRelease(prepared.Writer, new Work(frame, slot), plan).ConfigureAwait(false);
@@ -192,7 +202,15 @@ public sealed class StylizePipeline
                         long t0 = Stopwatch.GetTimestamp();
                         plan.Postprocess(work.Slot, work.Frame);
                         plan.ReturnSlot(work.Slot);
-                        stats.PostprocessTicks += Stopwatch.GetTimestamp() - t0;
+                        long t1 = Stopwatch.GetTimestamp();
+                        stats.PostprocessTicks += t1 - t0;
+                        if (temporal is not null)
+                        {
+                            // The postprocess stage sees frames in order, as the filter needs.
+                            temporal.Apply(work.Frame);
+                            stats.TemporalTicks += Stopwatch.GetTimestamp() - t1;
+                        }
+
                         await WriteOrDispose(finished.Writer, work.Frame).ConfigureAwait(false);
                     }
                 }

@@ -15,6 +15,7 @@ public static class Program
             StylizeCommand.Create(),
             ModelsCommand.Create(),
             DemoCommand.Create(),
+            EvalCommand.Create(),
         };
 
         var parse = root.Parse(args);

@@ -3,8 +3,8 @@ using OpenCvSharp;
 namespace Video.Inference.Temporal.Internal;
 
 /// <summary>
-/// A preallocated OpenCV matrix with its array wrappers created once, so per-frame OpenCV calls allocate
-/// no managed memory and OpenCV never reallocates the data (every call writes the same size and type).
+/// A preallocated OpenCV matrix with its input wrapper created once, so OpenCV never reallocates the data
+/// (every call writes the same size and type) and per-frame calls allocate only output wrappers.
 /// </summary>
 /// <remarks>Owned by one filter or meter; not thread safe.</remarks>
 internal sealed unsafe class CvBuffer : IDisposable
@@ -16,8 +16,6 @@ internal sealed unsafe class CvBuffer : IDisposable
         Mat = new Mat(rows, cols, type, Scalar.All(0));
         Channels = Mat.Channels();
         In = InputArray.Create(Mat);
-        Out = OutputArray.Create(Mat);
-        InOut = InputOutputArray.Create(Mat);
     }
 
     public int Rows { get; }
@@ -30,9 +28,11 @@ internal sealed unsafe class CvBuffer : IDisposable
 
     public InputArray In { get; }
 
-    public OutputArray Out { get; }
-
-    public InputOutputArray InOut { get; }
+    /// <summary>
+    /// A new output wrapper for one call: OpenCvSharp disposes output wrappers after each call (<c>Fix()</c>),
+    /// so unlike <see cref="In"/> they cannot be cached; this is the one small managed allocation per call.
+    /// </summary>
+    public OutputArray Out => Mat;
 
     public Size Size => new(Cols, Rows);
 
@@ -42,8 +42,6 @@ internal sealed unsafe class CvBuffer : IDisposable
 
     public void Dispose()
     {
-        InOut.Dispose();
-        Out.Dispose();
         In.Dispose();
         Mat.Dispose();
     }

@@ -21,5 +21,5 @@ internal readonly record struct DenseFlow(int Levels, int WindowSize, int Iterat
 
     /// <summary>Flow from <paramref name="from"/> to <paramref name="to"/>: from(x) ≈ to(x + flow(x)).</summary>
     public void Compute(CvBuffer from, CvBuffer to, CvBuffer flow) =>
-        Cv2.CalcOpticalFlowFarneback(from.In, to.In, flow.InOut, 0.5, Levels, WindowSize, Iterations, PolyN, PolySigma, 0);
+        Cv2.CalcOpticalFlowFarneback(from.In, to.In, flow.Mat, 0.5, Levels, WindowSize, Iterations, PolyN, PolySigma, 0);
 }

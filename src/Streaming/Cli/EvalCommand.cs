@@ -1,0 +1,339 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Video.Capture;
+using Video.Inference.Temporal;
+
+namespace Video.Streaming.Cli;
+
+/// <summary>Flicker figures of one original clip and its stylized versions.</summary>
+internal sealed record FlickerReport(
+    string Original,
+    string Stylized,
+    string? Versus,
+    int Width,
+    int Height,
+    int Pairs,
+    double OriginalWarpError,
+    double StylizedWarpError,
+    double? VersusWarpError,
+    double VisibleFraction)
+{
+    /// <summary>E_warp of the stylized clip divided by that of <see cref="Versus"/>.</summary>
+    public double? Ratio => VersusWarpError is { } v && v > 0 ? StylizedWarpError / v : null;
+}
+
+/// <summary><c>video eval flicker ORIGINAL STYLIZED [--vs OTHER] [--json]</c> and <c>video eval temporal-bench</c>.</summary>
+internal static class EvalCommand
+{
+    public static Command Create() => new("eval", "Measure results: flicker (E_warp) of stylized videos, speed of the temporal filter")
+    {
+        FlickerCommand(),
+        BenchCommand(),
+    };
+
+    /// <summary>Measures E_warp of the original and the stylized versions, reading the clips in lockstep.</summary>
+    public static async Task<FlickerReport> MeasureFlickerAsync(string original, string stylized, string? versus, CancellationToken cancellationToken)
+    {
+        string[] paths = versus is null ? [original, stylized] : [original, stylized, versus];
+        foreach (var p in paths)
+        {
+            MediaProbe.CheckReadable(p);
+        }
+
+        var sources = new List<IFrameSource>();
+        var pools = new List<FramePool>();
+        try
+        {
+            foreach (var p in paths)
+            {
+                sources.Add(await FrameSources.OpenAsync(p, null, cancellationToken).ConfigureAwait(false));
+            }
+
+            var info = sources[0].Info;
+            for (int i = 1; i < paths.Length; i++)
+            {
+                var other = sources[i].Info;
+                if (other.Width != info.Width || other.Height != info.Height)
+                {
+                    throw new VideoException($"{paths[i]} is {other.Width}x{other.Height} but {original} is {info.Width}x{info.Height}; E_warp compares frames of one size");
+                }
+            }
+
+            foreach (var _ in paths)
+            {
+                pools.Add(new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 2));
+            }
+
+            using var meter = new FlickerMeter(info.Width, info.Height, paths.Length - 1);
+            var frames = new Frame?[paths.Length];
+            var versions = new Frame[paths.Length - 1];
+            long count = 0;
+            while (true)
+            {
+                for (int i = 0; i < paths.Length; i++)
+                {
+                    frames[i] = await sources[i].ReadAsync(pools[i], cancellationToken).ConfigureAwait(false);
+                }
+
+                try
+                {
+                    int ended = frames.Count(f => f is null);
+                    if (ended == paths.Length)
+                    {
+                        break;
+                    }
+
+                    if (ended > 0)
+                    {
+                        string shorter = paths[Array.FindIndex(frames, f => f is null)];
+                        string longer = paths[Array.FindIndex(frames, f => f is not null)];
+                        throw new VideoException($"{shorter} has {count} frames but {longer} has more; E_warp compares clips frame for frame");
+                    }
+
+                    for (int i = 1; i < paths.Length; i++)
+                    {
+                        versions[i - 1] = frames[i]!;
+                    }
+
+                    meter.Push(frames[0]!, versions);
+                    count++;
+                }
+                finally
+                {
+                    foreach (var f in frames)
+                    {
+                        f?.Dispose();
+                    }
+                }
+            }
+
+            if (meter.Pairs < 1)
+            {
+                throw new VideoException($"{original} has fewer than 2 frames; flicker needs consecutive frames");
+            }
+
+            return new FlickerReport(
+                original,
+                stylized,
+                versus,
+                info.Width,
+                info.Height,
+                meter.Pairs,
+                meter.OriginalWarpError,
+                meter.WarpError(0),
+                versus is null ? null : meter.WarpError(1),
+                meter.MeanVisibleFraction);
+        }
+        finally
+        {
+            foreach (var s in sources)
+            {
+                await s.DisposeAsync().ConfigureAwait(false);
+            }
+
+            foreach (var p in pools)
+            {
+                p.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Prints the report as aligned text or as one JSON object.</summary>
+    public static void Print(FlickerReport r, bool json, TextWriter output)
+    {
+        if (json)
+        {
+            using var stream = new MemoryStream();
+            using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+            {
+                w.WriteStartObject();
+                w.WriteString("metric", "E_warp");
+                w.WriteNumber("width", r.Width);
+                w.WriteNumber("height", r.Height);
+                w.WriteNumber("pairs", r.Pairs);
+                w.WriteNumber("visibleFraction", Math.Round(r.VisibleFraction, 4));
+                w.WriteStartObject("original");
+                w.WriteString("path", r.Original);
+                w.WriteNumber("eWarp", r.OriginalWarpError);
+                w.WriteEndObject();
+                w.WriteStartObject("stylized");
+                w.WriteString("path", r.Stylized);
+                w.WriteNumber("eWarp", r.StylizedWarpError);
+                w.WriteEndObject();
+                if (r.Versus is not null)
+                {
+                    w.WriteStartObject("vs");
+                    w.WriteString("path", r.Versus);
+                    w.WriteNumber("eWarp", r.VersusWarpError!.Value);
+                    w.WriteEndObject();
+                }
+
+                if (r.Ratio is { } ratio)
+                {
+                    w.WriteNumber("ratio", ratio);
+                }
+                else
+                {
+                    w.WriteNull("ratio");
+                }
+
+                w.WriteEndObject();
+            }
+
+            output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+            return;
+        }
+
+        var inv = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(inv, $"E_warp (Lai et al. 2018: mean squared RGB difference in [0,1] of occlusion-masked, flow-warped consecutive frames; flow on the original) over {r.Pairs} frame pairs at {r.Width}x{r.Height}, {r.VisibleFraction * 100:0.#}% of pixels visible"));
+        output.WriteLine(string.Create(inv, $"  original (floor)  {r.OriginalWarpError:0.000000}  {r.Original}"));
+        output.WriteLine(string.Create(inv, $"  stylized          {r.StylizedWarpError:0.000000}  {r.Stylized}"));
+        if (r.Versus is not null)
+        {
+            output.WriteLine(string.Create(inv, $"  vs                {r.VersusWarpError:0.000000}  {r.Versus}"));
+            output.WriteLine(string.Create(inv, $"  ratio stylized/vs {(r.Ratio is { } ratio ? ratio.ToString("0.000", inv) : "n/a (vs has no flicker)")}"));
+        }
+    }
+
+    private static Command FlickerCommand()
+    {
+        var original = new Argument<string>("original") { Description = "The clip before stylization (flow is computed on it)" };
+        var stylized = new Argument<string>("stylized") { Description = "A stylized version of it (same size and frame count)" };
+        var versus = new Option<string?>("--vs") { Description = "Another stylized version to compare with (e.g. the filter off); prints the ratio" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var command = new Command("flicker", "Flicker of stylized video as E_warp (Lai et al. 2018), with the original's own E_warp as the floor")
+        {
+            original, stylized, versus, json,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var report = await MeasureFlickerAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, parse.GetValue(versus), ct).ConfigureAwait(false);
+            Print(report, parse.GetValue(json), Console.Out);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command BenchCommand()
+    {
+        var size = new Option<string>("--size") { Description = "Frame size WxH", DefaultValueFactory = _ => "640x360" };
+        var frames = new Option<int>("--frames") { Description = "Frames timed per mode", DefaultValueFactory = _ => 300 };
+        var strength = new Option<double>("--temporal-strength") { Description = "Filter strength", DefaultValueFactory = _ => 0.8 };
+        var command = new Command("temporal-bench", "Time the temporal filter per frame (ema and flow, interleaved frame by frame so both see the same machine load)")
+        {
+            size, frames, strength,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            var (w, h) = CommonOptions.ParseSize(parse.GetValue(size))!.Value;
+            int n = parse.GetValue(frames);
+            if (n is < 10 or > 100_000)
+            {
+                throw new VideoException($"--frames {n} is out of range [10, 100000]");
+            }
+
+            new TemporalOptions { Strength = parse.GetValue(strength) }.Validate();
+            RunBench(w, h, n, parse.GetValue(strength), Console.Out, ct);
+            return Task.FromResult(ExitCodes.Ok);
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Times <see cref="TemporalFilter.ObserveInput"/> + <see cref="TemporalFilter.Apply"/> on a synthetic
+    /// textured scene that pans (so the flow is not trivial) with per-frame flicker on the "stylized" copy.
+    /// </summary>
+    internal static void RunBench(int width, int height, int frames, double strength, TextWriter output, CancellationToken ct)
+    {
+        const int Distinct = 48;
+        var inputs = new Frame[Distinct];
+        var random = new Random(7);
+        var texture = new byte[(height + 64) * (width + 64) * 3];
+        random.NextBytes(texture);
+        int texStride = (width + 64) * 3;
+
+        // Smooth the noise a little so the flow has structure at several scales.
+        for (int pass = 0; pass < 2; pass++)
+        {
+            for (int i = 3; i < texture.Length - 3; i++)
+            {
+                texture[i] = (byte)((texture[i - 3] + (2 * texture[i]) + texture[i + 3]) >> 2);
+            }
+        }
+
+        for (int t = 0; t < Distinct; t++)
+        {
+            // Ping-pong pan, so the sequence loops without a jump.
+            int phase = t < Distinct / 2 ? t : Distinct - t;
+            int ox = phase, oy = phase / 2;
+            var f = Frame.CreateUnpooled(width, height);
+            for (int y = 0; y < height; y++)
+            {
+                texture.AsSpan(((y + oy) * texStride) + (ox * 3), width * 3).CopyTo(f.Row(y));
+            }
+
+            inputs[t] = f;
+        }
+
+        var modes = new[] { TemporalMode.Ema, TemporalMode.Flow };
+        var filters = modes.Select(m => new TemporalFilter(width, height, new TemporalOptions { Mode = m, Strength = strength })).ToArray();
+        var work = Frame.CreateUnpooled(width, height);
+        var times = modes.Select(_ => new double[frames]).ToArray();
+        var allocated = new long[modes.Length];
+        var blended = new long[modes.Length];
+        try
+        {
+            for (int i = -20; i < frames; i++)
+            {
+                ct.ThrowIfCancellationRequested();
+                var input = inputs[((i % Distinct) + Distinct) % Distinct];
+                for (int k = 0; k < modes.Length; k++)
+                {
+                    // Alternate the order so neither mode always runs on a warmer cache.
+                    int m = (i & 1) == 0 ? k : modes.Length - 1 - k;
+                    input.Index = i + 20;
+                    work.Index = i + 20;
+                    input.Pixels.CopyTo(work.Pixels);
+                    byte flicker = (byte)random.Next(0, 24);
+                    var px = work.Pixels;
+                    for (int j = 0; j < px.Length; j += 97)
+                    {
+                        px[j] = (byte)Math.Min(255, px[j] + flicker);
+                    }
+
+                    long a0 = GC.GetAllocatedBytesForCurrentThread();
+                    long t0 = Stopwatch.GetTimestamp();
+                    filters[m].ObserveInput(input);
+                    filters[m].Apply(work);
+                    long t1 = Stopwatch.GetTimestamp();
+                    long a1 = GC.GetAllocatedBytesForCurrentThread();
+                    if (i >= 0)
+                    {
+                        times[m][i] = (t1 - t0) * 1000.0 / Stopwatch.Frequency;
+                        allocated[m] += a1 - a0;
+                        blended[m] += filters[m].LastOutcome == TemporalOutcome.Blended ? 1 : 0;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var f in filters)
+            {
+                f.Dispose();
+            }
+        }
+
+        var inv = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(inv, $"temporal filter at {width}x{height}, strength {strength}, {frames} frames per mode (interleaved), {Environment.ProcessorCount} cores"));
+        output.WriteLine("mode  median ms  mean ms  p10 ms  p90 ms  bytes allocated/frame  frames blended");
+        for (int m = 0; m < modes.Length; m++)
+        {
+            var sorted = times[m].Order().ToArray();
+            double Pct(double q) => sorted[(int)Math.Clamp(Math.Round(q * (sorted.Length - 1)), 0, sorted.Length - 1)];
+            output.WriteLine(string.Create(inv, $"{modes[m].ToString().ToLowerInvariant(),-5} {Pct(0.5),10:0.00} {sorted.Average(),8:0.00} {Pct(0.1),7:0.00} {Pct(0.9),7:0.00} {allocated[m] / (double)frames,22:0} {blended[m],15}"));
+        }
+    }
+}
