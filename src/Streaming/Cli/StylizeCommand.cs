@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Video.Capture;
 using Video.Inference;
+using Video.Inference.Temporal;
 
 namespace Video.Streaming.Cli;
 
@@ -14,7 +15,11 @@ internal sealed record StylizeRequest(
     Device Device,
     string? ModelsDirectory,
     double? ImageFps,
-    bool Progress);
+    bool Progress)
+{
+    /// <summary>Temporal filter against flicker (<c>--temporal</c>, <c>--temporal-strength</c>).</summary>
+    public TemporalOptions Temporal { get; init; } = TemporalOptions.Disabled;
+}
 
 /// <summary><c>video stylize INPUT [-o OUTPUT] [--model NAME] [--size WxH] [--device …]</c>.</summary>
 internal static class StylizeCommand
@@ -29,10 +34,14 @@ internal static class StylizeCommand
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress bar" };
         var device = CommonOptions.Device();
         var models = CommonOptions.ModelsDirectory();
+        var temporal = new Option<string>("--temporal") { Description = "Temporal filter against flicker: off, ema (blend with the previous output where the input did not change), flow (warp the previous output along the input's optical flow; see docs/temporal.md)", DefaultValueFactory = _ => "off" }.AcceptOnlyFromAmong("off", "ema", "flow");
+        var temporalStrength = new Option<double>("--temporal-strength") { Description = "Largest weight of the previous output, in [0, 1)", DefaultValueFactory = _ => 0.8 };
         var command = new Command("stylize", "Stylize a video, image or image folder with a model and write the result (audio kept)")
         {
             input, output, model, size, device, models, fps, quiet,
         };
+        command.Options.Add(temporal);
+        command.Options.Add(temporalStrength);
         command.SetAction(async (parse, ct) =>
         {
             var request = new StylizeRequest(
@@ -44,6 +53,7 @@ internal static class StylizeCommand
                 parse.GetValue(models),
                 parse.GetValue(fps),
                 !parse.GetValue(quiet));
+            request = request with { Temporal = new TemporalOptions { Mode = TemporalOptions.ParseMode(parse.GetValue(temporal)!), Strength = parse.GetValue(temporalStrength) } };
             await RunAsync(request, Console.Out, Console.Error, ct).ConfigureAwait(false);
             return ExitCodes.Ok;
         });
@@ -59,6 +69,7 @@ internal static class StylizeCommand
         }
 
         // Cheap checks first, so bad input fails before models load or processes start.
+        request.Temporal.Validate();
         if (!request.Input.Contains("://", StringComparison.Ordinal))
         {
             MediaProbe.CheckReadable(request.Input);
@@ -76,7 +87,7 @@ internal static class StylizeCommand
         using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine });
 
         var stats = new PipelineStats();
-        var pipeline = new StylizePipeline(stylizer, new PipelineOptions { InferenceSize = request.Size });
+        var pipeline = new StylizePipeline(stylizer, new PipelineOptions { InferenceSize = request.Size, Temporal = request.Temporal });
         await using (new ProgressDisplay(stats, request.Progress))
         {
             await pipeline.RunAsync(source, sink, stats, cancellationToken).ConfigureAwait(false);
