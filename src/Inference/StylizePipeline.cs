@@ -70,6 +70,15 @@ public sealed record PipelineOptions
 
     /// <summary>Temporal filter run on each stylized frame before it is encoded (off by default).</summary>
     public TemporalOptions Temporal { get; init; } = TemporalOptions.Disabled;
+
+    /// <summary>Style for models that take one (AdaIN): statistics from <see cref="Stylizer.EncodeStyle"/>, possibly mixed.</summary>
+    public StyleStatistics? Style { get; init; }
+
+    /// <summary>Content/style trade-off for AdaIN models: 0 keeps the content, 1 is full style.</summary>
+    public float Alpha { get; init; } = 1f;
+
+    /// <summary>Keep each frame's colours and take only the stylized luminance.</summary>
+    public bool PreserveColor { get; init; }
 }
 
 /// <summary>
@@ -109,6 +118,12 @@ public sealed class StylizePipeline
         // Tensors are large, so the two channels that carry them hold one item each; with one slot in each of
         // the three stages that touch them, five slots mean preprocessing never waits for one.
         using var plan = _stylizer.CreatePlan(info.Width, info.Height, tw, th, slots: (2 * TensorChannelCapacity) + 3);
+        plan.PreserveColor = _options.PreserveColor;
+        if (_stylizer.TakesStyle)
+        {
+            plan.SetStyle(_options.Style ?? throw new ModelException($"model '{_stylizer.Manifest.Name}' is an AdaIN model and needs a style (--style IMAGE)"), _options.Alpha);
+        }
+
         using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, _options.PoolFrames);
         using var temporal = _options.Temporal.Mode == TemporalMode.Off ? null : new TemporalFilter(info.Width, info.Height, _options.Temporal);
         stats.TemporalEnabled = temporal is not null;
@@ -256,10 +271,10 @@ public sealed class StylizePipeline
         finally
         {
             stats.Stop();
-            Drain(decoded.Reader, plan);
+            Drain(decoded.Reader);
             Drain(prepared.Reader, plan);
             Drain(inferred.Reader, plan);
-            Drain(finished.Reader, plan);
+            Drain(finished.Reader);
         }
 
         return stats;
@@ -325,7 +340,7 @@ public sealed class StylizePipeline
         work.Frame.Dispose();
     }
 
-    private static void Drain(ChannelReader<Frame> reader, StylizerPlan plan)
+    private static void Drain(ChannelReader<Frame> reader)
     {
         while (reader.TryRead(out var frame))
         {

@@ -46,6 +46,36 @@ public class StylizeCliTests
     }
 
     [Fact]
+    public void Stylize_AdainModelWithMixedStylesAndAlpha_TakesTheStyleColours()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("models"));
+        ProceduralModels.WritePixelAdain(dir.File("models"), "px");
+        File.WriteAllText(dir.File("models/px.json"), """
+            { "name": "px", "family": "adain", "model": "px.onnx", "input": { "name": "input" }, "output": { "name": "output" },
+              "adain": { "styleEncoder": "px.style.onnx" } }
+            """);
+        Media.Run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "color=c=red:size=32x32", "-frames:v", "1", dir.File("red.png")]);
+        Media.Run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "color=c=blue:size=32x32", "-frames:v", "1", dir.File("blue.png")]);
+        string clip = Media.Generate(dir.File("in.mp4"), 96, 64, "25", 0.4, audio: false);
+
+        var (code, _, stderr) = CliProcess.Run(dir.Path, "stylize", clip, "-o", "out.png/", "--models", "models", "--model", "px",
+            "--style", "red.png=3", "--style", "blue.png=1", "--alpha", "1", "--device", "cpu");
+        Assert.True(code == 0, stderr);
+        using var frame = Video.Capture.FrameMats.LoadRgb(dir.File("out.png/frame_000005.png"));
+        double r = 0, b = 0;
+        for (int i = 0; i < frame.Length; i += 3)
+        {
+            r += frame.Pixels[i];
+            b += frame.Pixels[i + 2];
+        }
+
+        // Mixed statistics: mean ≈ 0.75 red + 0.25 blue.
+        Assert.InRange(r / (frame.Length / 3), 170, 210);
+        Assert.InRange(b / (frame.Length / 3), 45, 85);
+    }
+
+    [Fact]
     public void Models_ListsTheDefaultModelWithProvenance()
     {
         var (code, stdout, stderr) = CliProcess.Run(Path.GetTempPath(), "models");
@@ -67,6 +97,7 @@ public class StylizeCliTests
         { "output equals input", ["stylize", "good.mp4", "-o", "./good.mp4"], "output ./good.mp4 is the input" },
         { "bad size", ["stylize", "good.mp4", "-o", "out.mp4", "--size", "big"], "--size 'big' is not WIDTHxHEIGHT" },
         { "bad device", ["stylize", "good.mp4", "-o", "out.mp4", "--device", "tpu"], "tpu" },
+        { "style for a non-AdaIN model", ["stylize", "good.mp4", "-o", "out.mp4", "--style", "good.mp4"], "--style needs an AdaIN model" },
     };
 
     [Theory]

@@ -17,6 +17,15 @@ internal sealed record StylizeRequest(
     double? ImageFps,
     bool Progress)
 {
+    /// <summary>Style images with weights, for AdaIN models (<c>--style a.jpg --style b.jpg=0.3</c>).</summary>
+    public IReadOnlyList<(string Path, float Weight)> Styles { get; init; } = [];
+
+    /// <summary>Content/style trade-off for AdaIN models.</summary>
+    public float Alpha { get; init; } = 1f;
+
+    /// <summary>Keep the input's colours.</summary>
+    public bool PreserveColor { get; init; }
+
     /// <summary>Temporal filter against flicker (<c>--temporal</c>, <c>--temporal-strength</c>).</summary>
     public TemporalOptions Temporal { get; init; } = TemporalOptions.Disabled;
 }
@@ -32,13 +41,16 @@ internal static class StylizeCommand
         var size = new Option<string?>("--size") { Description = "Inference size WxH (default: the frame size, rounded to the model's multiple)" };
         var fps = new Option<double?>("--fps") { Description = "Frame rate for image-folder inputs (default 25)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress bar" };
+        var style = new Option<string[]>("--style", "-s") { Description = "Style image for AdaIN models; repeat to mix styles, with optional weights: --style a.jpg=0.7 --style b.jpg=0.3", AllowMultipleArgumentsPerToken = false };
+        var alpha = new Option<float>("--alpha") { Description = "AdaIN content/style trade-off, 0 (content) to 1 (full style)", DefaultValueFactory = _ => 1f };
+        var preserveColor = new Option<bool>("--preserve-color") { Description = "Keep the input's colours; take only the stylized luminance" };
         var device = CommonOptions.Device();
         var models = CommonOptions.ModelsDirectory();
         var temporal = new Option<string>("--temporal") { Description = "Temporal filter against flicker: off, ema (blend with the previous output where the input did not change), flow (warp the previous output along the input's optical flow; see docs/temporal.md)", DefaultValueFactory = _ => "off" }.AcceptOnlyFromAmong("off", "ema", "flow");
         var temporalStrength = new Option<double>("--temporal-strength") { Description = "Largest weight of the previous output, in [0, 1)", DefaultValueFactory = _ => 0.8 };
         var command = new Command("stylize", "Stylize a video, image or image folder with a model and write the result (audio kept)")
         {
-            input, output, model, size, device, models, fps, quiet,
+            input, output, model, size, device, models, fps, quiet, style, alpha, preserveColor,
         };
         command.Options.Add(temporal);
         command.Options.Add(temporalStrength);
@@ -52,7 +64,12 @@ internal static class StylizeCommand
                 CommonOptions.ParseDevice(parse.GetValue(device)!),
                 parse.GetValue(models),
                 parse.GetValue(fps),
-                !parse.GetValue(quiet));
+                !parse.GetValue(quiet))
+            {
+                Styles = ParseStyles(parse.GetValue(style) ?? []),
+                Alpha = parse.GetValue(alpha),
+                PreserveColor = parse.GetValue(preserveColor),
+            };
             request = request with { Temporal = new TemporalOptions { Mode = TemporalOptions.ParseMode(parse.GetValue(temporal)!), Strength = parse.GetValue(temporalStrength) } };
             await RunAsync(request, Console.Out, Console.Error, ct).ConfigureAwait(false);
             return ExitCodes.Ok;
@@ -86,8 +103,16 @@ internal static class StylizeCommand
         await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, info);
         using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine });
 
+        var styleStats = LoadStyles(stylizer, request);
         var stats = new PipelineStats();
-        var pipeline = new StylizePipeline(stylizer, new PipelineOptions { InferenceSize = request.Size, Temporal = request.Temporal });
+        var pipeline = new StylizePipeline(stylizer, new PipelineOptions
+        {
+            Temporal = request.Temporal,
+            InferenceSize = request.Size,
+            Style = styleStats,
+            Alpha = request.Alpha,
+            PreserveColor = request.PreserveColor,
+        });
         await using (new ProgressDisplay(stats, request.Progress))
         {
             await pipeline.RunAsync(source, sink, stats, cancellationToken).ConfigureAwait(false);
@@ -98,6 +123,50 @@ internal static class StylizeCommand
         stdout.WriteLine($"{stats.FramesOut} frames in {stats.Elapsed.TotalSeconds:0.00} s: {stats.Fps:0.0} fps (model {manifest.Name} on {stylizer.DeviceName}, inference at {tw}x{th})");
         stdout.WriteLine("ms per frame by stage (stages overlap): " + string.Join("  ", stats.StageMilliseconds().Select(s => $"{s.Stage} {s.Milliseconds:0.0}")));
         return stats;
+    }
+
+    /// <summary>Parses <c>PATH</c> or <c>PATH=WEIGHT</c> for each <c>--style</c>.</summary>
+    internal static IReadOnlyList<(string Path, float Weight)> ParseStyles(IEnumerable<string> values) => values.Select(v =>
+    {
+        int eq = v.LastIndexOf('=');
+        if (eq > 0 && float.TryParse(v[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out float w))
+        {
+            return (v[..eq], w);
+        }
+
+        return (v, 1f);
+    }).ToList();
+
+    private static StyleStatistics? LoadStyles(Stylizer stylizer, StylizeRequest request)
+    {
+        if (request.Alpha is < 0 or > 1 || float.IsNaN(request.Alpha))
+        {
+            throw new VideoException($"--alpha {request.Alpha} is outside [0, 1]");
+        }
+
+        if (!stylizer.TakesStyle)
+        {
+            if (request.Styles.Count > 0)
+            {
+                throw new VideoException($"model '{stylizer.Manifest.Name}' ({stylizer.Manifest.Family.ToString().ToLowerInvariant()}) has its style built in; --style needs an AdaIN model");
+            }
+
+            return null;
+        }
+
+        if (request.Styles.Count == 0)
+        {
+            throw new VideoException($"model '{stylizer.Manifest.Name}' is an AdaIN model and needs a style: --style IMAGE");
+        }
+
+        var encoded = new List<(StyleStatistics, float)>();
+        foreach (var (path, weight) in request.Styles)
+        {
+            using var image = FrameMats.LoadRgb(path);
+            encoded.Add((stylizer.EncodeStyle(image), weight));
+        }
+
+        return StyleStatistics.Mix(encoded);
     }
 
     private static string DefaultOutput(string input, string model)
