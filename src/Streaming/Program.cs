@@ -16,6 +16,9 @@ public static class Program
             ModelsCommand.Create(),
             DemoCommand.Create(),
             EvalCommand.Create(),
+            ServeCommand.Create(),
+            ClientCommand.Create(),
+            LoadtestCommand.Create(),
         };
 
         var parse = root.Parse(args);

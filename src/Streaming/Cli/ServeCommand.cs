@@ -1,0 +1,119 @@
+using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Video.Capture;
+using Video.Streaming.Grpc;
+
+namespace Video.Streaming.Cli;
+
+/// <summary><c>video serve [--address A] [--port P] [--tls-cert F --tls-key F] [--config F] [--models DIR] [--api-key K …] [limits]</c>.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var address = new Option<string>("--address") { Description = "IP address to listen on (0.0.0.0 for all interfaces)", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "TCP port (0 = any free port)", DefaultValueFactory = _ => 50051 };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate: serve TLS (HTTP/2 via ALPN) instead of cleartext h2c" };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert" };
+        var config = new Option<string?>("--config") { Description = "JSON file with 'Kestrel' (endpoints, certificates) and 'Streaming' (limits) sections" };
+        var apiKeys = new Option<string[]>("--api-key") { Description = "Accepted API key (repeatable); clients send 'authorization: Bearer KEY'. Default: $VIDEO_API_KEYS (comma-separated), else none", AllowMultipleArgumentsPerToken = false };
+        var maxStreams = new Option<int?>("--max-streams") { Description = "Open streams allowed on the server (default 16)" };
+        var maxPerClient = new Option<int?>("--max-streams-per-client") { Description = "Open streams allowed per client IP (default 4)" };
+        var maxFrame = new Option<string?>("--max-frame") { Description = "Largest frame WxH (default 3840x2160)" };
+        var maxMessage = new Option<int?>("--max-message-mb") { Description = "Largest request message in MiB (default 16)" };
+        var idle = new Option<double?>("--idle-timeout") { Description = "Seconds a stream may stay silent before it is closed (default 30)" };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Cleartext only: HTTP/1.1 port for /metrics (default: --port + 1; -1 = none). With TLS, /metrics is on the gRPC port" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Log warnings only" };
+        var device = CommonOptions.Device();
+        var models = CommonOptions.ModelsDirectory();
+        var command = new Command("serve", "Run the gRPC stylization server (video.stylize.v1): streams, images, health, reflection, /metrics")
+        {
+            address, port, metricsPort, tlsCert, tlsKey, config, models, device, apiKeys, maxStreams, maxPerClient, maxFrame, maxMessage, idle, quiet,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            string? cert = parse.GetValue(tlsCert), key = parse.GetValue(tlsKey);
+            if ((cert is null) != (key is null))
+            {
+                throw new VideoException("--tls-cert and --tls-key go together");
+            }
+
+            foreach (var f in new[] { cert, key }.OfType<string>())
+            {
+                MediaProbe.CheckReadable(f);
+            }
+
+            var frame = CommonOptions.ParseSize(parse.GetValue(maxFrame));
+            var keys = parse.GetValue(apiKeys) is { Length: > 0 } given ? given
+                : (Environment.GetEnvironmentVariable("VIDEO_API_KEYS") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var endpoint = new ServerEndpoint
+            {
+                Address = parse.GetValue(address)!,
+                Port = parse.GetValue(port),
+                TlsCertificate = cert,
+                TlsKey = key,
+                ConfigFile = parse.GetValue(config),
+                MetricsPort = parse.GetValue(metricsPort),
+                LogLevel = parse.GetValue(quiet) ? Microsoft.Extensions.Logging.LogLevel.Warning : Microsoft.Extensions.Logging.LogLevel.Information,
+            };
+            string? modelsDir = parse.GetValue(models);
+            string deviceName = parse.GetValue(device)!;
+            await using var server = StreamingServer.Create(endpoint, o =>
+            {
+                o.ModelsDirectory = modelsDir ?? o.ModelsDirectory;
+                o.Device = CommonOptions.ParseDevice(deviceName);
+                if (keys.Length > 0)
+                {
+                    o.ApiKeys = [.. keys];
+                }
+
+                o.MaxStreams = parse.GetValue(maxStreams) ?? o.MaxStreams;
+                o.MaxStreamsPerClient = parse.GetValue(maxPerClient) ?? o.MaxStreamsPerClient;
+                if (frame is { } f)
+                {
+                    (o.MaxFrameWidth, o.MaxFrameHeight) = f;
+                }
+
+                if (parse.GetValue(maxMessage) is { } mb)
+                {
+                    o.MaxMessageBytes = mb * 1024 * 1024;
+                }
+
+                if (parse.GetValue(idle) is { } s)
+                {
+                    o.IdleTimeout = TimeSpan.FromSeconds(s);
+                }
+            });
+            try
+            {
+                await server.StartAsync(ct).ConfigureAwait(false);
+            }
+            catch (Microsoft.Extensions.Options.OptionsValidationException e)
+            {
+                throw new VideoException($"bad server option: {e.Message}");
+            }
+            catch (IOException e)
+            {
+                throw new VideoException($"cannot listen on {endpoint.Address}:{endpoint.Port}: {e.Message}");
+            }
+
+            var host = server.Services.GetRequiredService<ModelHost>();
+            Console.Out.WriteLine($"video serve: gRPC (video.stylize.v1, health, reflection) on {server.Address}, metrics on {server.MetricsAddress}/metrics{(keys.Length > 0 ? $", {keys.Length} API key(s)" : string.Empty)}; Ctrl+C stops");
+            await host.Loaded.WaitAsync(ct).ConfigureAwait(false);
+            Console.Out.WriteLine(host.IsReady
+                ? $"video serve: SERVING models {string.Join(", ", host.Models.Select(m => m.Name))} on {host.Device}"
+                : "video serve: NOT_SERVING: no model could be loaded (see the log above)");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl+C: stop gracefully below.
+            }
+
+            await server.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

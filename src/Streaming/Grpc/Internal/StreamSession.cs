@@ -1,0 +1,419 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Video.Capture;
+using Video.Inference;
+using Video.Inference.Temporal;
+using Video.Streaming.Protos.V1;
+using Frame = Video.Capture.Frame;
+using ProtoFrame = Video.Streaming.Protos.V1.Frame;
+
+namespace Video.Streaming.Grpc.Internal;
+
+/// <summary>
+/// One <c>StylizeStream</c> call: a read loop (parse and decode into pooled frames), an inference loop and the
+/// one write loop, linked by bounded channels under one cancellation token and joined with <c>Task.WhenAll</c>.
+/// </summary>
+/// <remarks>
+/// Under <see cref="Policy.Latest"/> the input queue drops its oldest frame (disposing it and counting the
+/// drop); under <see cref="Policy.All"/> the read loop waits, which stops reading the request stream and so
+/// pushes back on the client through HTTP/2 flow control. Each loop completes its output channel in
+/// <c>finally</c> (with the exception when it failed). Not thread safe; used by one call.
+/// </remarks>
+internal sealed class StreamSession
+{
+    private const int MaxPlans = 4;
+    private static long _nextId;
+
+    private readonly SessionConfigResolver _resolver;
+    private readonly StreamingOptions _options;
+    private readonly StreamingMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly string _peer;
+    private readonly Dictionary<(string Model, int W, int H, int TW, int TH), PlanEntry> _plans = new();
+    private readonly List<FramePool> _pools = [];
+    private Channel<WorkItem> _input = null!;
+    private Channel<StreamResponse> _output = null!;
+    private FramePool? _pool;
+    private TemporalFilter? _filter;
+    private long _framesIn;
+    private long _framesOut;
+    private long _dropped;
+
+    public StreamSession(SessionConfigResolver resolver, StreamingOptions options, StreamingMetrics metrics, ILogger logger, string peer)
+    {
+        _resolver = resolver;
+        _options = options;
+        _metrics = metrics;
+        _logger = logger;
+        _peer = peer;
+        Id = Interlocked.Increment(ref _nextId);
+    }
+
+    public long Id { get; }
+
+    public long FramesIn => _framesIn;
+
+    public long FramesOut => _framesOut;
+
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Runs the call to its end; throws <see cref="StreamingException"/> (or another domain exception) when it fails.</summary>
+    public async Task RunAsync(IAsyncStreamReader<StreamRequest> requests, IServerStreamWriter<StreamResponse> responses, CancellationToken callToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(callToken);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
+
+        var first = await ReadNextAsync(requests, idle, cts.Token).ConfigureAwait(false)
+            ?? throw new StreamingException(StreamingError.OutOfOrder, "the stream ended before its first message: send a SessionConfig first");
+        if (first.KindCase != StreamRequest.KindOneofCase.Config)
+        {
+            throw new StreamingException(StreamingError.OutOfOrder, first.KindCase == StreamRequest.KindOneofCase.Frame
+                ? "a frame arrived before any SessionConfig: the first message of a stream must be a config"
+                : "the first message is empty: send a SessionConfig first");
+        }
+
+        var settings = _resolver.Resolve(first.Config, null);
+        _input = settings.Policy == Policy.Latest
+            ? Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(settings.QueueCapacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true }, OnDropped)
+            : Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(settings.QueueCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
+        _output = Channel.CreateBounded<StreamResponse>(new BoundedChannelOptions(4) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
+        _output.Writer.TryWrite(Applied(settings));
+        Log.StreamStarted(_logger, Id, _peer, settings.Model.Name, settings.Policy.ToString(), settings.QueueCapacity);
+
+        var read = Task.Run(() => ReadLoopAsync(requests, idle, settings, cts), CancellationToken.None);
+        var infer = Task.Run(() => InferLoopAsync(cts), CancellationToken.None);
+        var write = WriteLoopAsync(responses, cts);
+        try
+        {
+            await Task.WhenAll(read, infer, write).ConfigureAwait(false);
+        }
+        catch (Exception) when (callToken.IsCancellationRequested)
+        {
+            // The client went away; nothing to report to it.
+        }
+        catch (Exception)
+        {
+            // Report the cause, not the cancellations it caused in the other loops.
+            var cause = new[] { read, infer, write }
+                .Where(t => t.IsFaulted)
+                .SelectMany(t => t.Exception!.InnerExceptions)
+                .FirstOrDefault(e => e is not OperationCanceledException and not ChannelClosedException);
+            if (cause is not null)
+            {
+                throw cause;
+            }
+
+            throw;
+        }
+        finally
+        {
+            Cleanup();
+            Log.StreamEnded(_logger, Id, _framesIn, _framesOut, Dropped);
+        }
+    }
+
+    private async Task ReadLoopAsync(IAsyncStreamReader<StreamRequest> requests, CancellationTokenSource idle, SessionSettings settings, CancellationTokenSource cts)
+    {
+        var ct = cts.Token;
+        try
+        {
+            while (await ReadNextAsync(requests, idle, ct).ConfigureAwait(false) is { } message)
+            {
+                switch (message.KindCase)
+                {
+                    case StreamRequest.KindOneofCase.Config:
+                        settings = _resolver.Resolve(message.Config, settings);
+                        Log.ConfigApplied(_logger, Id, settings.Model.Name, settings.Version);
+                        await _output.Writer.WriteAsync(Applied(settings), ct).ConfigureAwait(false);
+                        break;
+                    case StreamRequest.KindOneofCase.Frame:
+                        await AcceptAsync(message.Frame, settings, ct).ConfigureAwait(false);
+                        break;
+                    default:
+                        throw new StreamingException(StreamingError.InvalidInput, "a StreamRequest carries neither a config nor a frame");
+                }
+            }
+
+            _input.Writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            _input.Writer.TryComplete(e);
+            await cts.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task<StreamRequest?> ReadNextAsync(IAsyncStreamReader<StreamRequest> requests, CancellationTokenSource idle, CancellationToken ct)
+    {
+        idle.CancelAfter(_options.IdleTimeout);
+        try
+        {
+            return await requests.MoveNext(idle.Token).ConfigureAwait(false) ? requests.Current : null;
+        }
+        catch (Exception e) when (e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled } && idle.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw new StreamingException(StreamingError.Idle, $"no message for {_options.IdleTimeout.TotalSeconds:0.#} s: the stream was closed as idle");
+        }
+        finally
+        {
+            idle.CancelAfter(Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private async ValueTask AcceptAsync(ProtoFrame message, SessionSettings settings, CancellationToken ct)
+    {
+        using var image = ImageCodec.Parse(message.Image, $"frame {message.Sequence}", _options.MaxFrameWidth, _options.MaxFrameHeight);
+        var pool = PoolFor(image.Width, image.Height, settings);
+        var frame = await pool.RentAsync(ct).ConfigureAwait(false);
+        try
+        {
+            ImageCodec.CopyTo(image, frame);
+        }
+        catch
+        {
+            frame.Dispose();
+            throw;
+        }
+
+        frame.Index = (long)message.Sequence;
+        var item = new WorkItem(frame, settings, message.Pts, message.Sequence, image.Source.Encoding, Stopwatch.GetTimestamp());
+        _framesIn++;
+        _metrics.FrameIn(settings.Model.Name);
+        _metrics.Queued(1);
+        try
+        {
+            // Under DropOldest this never waits; under Wait it is the backpressure.
+            await _input.Writer.WriteAsync(item, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            _metrics.Queued(-1);
+            frame.Dispose();
+            throw;
+        }
+    }
+
+    private async Task InferLoopAsync(CancellationTokenSource cts)
+    {
+        var ct = cts.Token;
+        try
+        {
+            while (await _input.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            {
+                while (_input.Reader.TryRead(out var item))
+                {
+                    _metrics.Queued(-1);
+                    StreamResponse response;
+                    double queueMs, inferMs, totalMs;
+                    using (item.Frame)
+                    {
+                        long started = Stopwatch.GetTimestamp();
+                        var frame = item.Frame;
+                        var plan = PlanFor(item.Settings, frame.Width, frame.Height);
+                        var filter = FilterFor(item.Settings.Temporal, frame.Width, frame.Height);
+                        filter?.ObserveInput(frame);
+                        if (!plan.TryRentSlot(out var slot))
+                        {
+                            slot = await plan.RentSlotAsync(ct).ConfigureAwait(false);
+                        }
+
+                        try
+                        {
+                            plan.Preprocess(frame, slot);
+                            plan.Infer(slot);
+                            plan.Postprocess(slot, frame);
+                        }
+                        finally
+                        {
+                            plan.ReturnSlot(slot);
+                        }
+
+                        filter?.Apply(frame);
+
+                        long inferred = Stopwatch.GetTimestamp();
+                        var encoding = ImageCodec.ResponseEncoding(item.Settings.OutputEncoding, item.InputEncoding);
+                        var image = ImageCodec.Encode(frame, encoding, item.Settings.JpegQuality);
+                        long done = Stopwatch.GetTimestamp();
+                        queueMs = Stopwatch.GetElapsedTime(item.Arrived, started).TotalMilliseconds;
+                        inferMs = Stopwatch.GetElapsedTime(started, inferred).TotalMilliseconds;
+                        totalMs = Stopwatch.GetElapsedTime(item.Arrived, done).TotalMilliseconds;
+                        response = new StreamResponse
+                        {
+                            Frame = new StylizedFrame
+                            {
+                                Pts = item.Pts,
+                                Sequence = item.Sequence,
+                                Image = image,
+                                Model = item.Settings.Model.Name,
+                                DroppedTotal = (ulong)Dropped,
+                                Timings = new Timings { QueueMs = queueMs, InferenceMs = inferMs, TotalMs = totalMs },
+                            },
+                        };
+                    }
+
+                    _metrics.FrameOut(item.Settings.Model.Name, queueMs, inferMs, totalMs);
+                    await _output.Writer.WriteAsync(response, ct).ConfigureAwait(false);
+                }
+            }
+
+            _output.Writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            _output.Writer.TryComplete(e);
+            await cts.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task WriteLoopAsync(IServerStreamWriter<StreamResponse> responses, CancellationTokenSource cts)
+    {
+        var ct = cts.Token;
+        try
+        {
+            await foreach (var response in _output.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                await responses.WriteAsync(response, ct).ConfigureAwait(false);
+                if (response.KindCase == StreamResponse.KindOneofCase.Frame)
+                {
+                    _framesOut++;
+                }
+            }
+        }
+        catch
+        {
+            await cts.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private void OnDropped(WorkItem item)
+    {
+        item.Frame.Dispose();
+        Interlocked.Increment(ref _dropped);
+        _metrics.Queued(-1);
+        _metrics.FrameDropped();
+    }
+
+    private FramePool PoolFor(int width, int height, SessionSettings settings)
+    {
+        if (_pool is { } pool && pool.Width == width && pool.Height == height)
+        {
+            return pool;
+        }
+
+        // A size change starts a new pool; retired pools are kept until their frames come back.
+        _pools.RemoveAll(p =>
+        {
+            if (p.Outstanding == 0)
+            {
+                p.Dispose();
+                return true;
+            }
+
+            return false;
+        });
+
+        // Enough for the queue, the frame being decoded, the one being stylized and one spare, so that
+        // POLICY_LATEST never waits for a frame.
+        _pool = new FramePool(width, height, PixelFormat.Rgb24, settings.QueueCapacity + 3);
+        _pools.Add(_pool);
+        return _pool;
+    }
+
+    private StylizerPlan PlanFor(SessionSettings settings, int width, int height)
+    {
+        var model = settings.Model;
+        var (tw, th) = model.Stylizer.InferenceSize(width, height, settings.InferenceSize);
+        var key = (model.Name, width, height, tw, th);
+        if (!_plans.TryGetValue(key, out var entry))
+        {
+            if (_plans.Count >= MaxPlans)
+            {
+                // Only this loop uses the plans, so none is in use here.
+                var evict = _plans.First();
+                evict.Value.Plan.Dispose();
+                _plans.Remove(evict.Key);
+            }
+
+            entry = new PlanEntry(model.Stylizer.CreatePlan(width, height, tw, th, slots: 1));
+            _plans[key] = entry;
+        }
+
+        // A plan holds its own style statistics and α: set them when this frame's settings differ from the last.
+        if (settings.Style is { } style && !ReferenceEquals(entry.Applied, settings))
+        {
+            entry.Plan.SetStyle(style.Statistics, settings.Alpha);
+            entry.Applied = settings;
+        }
+
+        return entry.Plan;
+    }
+
+    private TemporalFilter? FilterFor(TemporalOptions options, int width, int height)
+    {
+        if (_filter is { } f && f.Width == width && f.Height == height && f.Options == options)
+        {
+            return f;
+        }
+
+        _filter?.Dispose();
+        _filter = options.Mode == Inference.Temporal.TemporalMode.Off ? null : new TemporalFilter(width, height, options);
+        return _filter;
+    }
+
+    private void Cleanup()
+    {
+        while (_input?.Reader.TryRead(out var item) == true)
+        {
+            _metrics.Queued(-1);
+            item.Frame.Dispose();
+        }
+
+        foreach (var entry in _plans.Values)
+        {
+            entry.Plan.Dispose();
+        }
+
+        _plans.Clear();
+        _filter?.Dispose();
+        _filter = null;
+        int leaked = _pools.Sum(p => p.Outstanding);
+        if (leaked > 0)
+        {
+            _metrics.Leaked(leaked);
+            Log.FramesLeaked(_logger, Id, leaked);
+        }
+
+        foreach (var pool in _pools)
+        {
+            pool.Dispose();
+        }
+
+        _pools.Clear();
+    }
+
+    private static StreamResponse Applied(SessionSettings s) => new()
+    {
+        ConfigApplied = new ConfigApplied
+        {
+            Model = s.Model.Name,
+            Device = s.Model.Stylizer.DeviceName,
+            Policy = s.Policy,
+            QueueCapacity = (uint)s.QueueCapacity,
+            Version = (uint)s.Version,
+        },
+    };
+
+    private sealed class PlanEntry(StylizerPlan plan)
+    {
+        public StylizerPlan Plan { get; } = plan;
+
+        public SessionSettings? Applied { get; set; }
+    }
+
+    private readonly record struct WorkItem(Frame Frame, SessionSettings Settings, long Pts, ulong Sequence, Encoding InputEncoding, long Arrived);
+}

@@ -1,0 +1,71 @@
+using Video.Inference;
+
+namespace Video.Streaming.Grpc;
+
+/// <summary>Settings of the gRPC stylization server: models, limits and security.</summary>
+/// <remarks>Bound from the <c>Streaming</c> configuration section and command-line flags; validated at start.</remarks>
+public sealed class StreamingOptions
+{
+    public const string SectionName = "Streaming";
+
+    /// <summary>Models directory; null resolves as <see cref="ModelCatalog.ResolveDirectory"/> does.</summary>
+    public string? ModelsDirectory { get; set; }
+
+    public Device Device { get; set; } = Device.Auto;
+
+    /// <summary>Model used when a config names none; null = <c>toon</c> when installed, else the first model.</summary>
+    public string? DefaultModel { get; set; }
+
+    /// <summary>Accepted API keys (<c>authorization: Bearer KEY</c>). Empty = no authentication.</summary>
+    public List<string> ApiKeys { get; set; } = [];
+
+    /// <summary>Largest request message in bytes (a frame plus its envelope).</summary>
+    public int MaxMessageBytes { get; set; } = 16 * 1024 * 1024;
+
+    public int MaxFrameWidth { get; set; } = 3840;
+
+    public int MaxFrameHeight { get; set; } = 2160;
+
+    /// <summary>Open <c>StylizeStream</c> calls allowed on the server.</summary>
+    public int MaxStreams { get; set; } = 16;
+
+    /// <summary>Open <c>StylizeStream</c> calls allowed per client (remote IP address).</summary>
+    public int MaxStreamsPerClient { get; set; } = 4;
+
+    /// <summary>A stream that sends nothing for this long is closed with DeadlineExceeded.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Queue length under <c>POLICY_LATEST</c> when the config asks for none.</summary>
+    public int DefaultQueueCapacity { get; set; } = 2;
+
+    /// <summary>Frames buffered between reading and inference under <c>POLICY_ALL</c>.</summary>
+    public int LosslessQueueCapacity { get; set; } = 4;
+
+    /// <summary>Registered AdaIN styles kept (least recently used are evicted).</summary>
+    public int StyleCacheCapacity { get; set; } = 64;
+
+    /// <summary>ONNX Runtime intra-op threads per model; 0 lets the runtime choose.</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
+    public void Validate()
+    {
+        static void Check(bool ok, string what)
+        {
+            if (!ok)
+            {
+                throw new ArgumentException(what);
+            }
+        }
+
+        Check(MaxMessageBytes >= 1024, $"max message size {MaxMessageBytes} bytes is below 1 KiB");
+        Check(MaxFrameWidth is > 0 and <= 16384 && MaxFrameHeight is > 0 and <= 16384, $"max frame size {MaxFrameWidth}x{MaxFrameHeight} is out of range (1..16384)");
+        Check(MaxStreams >= 1, $"max streams {MaxStreams} must be at least 1");
+        Check(MaxStreamsPerClient >= 1, $"max streams per client {MaxStreamsPerClient} must be at least 1");
+        Check(IdleTimeout > TimeSpan.Zero, $"idle timeout {IdleTimeout} must be positive");
+        Check(DefaultQueueCapacity is >= 1 and <= 8, $"queue capacity {DefaultQueueCapacity} is out of range (1..8)");
+        Check(LosslessQueueCapacity is >= 1 and <= 64, $"lossless queue capacity {LosslessQueueCapacity} is out of range (1..64)");
+        Check(StyleCacheCapacity >= 1, $"style cache capacity {StyleCacheCapacity} must be at least 1");
+        Check(ApiKeys.All(k => !string.IsNullOrWhiteSpace(k)), "an API key is empty");
+    }
+}

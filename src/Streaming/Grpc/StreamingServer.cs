@@ -1,0 +1,154 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Video.Streaming.Grpc;
+
+/// <summary>Where and how the server listens.</summary>
+public sealed record ServerEndpoint
+{
+    /// <summary>IP address or host name to bind; "0.0.0.0" / "::" for all interfaces.</summary>
+    public string Address { get; init; } = "127.0.0.1";
+
+    /// <summary>TCP port; 0 picks a free one (read it from <see cref="StreamingServer.Addresses"/>).</summary>
+    public int Port { get; init; } = 50051;
+
+    /// <summary>PEM certificate for TLS (with <see cref="TlsKey"/>); null = cleartext HTTP/2 (h2c).</summary>
+    public string? TlsCertificate { get; init; }
+
+    public string? TlsKey { get; init; }
+
+    /// <summary>
+    /// Cleartext only: a separate HTTP/1.1 port for <c>/metrics</c>, because an h2c port cannot also speak
+    /// HTTP/1.1 (Prometheus scrapes over HTTP/1.1). Null = <see cref="Port"/> + 1 (any free port when Port is 0);
+    /// -1 = none. With TLS, <c>/metrics</c> shares the gRPC port through ALPN.
+    /// </summary>
+    public int? MetricsPort { get; init; }
+
+    /// <summary>An extra JSON file with <c>Kestrel</c> and <c>Streaming</c> sections; its Kestrel endpoints replace the flags.</summary>
+    public string? ConfigFile { get; init; }
+
+    /// <summary>Minimum log level for the server's own messages.</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+}
+
+/// <summary>The gRPC stylization server on Kestrel: build, start, read its addresses, stop.</summary>
+/// <remarks>Used by <c>video serve</c> and by the functional tests, which start it on 127.0.0.1 port 0.</remarks>
+public sealed class StreamingServer : IAsyncDisposable
+{
+    private StreamingServer(WebApplication app) => App = app;
+
+    public WebApplication App { get; }
+
+    public IServiceProvider Services => App.Services;
+
+    /// <summary>The addresses bound once started, e.g. <c>http://127.0.0.1:50051</c>.</summary>
+    public IReadOnlyList<string> Addresses => App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+
+    /// <summary>The gRPC address (the first bound).</summary>
+    public string Address => Addresses.FirstOrDefault() ?? throw new InvalidOperationException("the server is not started");
+
+    /// <summary>The HTTP/1.1 address serving <c>/metrics</c> (the gRPC address itself under TLS).</summary>
+    public string MetricsAddress => Addresses.Count > 1 ? Addresses[1] : Address;
+
+    /// <summary>Builds the server; <paramref name="configure"/> adjusts the options after configuration and flags.</summary>
+    public static StreamingServer Create(ServerEndpoint endpoint, Action<StreamingOptions>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        if (endpoint.ConfigFile is { } file)
+        {
+            if (!File.Exists(file))
+            {
+                throw new Capture.VideoException($"config file not found: {file}");
+            }
+
+            builder.Configuration.AddJsonFile(Path.GetFullPath(file), optional: false);
+        }
+
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("Video", endpoint.LogLevel);
+
+        bool kestrelFromConfig = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.Http2.MaxStreamsPerConnection = 100;
+            if (kestrelFromConfig)
+            {
+                return;
+            }
+
+            bool tls = endpoint.TlsCertificate is not null;
+            void Listen(ListenOptions o)
+            {
+                if (endpoint.TlsCertificate is { } cert)
+                {
+                    // With TLS, ALPN lets HTTP/1.1 (for /metrics) and HTTP/2 (for gRPC) share the port.
+                    o.Protocols = HttpProtocols.Http1AndHttp2;
+                    var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, endpoint.TlsKey);
+                    o.UseHttps(certificate);
+                }
+                else
+                {
+                    // Cleartext HTTP/2 needs prior knowledge, which an HTTP/1.1-and-2 endpoint does not offer.
+                    o.Protocols = HttpProtocols.Http2;
+                }
+            }
+
+            int metricsPort = tls ? -1 : endpoint.MetricsPort ?? (endpoint.Port == 0 ? 0 : endpoint.Port + 1);
+            void ListenMetrics(ListenOptions o) => o.Protocols = HttpProtocols.Http1;
+
+            if (IPAddress.TryParse(endpoint.Address, out var ip))
+            {
+                k.Listen(ip, endpoint.Port, Listen);
+                if (metricsPort >= 0)
+                {
+                    k.Listen(ip, metricsPort, ListenMetrics);
+                }
+            }
+            else if (endpoint.Address == "localhost")
+            {
+                k.ListenLocalhost(endpoint.Port, Listen);
+                if (metricsPort >= 0)
+                {
+                    k.ListenLocalhost(metricsPort, ListenMetrics);
+                }
+            }
+            else
+            {
+                throw new Capture.VideoException($"--address '{endpoint.Address}' is not an IP address (use 127.0.0.1, 0.0.0.0, ::, or localhost)");
+            }
+        });
+
+        builder.Services.AddStreaming(o =>
+        {
+            builder.Configuration.GetSection(StreamingOptions.SectionName).Bind(o);
+            configure?.Invoke(o);
+        });
+        var app = builder.Build();
+        app.MapStreaming();
+        return new StreamingServer(app);
+    }
+
+    /// <summary>Starts listening; the models load in the background (health says when they are ready).</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default) => App.StartAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken = default) => App.StopAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,64 @@
+using Grpc.HealthCheck;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using Video.Streaming.Grpc.Internal;
+
+namespace Video.Streaming.Grpc;
+
+/// <summary>Registers and maps the gRPC stylization server.</summary>
+public static class StreamingServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the stylization service, its model host, limits, API-key check, health, reflection and the
+    /// OpenTelemetry meter exported for Prometheus. Options are validated when the host starts.
+    /// </summary>
+    public static IServiceCollection AddStreaming(this IServiceCollection services, Action<StreamingOptions>? configure = null)
+    {
+        var options = services.AddOptions<StreamingOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.Validate(o =>
+        {
+            o.Validate();
+            return true;
+        }).ValidateOnStart();
+
+        services.TryAddSingleton<HealthServiceImpl>();
+        services.TryAddSingleton<StreamingMetrics>();
+        services.TryAddSingleton<StyleRegistry>();
+        services.TryAddSingleton<StreamLimiter>();
+        services.TryAddSingleton<SessionConfigResolver>();
+        services.TryAddSingleton<ModelHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
+        services.TryAddSingleton<ApiKeyInterceptor>();
+
+        services.AddGrpc(o =>
+        {
+            o.EnableDetailedErrors = false;
+            o.MaxSendMessageSize = null;
+        }).AddServiceOptions<VideoStylizerService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
+        services.AddOptions<global::Grpc.AspNetCore.Server.GrpcServiceOptions>()
+            .Configure<IOptions<StreamingOptions>>((g, s) => g.MaxReceiveMessageSize = s.Value.MaxMessageBytes);
+        services.AddGrpcReflection();
+        services.AddOpenTelemetry().ConfigureResource(r => r.AddService("video")).WithMetrics(m => m.AddMeter(StreamingMetrics.MeterName).AddPrometheusExporter());
+        return services;
+    }
+
+    /// <summary>Maps the stylization service, <c>grpc.health.v1</c>, server reflection and <c>/metrics</c>.</summary>
+    public static IEndpointRouteBuilder MapStreaming(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGrpcService<VideoStylizerService>();
+        endpoints.MapGrpcService<HealthServiceImpl>();
+        endpoints.MapGrpcReflectionService();
+        endpoints.MapPrometheusScrapingEndpoint();
+        return endpoints;
+    }
+}

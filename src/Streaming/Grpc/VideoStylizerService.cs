@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Video.Capture;
+using Video.Inference;
+using Video.Streaming.Grpc.Internal;
+using Video.Streaming.Protos.V1;
+using Frame = Video.Capture.Frame;
+
+namespace Video.Streaming.Grpc;
+
+/// <summary>
+/// The <c>video.stylize.v1.VideoStylizer</c> service. This is the only layer that turns failures into
+/// <see cref="RpcException"/>s: domain exceptions keep their one-line message and get a status chosen by kind.
+/// </summary>
+/// <remarks>Thread safe; one instance per call (the gRPC default), sharing the singletons it is given.</remarks>
+internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
+{
+    private readonly ModelHost _models;
+    private readonly SessionConfigResolver _resolver;
+    private readonly StreamLimiter _limiter;
+    private readonly StyleRegistry _styles;
+    private readonly StreamingMetrics _metrics;
+    private readonly StreamingOptions _options;
+    private readonly ILogger<VideoStylizerService> _logger;
+
+    public VideoStylizerService(
+        ModelHost models,
+        SessionConfigResolver resolver,
+        StreamLimiter limiter,
+        StyleRegistry styles,
+        StreamingMetrics metrics,
+        IOptions<StreamingOptions> options,
+        ILogger<VideoStylizerService> logger)
+    {
+        _models = models;
+        _resolver = resolver;
+        _limiter = limiter;
+        _styles = styles;
+        _metrics = metrics;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context) => Guard(nameof(ListModels), () =>
+    {
+        _models.Get(null);
+        var response = new ListModelsResponse { Device = _models.Device, DefaultModel = _models.DefaultModel };
+        foreach (var loaded in _models.Models)
+        {
+            var m = loaded.Manifest;
+            var info = new ModelInfo
+            {
+                Name = m.Name,
+                Family = m.Family.ToString(),
+                Description = m.Description ?? string.Empty,
+                InputName = m.Input.Name,
+                InputLayout = m.Input.Layout.ToString(),
+                ColorOrder = m.Input.ColorOrder.ToString(),
+                SizeRule = m.Size.Mode == SizeMode.Fixed ? $"fixed {m.Size.Width}x{m.Size.Height}" : $"dynamic, multiple of {m.Size.MultipleOf}",
+                NeedsStyle = loaded.NeedsStyle,
+                Provenance = m.ProvenanceSummary(),
+            };
+            info.InputRange.AddRange(m.Input.Range);
+            if (m.Adain is { } adain)
+            {
+                info.ExtraInputs.AddRange(adain.Statistics);
+                info.ExtraInputs.Add(adain.AlphaInput);
+            }
+
+            response.Models.Add(info);
+        }
+
+        return Task.FromResult(response);
+    });
+
+    public override Task<RegisterStyleResponse> RegisterStyle(RegisterStyleRequest request, ServerCallContext context) => Guard<RegisterStyleResponse>(nameof(RegisterStyle), () =>
+    {
+        _models.Get(null);
+        var adain = _models.Models.Where(m => m.NeedsStyle).ToList();
+        if (!string.IsNullOrEmpty(request.Model))
+        {
+            var named = _models.Get(request.Model);
+            if (!named.NeedsStyle)
+            {
+                throw new StreamingException(StreamingError.OutOfOrder, $"model '{named.Name}' ({named.Manifest.Family}) takes no style; RegisterStyle is for AdaIN models");
+            }
+        }
+        else if (adain.Count == 0)
+        {
+            throw new StreamingException(StreamingError.OutOfOrder, $"no AdaIN model is installed (installed: {string.Join(", ", _models.Models.Select(m => m.Name))}); RegisterStyle needs a model whose manifest has an 'adain' section");
+        }
+
+        var model = string.IsNullOrEmpty(request.Model) ? adain[0] : _models.Get(request.Model);
+        using var image = ImageCodec.Parse(request.Image, "style image", _options.MaxFrameWidth, _options.MaxFrameHeight);
+        using var frame = Frame.CreateUnpooled(image.Width, image.Height);
+        ImageCodec.CopyTo(image, frame);
+
+        // The id is a content hash: the same image for the same model is computed once and shared.
+        var hash = System.Security.Cryptography.SHA256.HashData(frame.Pixels);
+        string id = $"{model.Name.ToLowerInvariant()}-{Convert.ToHexStringLower(hash, 0, 8)}";
+        var style = new RegisteredStyle(id, model.Name, model.Stylizer.EncodeStyle(frame));
+        _styles.Add(style);
+        Log.StyleRegistered(_logger, id, model.Name);
+        return Task.FromResult(new RegisterStyleResponse { StyleId = id, Model = model.Name });
+    });
+
+    public override Task<StylizeImageResponse> StylizeImage(StylizeImageRequest request, ServerCallContext context) => Guard(nameof(StylizeImage), () =>
+    {
+        var settings = _resolver.Resolve(request.Config, null);
+        long arrived = Stopwatch.GetTimestamp();
+        using var image = ImageCodec.Parse(request.Image, "image", _options.MaxFrameWidth, _options.MaxFrameHeight);
+        using var frame = Frame.CreateUnpooled(image.Width, image.Height);
+        ImageCodec.CopyTo(image, frame);
+        var (tw, th) = settings.Model.Stylizer.InferenceSize(frame.Width, frame.Height, settings.InferenceSize);
+        bool owned = true;
+        var plan = settings.Style is null
+            ? _models.SharedPlan(settings.Model, frame.Width, frame.Height, tw, th, out owned)
+            : settings.Model.Stylizer.CreatePlan(frame.Width, frame.Height, tw, th, slots: 1);
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            if (settings.Style is { } style)
+            {
+                // Styled plans hold per-call statistics, so they are never shared.
+                plan.SetStyle(style.Statistics, settings.Alpha);
+            }
+
+            plan.StylizeInPlace(frame);
+        }
+        finally
+        {
+            if (owned)
+            {
+                plan.Dispose();
+            }
+        }
+
+        long inferred = Stopwatch.GetTimestamp();
+        var output = ImageCodec.Encode(frame, ImageCodec.ResponseEncoding(settings.OutputEncoding, image.Source.Encoding), settings.JpegQuality);
+        return Task.FromResult(new StylizeImageResponse
+        {
+            Image = output,
+            Model = settings.Model.Name,
+            Timings = new Timings
+            {
+                QueueMs = Stopwatch.GetElapsedTime(arrived, started).TotalMilliseconds,
+                InferenceMs = Stopwatch.GetElapsedTime(started, inferred).TotalMilliseconds,
+                TotalMs = Stopwatch.GetElapsedTime(arrived).TotalMilliseconds,
+            },
+        });
+    });
+
+    public override async Task StylizeStream(IAsyncStreamReader<StreamRequest> requestStream, IServerStreamWriter<StreamResponse> responseStream, ServerCallContext context)
+    {
+        string client = context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? context.Peer;
+        StreamSession? session = null;
+        try
+        {
+            using var lease = _limiter.Acquire(client);
+            _metrics.StreamOpened();
+            try
+            {
+                session = new StreamSession(_resolver, _options, _metrics, _logger, client);
+                await session.RunAsync(requestStream, responseStream, context.CancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _metrics.StreamClosed();
+                if (session is not null)
+                {
+                    context.ResponseTrailers.Add("x-frames-in", session.FramesIn.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    context.ResponseTrailers.Add("x-frames-dropped", session.Dropped.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+        }
+        catch (Exception e) when (e is not RpcException)
+        {
+            var rpc = ToRpc(e, nameof(StylizeStream));
+            if (session is not null)
+            {
+                Log.StreamFailed(_logger, session.Id, rpc.StatusCode.ToString(), rpc.Status.Detail);
+            }
+
+            throw rpc;
+        }
+    }
+
+    /// <summary>The status for a failure: the one place where exceptions become gRPC statuses.</summary>
+    internal static StatusCode StatusFor(Exception e) => e switch
+    {
+        StreamingException s => s.Error switch
+        {
+            StreamingError.InvalidInput => StatusCode.InvalidArgument,
+            StreamingError.NotFound => StatusCode.NotFound,
+            StreamingError.OutOfOrder => StatusCode.FailedPrecondition,
+            StreamingError.LimitExceeded => StatusCode.ResourceExhausted,
+            StreamingError.NotReady => StatusCode.Unavailable,
+            StreamingError.Unsupported => StatusCode.Unimplemented,
+            StreamingError.Idle => StatusCode.DeadlineExceeded,
+            _ => StatusCode.Internal,
+        },
+        ModelException => StatusCode.InvalidArgument,
+        VideoException => StatusCode.InvalidArgument,
+        OperationCanceledException => StatusCode.Cancelled,
+        _ => StatusCode.Internal,
+    };
+
+    private RpcException ToRpc(Exception e, string method)
+    {
+        var code = StatusFor(e);
+        if (code == StatusCode.Internal)
+        {
+            Log.CallFailed(_logger, method, e);
+            return new RpcException(new Status(code, $"internal error ({e.GetType().Name}); the server log has the details"));
+        }
+
+        if (code != StatusCode.Cancelled)
+        {
+            Log.CallRejected(_logger, method, code.ToString(), e.Message);
+        }
+
+        return new RpcException(new Status(code, code == StatusCode.Cancelled ? "cancelled" : e.Message));
+    }
+
+    private async Task<T> Guard<T>(string method, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not RpcException)
+        {
+            throw ToRpc(e, method);
+        }
+    }
+}
