@@ -38,6 +38,8 @@ internal sealed class ImageTensorCodec
 
     public int TensorHeight => _tensorHeight;
 
+    private bool SameSize => _frameWidth == _tensorWidth && _frameHeight == _tensorHeight;
+
     public long[] Shape => _spec.Layout == TensorLayout.NCHW ? [1, 3, _tensorHeight, _tensorWidth] : [1, _tensorHeight, _tensorWidth, 3];
 
     /// <summary>Writes <paramref name="frame"/> into <paramref name="tensor"/> (frame size to tensor size).</summary>
@@ -49,6 +51,23 @@ internal sealed class ImageTensorCodec
         bool swap = _spec.ColorOrder == ColorOrder.BGR;
         ReadOnlySpan<byte> pixels = frame.Pixels;
         int stride = frame.Stride;
+        if (SameSize && nchw && stride == w * 3)
+        {
+            // The common case (dynamic models at frame size): no resampling, just deinterleave and scale.
+            var r = tensor.Slice(swap ? 2 * plane : 0, plane);
+            var g = tensor.Slice(plane, plane);
+            var b = tensor.Slice(swap ? 0 : 2 * plane, plane);
+
+            for (int i = 0, p = 0; i < plane; i++, p += 3)
+            {
+                r[i] = (pixels[p] * scale) + offset;
+                g[i] = (pixels[p + 1] * scale) + offset;
+                b[i] = (pixels[p + 2] * scale) + offset;
+            }
+
+            return;
+        }
+
         for (int y = 0; y < h; y++)
         {
             var ay = _encodeY.At(y);
@@ -82,6 +101,22 @@ internal sealed class ImageTensorCodec
         bool swap = _spec.ColorOrder == ColorOrder.BGR;
         Span<byte> pixels = frame.Pixels;
         int stride = frame.Stride;
+        if (SameSize && nchw && !preserveColor && stride == w * 3)
+        {
+            var r = tensor.Slice(swap ? 2 * plane : 0, plane);
+            var g = tensor.Slice(plane, plane);
+            var b = tensor.Slice(swap ? 0 : 2 * plane, plane);
+
+            for (int i = 0, p = 0; i < plane; i++, p += 3)
+            {
+                pixels[p] = ToByte((r[i] - offset) * scale);
+                pixels[p + 1] = ToByte((g[i] - offset) * scale);
+                pixels[p + 2] = ToByte((b[i] - offset) * scale);
+            }
+
+            return;
+        }
+
         Span<float> rgb = stackalloc float[3];
         for (int y = 0; y < _frameHeight; y++)
         {
