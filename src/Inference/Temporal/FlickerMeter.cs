@@ -20,7 +20,10 @@ namespace Video.Inference.Temporal;
 public sealed class FlickerMeter : IDisposable
 {
     /// <summary>Default largest width of the grey image the metric's flow is computed on.</summary>
-    public const int DefaultFlowWidth = 320;
+    public const int DefaultFlowWidth = 640;
+
+    /// <summary>Flow components below this (in pixels of the flow image) are numerical noise and set to 0.</summary>
+    private const float FlowNoise = 0.05f;
 
     private readonly int _factor;
     private readonly int _flowWidth;
@@ -128,6 +131,11 @@ public sealed class FlickerMeter : IDisposable
         {
             DenseFlow.Careful.Compute(_cur, _prev, _backward);
             DenseFlow.Careful.Compute(_prev, _cur, _forward);
+
+            // Farnebäck returns up to a few hundredths of a pixel on identical images; treated as motion, that
+            // noise would re-sample (blur) every frame and give a perfectly consistent sequence a non-zero error.
+            FlowKernels.SnapToZero(_backward.Span<float>(), FlowNoise);
+            FlowKernels.SnapToZero(_forward.Span<float>(), FlowNoise);
 
             // Sundaram/Ruder's threshold is 0.5 px² at full size; the flow here is in pixels of the smaller image.
             float slack = 0.5f / (_factor * _factor);

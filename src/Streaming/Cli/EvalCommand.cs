@@ -30,12 +30,66 @@ internal static class EvalCommand
     public static Command Create() => new("eval", "Measure results: flicker (E_warp) of stylized videos, speed of the temporal filter")
     {
         FlickerCommand(),
+        ApplyCommand(),
         BenchCommand(),
     };
 
-    /// <summary>Measures E_warp of the original and the stylized versions, reading the clips in lockstep.</summary>
-    public static async Task<FlickerReport> MeasureFlickerAsync(string original, string stylized, string? versus, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the temporal filter over an already stylized clip, guided by the original (the same work the
+    /// pipeline's temporal stage does, without running a model): for filtering the output of any stylizer.
+    /// </summary>
+    public static async Task<long> ApplyTemporalAsync(string original, string stylized, string output, TemporalOptions options, CancellationToken cancellationToken)
     {
+        options.Validate();
+        MediaProbe.CheckReadable(original);
+        MediaProbe.CheckReadable(stylized);
+        OutputKinds.FromPath(output);
+        await using var source = await FrameSources.OpenAsync(original, null, cancellationToken).ConfigureAwait(false);
+        await using var styled = await FrameSources.OpenAsync(stylized, null, cancellationToken).ConfigureAwait(false);
+        var info = styled.Info;
+        if (source.Info.Width != info.Width || source.Info.Height != info.Height)
+        {
+            throw new VideoException($"{stylized} is {info.Width}x{info.Height} but {original} is {source.Info.Width}x{source.Info.Height}");
+        }
+
+        using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 4);
+        using var filter = new TemporalFilter(info.Width, info.Height, options);
+        await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, info);
+        long n = 0;
+        while (true)
+        {
+            using var input = await source.ReadAsync(pool, cancellationToken).ConfigureAwait(false);
+            using var frame = await styled.ReadAsync(pool, cancellationToken).ConfigureAwait(false);
+            if (input is null && frame is null)
+            {
+                break;
+            }
+
+            if (input is null || frame is null)
+            {
+                throw new VideoException($"{(input is null ? original : stylized)} has {n} frames but {(input is null ? stylized : original)} has more");
+            }
+
+            input.Index = n;
+            frame.Index = n;
+            filter.ObserveInput(input);
+            filter.Apply(frame);
+            await sink.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+            n++;
+        }
+
+        await sink.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        return n;
+    }
+
+    /// <summary>Measures E_warp of the original and the stylized versions, reading the clips in lockstep.</summary>
+    public static async Task<FlickerReport> MeasureFlickerAsync(string original, string stylized, string? versus, int flowWidth, CancellationToken cancellationToken)
+    {
+        if (flowWidth is < 32 or > 8192)
+        {
+            throw new VideoException($"--flow-width {flowWidth} is out of range [32, 8192]");
+        }
+
         string[] paths = versus is null ? [original, stylized] : [original, stylized, versus];
         foreach (var p in paths)
         {
@@ -66,7 +120,7 @@ internal static class EvalCommand
                 pools.Add(new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 2));
             }
 
-            using var meter = new FlickerMeter(info.Width, info.Height, paths.Length - 1);
+            using var meter = new FlickerMeter(info.Width, info.Height, paths.Length - 1, flowWidth);
             var frames = new Frame?[paths.Length];
             var versions = new Frame[paths.Length - 1];
             long count = 0;
@@ -203,14 +257,37 @@ internal static class EvalCommand
         var stylized = new Argument<string>("stylized") { Description = "A stylized version of it (same size and frame count)" };
         var versus = new Option<string?>("--vs") { Description = "Another stylized version to compare with (e.g. the filter off); prints the ratio" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var flowWidth = new Option<int>("--flow-width") { Description = "Largest width of the image the metric's optical flow runs on (the frames are box-averaged by an integer factor)", DefaultValueFactory = _ => FlickerMeter.DefaultFlowWidth };
         var command = new Command("flicker", "Flicker of stylized video as E_warp (Lai et al. 2018), with the original's own E_warp as the floor")
         {
-            original, stylized, versus, json,
+            original, stylized, versus, json, flowWidth,
         };
         command.SetAction(async (parse, ct) =>
         {
-            var report = await MeasureFlickerAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, parse.GetValue(versus), ct).ConfigureAwait(false);
+            var report = await MeasureFlickerAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, parse.GetValue(versus), parse.GetValue(flowWidth), ct).ConfigureAwait(false);
             Print(report, parse.GetValue(json), Console.Out);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command ApplyCommand()
+    {
+        var original = new Argument<string>("original") { Description = "The clip before stylization (the flow is computed on it)" };
+        var stylized = new Argument<string>("stylized") { Description = "A stylized version of it (same size and frame count)" };
+        var output = new Option<string>("--output", "-o") { Description = "Filtered video to write", Required = true };
+        var mode = new Option<string>("--temporal") { Description = "off, ema or flow", DefaultValueFactory = _ => "flow" }.AcceptOnlyFromAmong("off", "ema", "flow");
+        var strength = new Option<double>("--temporal-strength") { Description = "Largest weight of the previous output, in [0, 1)", DefaultValueFactory = _ => 0.8 };
+        var command = new Command("temporal-apply", "Run the temporal filter over an already stylized clip, guided by the original (for any stylizer's output)")
+        {
+            original, stylized, output, mode, strength,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var options = new TemporalOptions { Mode = TemporalOptions.ParseMode(parse.GetValue(mode)!), Strength = parse.GetValue(strength) };
+            string path = parse.GetValue(output)!;
+            long n = await ApplyTemporalAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, path, options, ct).ConfigureAwait(false);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {path}: {n} frames, temporal {options.Mode.ToString().ToLowerInvariant()} strength {options.Strength}"));
             return ExitCodes.Ok;
         });
         return command;

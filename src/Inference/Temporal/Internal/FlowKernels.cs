@@ -44,6 +44,18 @@ internal static class FlowKernels
         }
     }
 
+    /// <summary>Sets flow components whose magnitude is below <paramref name="threshold"/> to exactly 0.</summary>
+    public static void SnapToZero(Span<float> flow, float threshold)
+    {
+        for (int i = 0; i < flow.Length; i++)
+        {
+            if (Math.Abs(flow[i]) < threshold)
+            {
+                flow[i] = 0;
+            }
+        }
+    }
+
     /// <summary>Mean absolute difference of two equally sized 8-bit images.</summary>
     public static double MeanAbsDifference(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
     {

@@ -1,0 +1,130 @@
+using Video.Capture;
+using Video.Inference.Temporal;
+
+namespace Video.Inference.Tests.Temporal;
+
+public class TemporalFilterTests
+{
+    private const int W = 160, H = 96, TW = 320, TH = 200;
+
+    [Theory]
+    [InlineData(TemporalMode.Flow, 0.5)]
+    [InlineData(TemporalMode.Ema, 0.9)]
+    public void Apply_FlickeringPanningSequence_LowersWarpError(TemporalMode mode, double mostRatio)
+    {
+        var texture = TemporalFixtures.Texture(TW, TH, seed: 21);
+        var random = new Random(5);
+        using var filter = new TemporalFilter(W, H, new TemporalOptions { Mode = mode, Strength = 0.8 });
+        using var meter = new FlickerMeter(W, H, versions: 2);
+        for (int t = 0; t < 24; t++)
+        {
+            using var input = TemporalFixtures.Pan(texture, TW, W, H, t, 2, 1, startX: 10, startY: 10);
+
+            // A "stylizer" whose output flickers: a global brightness jump and fresh noise every frame.
+            using var unfiltered = TemporalFixtures.Flicker(input, random.Next(-14, 15), random, 6);
+            using var filtered = TemporalFixtures.Copy(unfiltered);
+            filter.ObserveInput(input);
+            filter.Apply(filtered);
+            meter.Push(input, [unfiltered, filtered]);
+        }
+
+        Assert.Equal(23, filter.FramesBlended);
+        Assert.Equal(0, filter.SceneCuts);
+        double ratio = meter.WarpError(1) / meter.WarpError(0);
+        Assert.True(ratio <= mostRatio, $"{mode}: E_warp filtered {meter.WarpError(1):0.000000} / unfiltered {meter.WarpError(0):0.000000} = {ratio:0.000}");
+    }
+
+    [Fact]
+    public void Apply_SceneCut_ResetsAndBlendsNothingAcrossIt()
+    {
+        var before = TemporalFixtures.Texture(TW, TH, seed: 1);
+        var after = TemporalFixtures.Texture(TW, TH, seed: 2);
+        using var filter = new TemporalFilter(W, H, new TemporalOptions { Mode = TemporalMode.Flow, Strength = 0.9 });
+        for (int t = 0; t < 10; t++)
+        {
+            bool cut = t >= 5;
+            using var input = TemporalFixtures.Pan(cut ? after : before, TW, W, H, t, 1, 0, startX: 10, startY: 10);
+            using var stylized = TemporalFixtures.Flicker(input, (t % 2) * 12);
+            using var expected = TemporalFixtures.Copy(stylized);
+            filter.ObserveInput(input);
+            filter.Apply(stylized);
+            if (t == 5)
+            {
+                Assert.Equal(TemporalOutcome.SceneCut, filter.LastOutcome);
+                Assert.True(expected.Pixels.SequenceEqual(stylized.Pixels), "the first frame after a cut must be the stylized frame unchanged");
+            }
+            else if (t > 0)
+            {
+                Assert.Equal(TemporalOutcome.Blended, filter.LastOutcome);
+            }
+        }
+
+        Assert.Equal(1, filter.SceneCuts);
+    }
+
+    [Fact]
+    public void Apply_ModeOff_LeavesFramesUnchanged()
+    {
+        var texture = TemporalFixtures.Texture(TW, TH, seed: 4);
+        using var filter = new TemporalFilter(W, H, TemporalOptions.Disabled);
+        for (int t = 0; t < 3; t++)
+        {
+            using var input = TemporalFixtures.Pan(texture, TW, W, H, t, 1, 1);
+            using var stylized = TemporalFixtures.Flicker(input, t * 10);
+            using var expected = TemporalFixtures.Copy(stylized);
+            filter.ObserveInput(input);
+            filter.Apply(stylized);
+            Assert.Equal(TemporalOutcome.PassedThrough, filter.LastOutcome);
+            Assert.True(expected.Pixels.SequenceEqual(stylized.Pixels));
+        }
+    }
+
+    [Fact]
+    public void Apply_InputNeverObserved_StartsOverInsteadOfGuessing()
+    {
+        var texture = TemporalFixtures.Texture(TW, TH, seed: 4);
+        using var filter = new TemporalFilter(W, H, new TemporalOptions());
+        using var first = TemporalFixtures.Pan(texture, TW, W, H, 0, 1, 1);
+        using var second = TemporalFixtures.Pan(texture, TW, W, H, 1, 1, 1);
+        using var styled = TemporalFixtures.Flicker(second, 30);
+        using var expected = TemporalFixtures.Copy(styled);
+        filter.ObserveInput(first);
+        filter.Apply(TemporalFixtures.Copy(first));
+        filter.Apply(styled); // frame 1's input was never observed
+        Assert.Equal(TemporalOutcome.Started, filter.LastOutcome);
+        Assert.True(expected.Pixels.SequenceEqual(styled.Pixels));
+    }
+
+    [Fact]
+    public void Apply_Warm_AllocatesAlmostNothingPerFrame()
+    {
+        var texture = TemporalFixtures.Texture(TW, TH, seed: 8);
+        using var filter = new TemporalFilter(W, H, new TemporalOptions());
+        var inputs = Enumerable.Range(0, 40).Select(t => TemporalFixtures.Pan(texture, TW, W, H, t, 1, 1)).ToArray();
+        var styled = inputs.Select(f => TemporalFixtures.Flicker(f, f.Index % 2 == 0 ? 5 : 0)).ToArray();
+        for (int t = 0; t < 10; t++)
+        {
+            filter.ObserveInput(inputs[t]);
+            filter.Apply(styled[t]);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int t = 10; t < 40; t++)
+        {
+            filter.ObserveInput(inputs[t]);
+            filter.Apply(styled[t]);
+        }
+
+        long perFrame = (GC.GetAllocatedBytesForCurrentThread() - before) / 30;
+
+        // OpenCvSharp wraps each output argument in a small object it disposes after the call; nothing else.
+        Assert.InRange(perFrame, 0, 1024);
+    }
+
+    [Fact]
+    public void Create_StrengthOutOfRange_ThrowsOneLine()
+    {
+        var e = Assert.Throws<VideoException>(() => new TemporalFilter(W, H, new TemporalOptions { Strength = 1.0 }));
+        Assert.Equal("--temporal-strength 1 is out of range [0, 1)", e.Message);
+    }
+}
