@@ -1,0 +1,167 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Video.Inference;
+using Video.Inference.Onnx;
+using Video.Streaming.Client;
+using Video.Streaming.Grpc;
+using Video.Streaming.Protos.V1;
+using Video.Tests.Shared;
+
+namespace Video.Streaming.Tests.Grpc;
+
+/// <summary>
+/// A real server on 127.0.0.1 (port 0) with fixture models whose output is known by hand: <c>identity</c>,
+/// <c>black</c>, <c>white</c> (affine), <c>px</c> (pixel AdaIN) and the shipped <c>toon</c>.
+/// </summary>
+internal sealed class GrpcTestServer : IAsyncDisposable
+{
+    /// <summary>The bound on every await in these tests: generous, because the machine is shared.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+
+    private readonly TempDir _models;
+
+    private GrpcTestServer(TempDir models, StreamingServer server, StylizeClient client)
+    {
+        _models = models;
+        Server = server;
+        Client = client;
+    }
+
+    public StreamingServer Server { get; }
+
+    public StylizeClient Client { get; }
+
+    public StreamingMetrics Metrics => Server.Services.GetRequiredService<StreamingMetrics>();
+
+    public string Address => Server.Address;
+
+    public static async Task<GrpcTestServer> StartAsync(Action<StreamingOptions>? configure = null, bool withModels = true, string? apiKey = null)
+    {
+        var dir = new TempDir();
+        if (withModels)
+        {
+            WriteModels(dir);
+        }
+
+        var server = StreamingServer.Create(
+            new ServerEndpoint { Address = "127.0.0.1", Port = 0, MetricsPort = 0, LogLevel = LogLevel.Warning },
+            o =>
+            {
+                o.ModelsDirectory = withModels ? dir.Path : dir.File("missing");
+                o.Device = Device.Cpu;
+                o.IntraOpThreads = 1;
+                configure?.Invoke(o);
+            });
+        await server.StartAsync().WaitAsync(Timeout);
+        await server.Services.GetRequiredService<ModelHost>().Loaded.WaitAsync(Timeout);
+        return new GrpcTestServer(dir, server, new StylizeClient(server.Address, new StylizeClientOptions { ApiKey = apiKey }));
+    }
+
+    public StylizeClient NewClient(string? apiKey) => new(Server.Address, new StylizeClientOptions { ApiKey = apiKey });
+
+    /// <summary>Waits until <paramref name="condition"/> holds (polling), failing after <see cref="Timeout"/>.</summary>
+    public static async Task EventuallyAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for: {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>An RGB24 image filled by <paramref name="pixel"/>(x, y).</summary>
+    public static Image Rgb(int width, int height, Func<int, int, (byte R, byte G, byte B)> pixel)
+    {
+        var data = new byte[width * height * 3];
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                var (r, g, b) = pixel(x, y);
+                int i = ((y * width) + x) * 3;
+                data[i] = r;
+                data[i + 1] = g;
+                data[i + 2] = b;
+            }
+        }
+
+        return new Image { Encoding = Protos.V1.Encoding.Rgb24, Width = (uint)width, Height = (uint)height, Data = UnsafeByteOperations.UnsafeWrap(data) };
+    }
+
+    /// <summary>A smooth test pattern that differs per <paramref name="phase"/>.</summary>
+    public static Image Pattern(int width, int height, int phase) =>
+        Rgb(width, height, (x, y) => ((byte)((x * 2) + phase), (byte)((y * 2) + (phase * 3)), (byte)(((x + y) * 3 / 2) + 40)));
+
+    /// <summary>Reads responses until the stream ends, each read under the timeout.</summary>
+    public static async Task<List<StreamResponse>> ReadAllAsync(StylizeStream stream)
+    {
+        var list = new List<StreamResponse>();
+        var reader = stream.Call.ResponseStream;
+        while (await reader.MoveNext(CancellationToken.None).WaitAsync(Timeout))
+        {
+            list.Add(reader.Current);
+        }
+
+        return list;
+    }
+
+    /// <summary>The next response, under the timeout.</summary>
+    public static async Task<StreamResponse> NextAsync(StylizeStream stream)
+    {
+        Assert.True(await stream.Call.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(Timeout), "the stream ended early");
+        return stream.Call.ResponseStream.Current;
+    }
+
+    /// <summary>The status a failing stream ends with.</summary>
+    public static async Task<RpcException> FailureAsync(StylizeStream stream)
+    {
+        var e = await Assert.ThrowsAsync<RpcException>(async () => await ReadAllAsync(stream));
+        return e;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await Server.StopAsync().WaitAsync(Timeout);
+        await Server.DisposeAsync();
+        _models.Dispose();
+    }
+
+    private static void WriteModels(TempDir dir)
+    {
+        File.Copy(Path.Combine(Repo.Models, "toon.onnx"), dir.File("toon.onnx"));
+        var toon = ModelManifest.Load(Path.Combine(Repo.Models, "toon.json"));
+        (toon with { SampleSheet = null }).Save(dir.File("toon.json"));
+        Affine(dir, "identity", 1f, 0f);
+        Affine(dir, "black", 0f, 0f);
+        Affine(dir, "white", 0f, 1f);
+        ProceduralModels.WritePixelAdain(dir.Path, "px");
+        File.WriteAllText(dir.File("px.json"), """
+            { "name": "px", "family": "adain", "model": "px.onnx", "input": { "name": "input" }, "output": { "name": "output" },
+              "adain": { "styleEncoder": "px.style.onnx", "styleInput": "style", "statistics": ["style_mean", "style_std"], "alphaInput": "alpha" } }
+            """);
+    }
+
+    private static void Affine(TempDir dir, string name, float gain, float bias)
+    {
+        ProceduralModels.WriteAffine(dir.File(name + ".onnx"), gain, bias);
+        new ModelManifest
+        {
+            Name = name,
+            Family = ModelFamily.External,
+            Model = name + ".onnx",
+            Input = new TensorSpec { Name = "input" },
+            Output = new TensorSpec { Name = "output" },
+        }.Save(dir.File(name + ".json"));
+    }
+}
+
+/// <summary>The gRPC tests share the two cores; run their classes one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GrpcCollection
+{
+    public const string Name = "grpc";
+}

@@ -1,0 +1,206 @@
+using Google.Protobuf;
+using Grpc.Core;
+using OpenCvSharp;
+using Video.Streaming.Protos.V1;
+
+namespace Video.Streaming.Tests.Grpc;
+
+[Collection(GrpcCollection.Name)]
+public sealed class StreamTests
+{
+    private static readonly TimeSpan T = GrpcTestServer.Timeout;
+
+    [Fact]
+    public async Task StylizeStream_AllPolicy_PreservesOrderPtsAndPixels()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity", Policy = Policy.All }).WaitAsync(T);
+        var reading = GrpcTestServer.ReadAllAsync(stream);
+        const int count = 40;
+        for (int i = 0; i < count; i++)
+        {
+            await stream.SendImageAsync(GrpcTestServer.Pattern(160, 96, i), pts: 1000 + (i * 3333), sequence: (ulong)i).WaitAsync(T);
+        }
+
+        await stream.CompleteAsync().WaitAsync(T);
+        var responses = await reading.WaitAsync(T);
+
+        Assert.Equal(StreamResponse.KindOneofCase.ConfigApplied, responses[0].KindCase);
+        var frames = responses.Where(r => r.KindCase == StreamResponse.KindOneofCase.Frame).Select(r => r.Frame).ToList();
+        Assert.Equal(Enumerable.Range(0, count).Select(i => (ulong)i), frames.Select(f => f.Sequence));
+        Assert.Equal(Enumerable.Range(0, count).Select(i => 1000L + (i * 3333)), frames.Select(f => f.Pts));
+        Assert.All(frames, f => Assert.Equal(0UL, f.DroppedTotal));
+        for (int i = 0; i < count; i += 13)
+        {
+            var expected = GrpcTestServer.Pattern(160, 96, i).Data.Span;
+            var actual = frames[i].Image.Data.Span;
+            Assert.Equal(expected.Length, actual.Length);
+            int worst = 0;
+            for (int k = 0; k < actual.Length; k++)
+            {
+                worst = Math.Max(worst, Math.Abs(expected[k] - actual[k]));
+            }
+
+            Assert.True(worst <= 1, $"identity model changed frame {i} by up to {worst}");
+        }
+
+        Assert.All(frames, f => Assert.True(f.Timings.TotalMs >= f.Timings.InferenceMs && f.Timings.InferenceMs > 0));
+    }
+
+    [Fact]
+    public async Task StylizeStream_LatestPolicyUnderOverload_DropsOldestAndCountsDrops()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "toon", Policy = Policy.Latest, QueueCapacity = 1 }).WaitAsync(T);
+        var reading = GrpcTestServer.ReadAllAsync(stream);
+
+        // A burst far faster than toon can stylize 640x360 frames: the queue of one must drop.
+        const int sent = 30;
+        var image = GrpcTestServer.Pattern(640, 360, 0);
+        for (int i = 0; i < sent; i++)
+        {
+            await stream.SendImageAsync(image, i, (ulong)i).WaitAsync(T);
+        }
+
+        await stream.CompleteAsync().WaitAsync(T);
+        var frames = (await reading.WaitAsync(T)).Where(r => r.KindCase == StreamResponse.KindOneofCase.Frame).Select(r => r.Frame).ToList();
+
+        ulong dropped = frames[^1].DroppedTotal;
+        Assert.True(dropped > 0, "no frame was dropped under overload");
+        Assert.Equal((ulong)sent, (ulong)frames.Count + dropped);
+        Assert.Equal((ulong)(sent - 1), frames[^1].Sequence);
+        Assert.True(frames.Zip(frames.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence), "responses out of order");
+        Assert.Equal(dropped.ToString(System.Globalization.CultureInfo.InvariantCulture), stream.GetTrailers().GetValue("x-frames-dropped"));
+        await GrpcTestServer.EventuallyAsync(() => server.Metrics.ActiveStreams == 0, "the stream to close");
+        Assert.Equal(0, server.Metrics.QueueDepth);
+        Assert.Equal(0, server.Metrics.FramesLeaked);
+    }
+
+    [Fact]
+    public async Task StylizeStream_ClientCancelsMidStream_SessionAndFramesAreFreed()
+    {
+        await using var server = await GrpcTestServer.StartAsync(o => o.MaxStreamsPerClient = 1);
+        using (var cts = new CancellationTokenSource())
+        {
+            using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "toon", Policy = Policy.All }, cts.Token).WaitAsync(T);
+            Assert.Equal(StreamResponse.KindOneofCase.ConfigApplied, (await GrpcTestServer.NextAsync(stream)).KindCase);
+            for (int i = 0; i < 6; i++)
+            {
+                await stream.SendImageAsync(GrpcTestServer.Pattern(320, 180, i), i, (ulong)i, cts.Token).WaitAsync(T);
+            }
+
+            Assert.Equal(StreamResponse.KindOneofCase.Frame, (await GrpcTestServer.NextAsync(stream)).KindCase);
+            Assert.Equal(1, server.Metrics.ActiveStreams);
+            await cts.CancelAsync();
+        }
+
+        await GrpcTestServer.EventuallyAsync(() => server.Metrics.ActiveStreams == 0, "the cancelled session to end");
+        Assert.Equal(0, server.Metrics.FramesLeaked);
+        Assert.Equal(0, server.Metrics.QueueDepth);
+
+        // The per-client slot is free again: a new stream (limit 1) works.
+        using var next = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity" }).WaitAsync(T);
+        await next.SendImageAsync(GrpcTestServer.Pattern(32, 32, 1), 0, 0).WaitAsync(T);
+        await next.CompleteAsync().WaitAsync(T);
+        Assert.Single(await GrpcTestServer.ReadAllAsync(next), r => r.KindCase == StreamResponse.KindOneofCase.Frame);
+    }
+
+    [Fact]
+    public async Task StylizeStream_ModelSwitchMidStream_TakesEffectOnTheNextFrame()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "black", Policy = Policy.All }).WaitAsync(T);
+        var reading = GrpcTestServer.ReadAllAsync(stream);
+        for (int i = 0; i < 10; i++)
+        {
+            if (i == 5)
+            {
+                await stream.SendConfigAsync(new SessionConfig { Model = "white" }).WaitAsync(T);
+            }
+
+            await stream.SendImageAsync(GrpcTestServer.Pattern(64, 48, i), i, (ulong)i).WaitAsync(T);
+        }
+
+        await stream.CompleteAsync().WaitAsync(T);
+        var responses = await reading.WaitAsync(T);
+        var applied = responses.Where(r => r.KindCase == StreamResponse.KindOneofCase.ConfigApplied).Select(r => r.ConfigApplied).ToList();
+        Assert.Equal(["black", "white"], applied.Select(a => a.Model));
+        Assert.Equal([1u, 2u], applied.Select(a => a.Version));
+        foreach (var f in responses.Where(r => r.KindCase == StreamResponse.KindOneofCase.Frame).Select(r => r.Frame))
+        {
+            byte expected = f.Sequence < 5 ? (byte)0 : (byte)255;
+            Assert.Equal(f.Sequence < 5 ? "black" : "white", f.Model);
+            Assert.True(f.Image.Data.Span.IndexOfAnyExcept(expected) < 0, $"frame {f.Sequence} is not all {expected}");
+        }
+    }
+
+    [Fact]
+    public async Task StylizeStream_YuvAndJpegInputs_DecodeAndAnswerInTheirFamily()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity" }).WaitAsync(T);
+        var reading = GrpcTestServer.ReadAllAsync(stream);
+
+        // Mid-grey in I420 and NV12 (Y = U = V = 128), with a padded stride for NV12.
+        var i420 = new Image { Encoding = Protos.V1.Encoding.I420, Width = 64, Height = 32, Data = ByteString.CopyFrom(Enumerable.Repeat((byte)128, 64 * 32 * 3 / 2).ToArray()) };
+        var nv12 = new Image { Encoding = Protos.V1.Encoding.Nv12, Width = 64, Height = 32, Stride = 80, Data = ByteString.CopyFrom(Enumerable.Repeat((byte)128, 80 * 32 * 3 / 2).ToArray()) };
+        Cv2.ImEncode(".jpg", new Mat(48, 64, MatType.CV_8UC3, new Scalar(30, 120, 210)), out byte[] jpeg);
+        var bgr = new Image { Encoding = Protos.V1.Encoding.Bgr24, Width = 2, Height = 1, Data = ByteString.CopyFrom(10, 20, 30, 40, 50, 60) };
+        await stream.SendImageAsync(i420, 0, 0).WaitAsync(T);
+        await stream.SendImageAsync(nv12, 1, 1).WaitAsync(T);
+        await stream.SendImageAsync(new Image { Encoding = Protos.V1.Encoding.Jpeg, Data = ByteString.CopyFrom(jpeg) }, 2, 2).WaitAsync(T);
+        await stream.SendImageAsync(bgr, 3, 3).WaitAsync(T);
+        await stream.CompleteAsync().WaitAsync(T);
+        var frames = (await reading.WaitAsync(T)).Where(r => r.KindCase == StreamResponse.KindOneofCase.Frame).Select(r => r.Frame.Image).ToList();
+
+        Assert.Equal(4, frames.Count);
+        Assert.Equal(Protos.V1.Encoding.Rgb24, frames[0].Encoding);
+        Assert.All(frames[0].Data.ToByteArray(), b => Assert.InRange(b, 125, 131));
+        Assert.Equal(Protos.V1.Encoding.Rgb24, frames[1].Encoding);
+        Assert.Equal(64u * 32 * 3, (uint)frames[1].Data.Length);
+        Assert.Equal(Protos.V1.Encoding.Jpeg, frames[2].Encoding);
+        using var decoded = Cv2.ImDecode(frames[2].Data.ToByteArray(), ImreadModes.Color);
+        Assert.Equal((64, 48), (decoded.Width, decoded.Height));
+        Assert.InRange(decoded.Mean().Val2, 195, 225);
+        Assert.Equal(Protos.V1.Encoding.Bgr24, frames[3].Encoding);
+        Assert.Equal([10, 20, 30, 40, 50, 60], frames[3].Data.ToByteArray().Select(b => (int)b).Select(v => (int)Math.Round(v / 10.0) * 10));
+    }
+
+    [Fact]
+    public async Task StylizeStream_AdainStyleAndAlphaSwitch_FollowTheStyleStatistics()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        var red = GrpcTestServer.Rgb(32, 32, (x, y) => ((byte)(200 + ((x + y) % 2 * 20)), 40, 40));
+        var registered = await server.Client.Raw.RegisterStyleAsync(new RegisterStyleRequest { Model = "px", Image = red }).ResponseAsync.WaitAsync(T);
+        Assert.Equal("px", registered.Model);
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "px", StyleId = registered.StyleId, Alpha = 1 }).WaitAsync(T);
+        var reading = GrpcTestServer.ReadAllAsync(stream);
+        var content = GrpcTestServer.Rgb(32, 32, (x, y) => (60, (byte)(100 + ((x * y) % 40)), 180));
+        await stream.SendImageAsync(content, 0, 0).WaitAsync(T);
+        await stream.SendConfigAsync(new SessionConfig { Model = "px", StyleId = registered.StyleId, Alpha = 0 }).WaitAsync(T);
+        await stream.SendImageAsync(content, 1, 1).WaitAsync(T);
+        await stream.CompleteAsync().WaitAsync(T);
+        var frames = (await reading.WaitAsync(T)).Where(r => r.KindCase == StreamResponse.KindOneofCase.Frame).Select(r => r.Frame.Image.Data.ToByteArray()).ToList();
+
+        static double MeanRed(byte[] px) => px.Where((_, i) => i % 3 == 0).Average(b => (double)b);
+        Assert.InRange(MeanRed(frames[0]), 200, 220);
+        Assert.InRange(MeanRed(frames[1]), 55, 65);
+    }
+
+    [Fact]
+    public async Task StylizeStream_TemporalFilterConfig_IsApplied()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "toon", Temporal = new TemporalConfig { Mode = TemporalMode.Ema, Strength = 0.5f } }).WaitAsync(T);
+        var reading = GrpcTestServer.ReadAllAsync(stream);
+        for (int i = 0; i < 3; i++)
+        {
+            await stream.SendImageAsync(GrpcTestServer.Pattern(64, 48, 0), i, (ulong)i).WaitAsync(T);
+        }
+
+        await stream.SendConfigAsync(new SessionConfig { Model = "toon", Temporal = new TemporalConfig { Mode = TemporalMode.Flow } }).WaitAsync(T);
+        await stream.SendImageAsync(GrpcTestServer.Pattern(64, 48, 0), 3, 3).WaitAsync(T);
+        await stream.CompleteAsync().WaitAsync(T);
+        Assert.Equal(4, (await reading.WaitAsync(T)).Count(r => r.KindCase == StreamResponse.KindOneofCase.Frame));
+    }
+}
