@@ -150,7 +150,12 @@ public static class OnnxExporter
     public const string StyleInput = "style";
     public const string StyleMean = "style_mean";
     public const string StyleStd = "style_std";
+    public const string StyleRgbMean = "style_rgb_mean";
+    public const string StyleRgbStd = "style_rgb_std";
     public const string AlphaInput = "alpha";
+
+    /// <summary>Names of the style statistics, in the order of the style encoder's outputs.</summary>
+    public static readonly string[] StyleStatistics = [StyleMean, StyleStd, StyleRgbMean, StyleRgbStd];
 
     /// <summary>
     /// Exports AdaIN as two graphs: <paramref name="stylePath"/> maps <c>style</c> (1×3×h×w, [0,1]) to <c>style_mean</c> and
@@ -162,23 +167,36 @@ public static class OnnxExporter
         int c = AdaInStylizer.FeatureChannels;
         var s = new OnnxGraphBuilder("adain_style_encoder", Opset);
         var style = s.Input(StyleInput, 1, 3, null, null);
-        var (sm, ss) = MeanStd(s, Encoder(s, model.Encoder, style));
+        var styleLow = AvgPool(s, style, 2, 2, 0, countIncludePad: true);
+        var (sm, ss) = MeanStd(s, Encoder(s, model.Encoder, styleLow));
+        var (rm, rs) = MeanStd(s, styleLow);
         s.Node("Identity", [sm], StyleMean);
         s.Node("Identity", [ss], StyleStd);
+        s.Node("Identity", [rm], StyleRgbMean);
+        s.Node("Identity", [rs], StyleRgbStd);
         s.Output(StyleMean, 1, c, 1, 1);
         s.Output(StyleStd, 1, c, 1, 1);
+        s.Output(StyleRgbMean, 1, 3, 1, 1);
+        s.Output(StyleRgbStd, 1, 3, 1, 1);
         s.Save(stylePath, "video-train", metadata);
 
         var g = new OnnxGraphBuilder("adain_stylizer", Opset);
         var input = g.Input("input", 1, 3, null, null);
         var mean = g.Input(StyleMean, 1, c, 1, 1);
         var std = g.Input(StyleStd, 1, c, 1, 1);
+        var rgbMean = g.Input(StyleRgbMean, 1, 3, 1, 1);
+        var rgbStd = g.Input(StyleRgbStd, 1, 3, 1, 1);
         var alpha = g.Input(AlphaInput, 1);
         var low = AvgPool(g, input, 2, 2, 0, countIncludePad: true);
-        var f = Encoder(g, model.Encoder, low);
-        var (fm, fs) = MeanStd(g, f);
-        var adain = g.Node("Add", [g.Node("Mul", [g.Node("Div", [g.Node("Sub", [f, fm]), fs]), std]), mean]);
-        var t = g.Node("Add", [f, g.Node("Mul", [alpha, g.Node("Sub", [adain, f])])]);
+        string Blend(string x, string m, string sd)
+        {
+            var (xm, xs) = MeanStd(g, x);
+            var adain = g.Node("Add", [g.Node("Mul", [g.Node("Div", [g.Node("Sub", [x, xm]), xs]), sd]), m]);
+            return g.Node("Add", [x, g.Node("Mul", [alpha, g.Node("Sub", [adain, x])])]);
+        }
+
+        var t = Blend(Encoder(g, model.Encoder, low), mean, std);
+        var colourLogit = InputLogit(g, Blend(low, rgbMean, rgbStd));
         int i = 0;
         foreach (var (up, conv, sigmoid) in model.DecoderLayers())
         {
@@ -188,7 +206,7 @@ public static class OnnxExporter
             }
 
             t = Conv(g, $"d{i++}", conv, t);
-            t = g.Node(sigmoid ? "Sigmoid" : "Relu", [t]);
+            t = sigmoid ? g.Node("Sigmoid", [g.Node("Add", [t, colourLogit])]) : g.Node("Relu", [t]);
         }
 
         var result = GuidedUpsample(g, input, low, t, FastStylizer.GuidedRadius, FastStylizer.GuidedEpsilon);

@@ -65,8 +65,8 @@ public static class AdaInMethod
 {
     public const string WeightsFile = "decoder.bin";
 
-    /// <summary>Long side at which the host should feed a style image to the style encoder (matches the training scale).</summary>
-    public const int StyleLongSide = 256;
+    /// <summary>Long side at which the sheets feed a style image to the style encoder (the host's default limit).</summary>
+    public const int StyleLongSide = 512;
 
     private static readonly string[] SeenSheetStyles = ["hokusai_great_wave.jpg", "munch_the_scream.jpg", "kandinsky_composition_vii.jpg", "picabia_udnie.jpg"];
     private static readonly string[] UnseenSheetStyles = ["vangogh_starry_night.jpg", "turner_shipwreck_of_the_minotaur.jpg", "hashiguchi_goyo_ducks.jpg", "monet_san_giorgio_maggiore_at_dusk.jpg"];
@@ -141,17 +141,18 @@ public static class AdaInMethod
             {
                 var x = content.SampleBatch(rng, o.Batch, o.Crop);
                 var s = styles.SampleBatch(rng, o.Batch, o.Crop);
-                Tensor t;
+                Tensor t, colour;
                 (Tensor, Tensor)[] targets;
                 using (torch.no_grad())
                 {
-                    var (sm, ss) = model.StyleStatistics(s);
-                    t = StyleLosses.AdaIn(model.Encode(x), sm, ss);
+                    var st = model.StyleStatistics(s);
+                    t = StyleLosses.AdaIn(model.Encode(x), st.Mean, st.Std);
+                    colour = StyleLosses.AdaIn(x, st.RgbMean, st.RgbStd);
                     targets = net.Features(s).Select(StyleLosses.MeanStd).ToArray();
                 }
 
                 opt.zero_grad();
-                var y = model.Decode(t);
+                var y = model.Decode(t, colour);
                 var feats = net.Features(y);
                 var lc = StyleLosses.ContentLoss(feats[net.ContentLayer], t);
                 var ls = StyleLosses.MeanStdLoss(feats, targets);
@@ -226,13 +227,18 @@ public static class AdaInMethod
                 var styleImage = ImageTensors.Load(stylePath, StyleLongSide).unsqueeze(0);
                 var stats = ortStyle.Run(new Dictionary<string, Tensor> { [OnnxExporter.StyleInput] = styleImage });
                 var a = torch.tensor(new[] { alpha });
-                var y = ortMain.Run(new Dictionary<string, Tensor> { ["input"] = x, [OnnxExporter.StyleMean] = stats[0], [OnnxExporter.StyleStd] = stats[1], [OnnxExporter.AlphaInput] = a })[0];
+                var feeds = new Dictionary<string, Tensor> { ["input"] = x, [OnnxExporter.AlphaInput] = a };
+                for (int i = 0; i < OnnxExporter.StyleStatistics.Length; i++)
+                {
+                    feeds[ortStyle.OutputNames[i]] = stats[i];
+                }
+
+                var y = ortMain.Run(feeds)[0];
                 if (check)
                 {
                     using (torch.no_grad())
                     {
-                        var (m, s) = model.StyleStatistics(styleImage);
-                        maxDiff = Math.Max(maxDiff, (model.FullFrame(x, m, s, a) - y).abs().max().item<float>());
+                        maxDiff = Math.Max(maxDiff, (model.FullFrame(x, model.StyleEncoderStatistics(styleImage), a) - y).abs().max().item<float>());
                     }
                 }
 
@@ -259,7 +265,7 @@ public static class AdaInMethod
             Output = TensorSpec.Rgb01("output"),
             Size = new SizeSpec("dynamic", MultipleOf: 8),
             SampleSheet = sheet,
-            Adain = new AdaInSpec(name + ".style.onnx", OnnxExporter.StyleInput, [OnnxExporter.StyleMean, OnnxExporter.StyleStd], OnnxExporter.AlphaInput),
+            Adain = new AdaInSpec(name + ".style.onnx", OnnxExporter.StyleInput, OnnxExporter.StyleStatistics, OnnxExporter.AlphaInput),
             Provenance = Packaging.ProvenanceOf(state),
         };
         manifest.Save(Path.Combine(outDir, name + ".json"));

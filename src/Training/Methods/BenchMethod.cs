@@ -85,6 +85,8 @@ public static class BenchMethod
                 ["input"] = frame,
                 ["style_mean"] = (mean, [1, c, 1, 1]),
                 ["style_std"] = (std, [1, c, 1, 1]),
+                ["style_rgb_mean"] = (new float[3], [1, 3, 1, 1]),
+                ["style_rgb_std"] = ([1f, 1f, 1f], [1, 3, 1, 1]),
                 ["alpha"] = ([1f], [1]),
             },
             3,

@@ -10,8 +10,11 @@ namespace Video.Training.Models;
 /// Arbitrary style transfer (Huang &amp; Belongie 2017), sized for real time here: the fixed encoder is the first three
 /// levels of the loss network (relu at 1, 1/2 and 1/4 resolution, 128 channels), AdaIN swaps the per-channel mean/std of
 /// the content features for the style's, and a small trained decoder (nearest upsampling + 3×3 convs, no normalisation)
-/// maps them back to an image. Like the fast model it runs on the half-resolution frame and is brought back to full
-/// resolution by the fast guided filter.
+/// maps them back to an image. The decoder works residually (in logit space) on the frame after the same AdaIN step
+/// applied to its RGB values (a per-channel colour transfer), so the style's palette is there from the first step and
+/// the decoder only has to add texture; decoding random features from scratch ignored the style for the first
+/// thousand steps. Like the fast model it runs on the half-resolution frame and is brought back to full resolution
+/// by the fast guided filter.
 /// </summary>
 /// <remarks>Not thread safe. The encoder's weights belong to the loss network passed in (not disposed here).</remarks>
 public sealed class AdaInStylizer : Module<Tensor, Tensor>
@@ -55,10 +58,22 @@ public sealed class AdaInStylizer : Module<Tensor, Tensor>
     /// <summary>Encoder features (B×128×H/4×W/4).</summary>
     public Tensor Encode(Tensor image) => _encoder.Features(image, EncoderLevels)[EncoderLevels - 1];
 
-    /// <summary>Style statistics (mean, std; each 1×128×1×1) of a style image, as the style encoder ONNX computes them.</summary>
-    public (Tensor Mean, Tensor Std) StyleStatistics(Tensor style) => StyleLosses.MeanStd(Encode(style));
+    /// <summary>Style statistics of style images already at the working scale (training crops).</summary>
+    public AdaInStyle StyleStatistics(Tensor style)
+    {
+        var (m, s) = StyleLosses.MeanStd(Encode(style));
+        var (rm, rs) = StyleLosses.MeanStd(style);
+        return new AdaInStyle(m, s, rm, rs);
+    }
 
-    public Tensor Decode(Tensor t)
+    /// <summary>
+    /// What the exported style encoder computes: the style image as the host gives it (long side ≤ 512) is halved by 2×2
+    /// averaging, like every frame, then encoded, so styles and frames meet the encoder at the scale it was trained at.
+    /// </summary>
+    public AdaInStyle StyleEncoderStatistics(Tensor style) => StyleStatistics(functional.avg_pool2d(style, 2, 2));
+
+    /// <summary>Decodes AdaIN features <paramref name="t"/> as a change, in logit space, of the colour-transferred image <paramref name="colour"/>.</summary>
+    public Tensor Decode(Tensor t, Tensor colour)
     {
         foreach (var (up, conv, sigmoid) in DecoderLayers())
         {
@@ -68,7 +83,7 @@ public sealed class AdaInStylizer : Module<Tensor, Tensor>
             }
 
             t = conv.forward(t);
-            t = sigmoid ? torch.sigmoid(t) : functional.relu(t);
+            t = sigmoid ? torch.sigmoid(t + FastStylizer.InputLogit(colour)) : functional.relu(t);
         }
 
         return t;
@@ -82,15 +97,21 @@ public sealed class AdaInStylizer : Module<Tensor, Tensor>
     }
 
     /// <summary>Stylizes at the resolution given (training and the low-resolution branch of <see cref="FullFrame"/>).</summary>
-    public Tensor Stylize(Tensor image, Tensor styleMean, Tensor styleStd, Tensor alpha) =>
-        Decode(Target(Encode(image), styleMean, styleStd, alpha));
+    public Tensor Stylize(Tensor image, AdaInStyle style, Tensor alpha) =>
+        Decode(Target(Encode(image), style.Mean, style.Std, alpha), Target(image, style.RgbMean, style.RgbStd, alpha));
 
     /// <summary>What the exported graph computes: 2×2 average downscale, encode, AdaIN, decode, guided-filter upsample.</summary>
-    public Tensor FullFrame(Tensor frame, Tensor styleMean, Tensor styleStd, Tensor alpha)
+    public Tensor FullFrame(Tensor frame, AdaInStyle style, Tensor alpha)
     {
         var low = functional.avg_pool2d(frame, 2, 2);
-        return FastStylizer.GuidedUpsample(frame, low, Stylize(low, styleMean, styleStd, alpha));
+        return FastStylizer.GuidedUpsample(frame, low, Stylize(low, style, alpha));
     }
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("use Stylize or FullFrame");
 }
+
+/// <summary>
+/// A style as the AdaIN model sees it: mean and std of its encoder features (B×128×1×1) and of its RGB values (B×3×1×1).
+/// Exported as the style encoder's outputs <c>style_mean</c>, <c>style_std</c>, <c>style_rgb_mean</c>, <c>style_rgb_std</c>.
+/// </summary>
+public sealed record AdaInStyle(Tensor Mean, Tensor Std, Tensor RgbMean, Tensor RgbStd);

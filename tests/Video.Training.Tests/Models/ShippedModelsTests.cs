@@ -29,8 +29,13 @@ public class ShippedModelsTests
     {
         Skip.If(file == "(none)", "no models shipped yet");
         var dir = Path.Combine(TestData.RepoRoot, "models");
+        using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, file))))
+        {
+            var family = doc.RootElement.GetProperty("family").GetString();
+            Skip.IfNot(family is "fast" or "adain", $"{file} is a {family} model, not made by the trainer (validated by Video.Inference.Tests)");
+        }
+
         var m = ModelManifest.Load(Path.Combine(dir, file));
-        Skip.IfNot(m.Family is "fast" or "adain", $"{file} is a {m.Family} model, not made by the trainer (validated by Video.Inference.Tests)");
         Assert.Equal(Path.GetFileNameWithoutExtension(file), m.Name);
         Assert.False(string.IsNullOrWhiteSpace(m.Description));
         foreach (var t in new[] { m.Input, m.Output })
