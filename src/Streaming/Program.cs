@@ -15,6 +15,7 @@ public static class Program
             StylizeCommand.Create(),
             ModelsCommand.Create(),
             DemoCommand.Create(),
+            BenchCommand.Create(),
             EvalCommand.Create(),
             ServeCommand.Create(),
             ClientCommand.Create(),
