@@ -61,6 +61,14 @@ public static class StreamRoundTrip
         {
             throw new VideoException($"server {client.Address}: {e.StatusCode}: {Detail(e)}");
         }
+        catch (HttpRequestException e)
+        {
+            throw new VideoException($"server {client.Address}: cannot talk gRPC to it: {e.Message.ReplaceLineEndings(" ")}");
+        }
+        catch (HttpIOException e)
+        {
+            throw new VideoException($"server {client.Address}: cannot talk gRPC to it (is it a `video serve` gRPC port?): {e.Message.ReplaceLineEndings(" ")}");
+        }
     }
 
     /// <summary>The status detail, or a hint when the server could not be reached.</summary>

@@ -116,6 +116,17 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task StylizeStream_SilentClient_DeadlineExceededAfterIdleTimeout()
+    {
+        await using var server = await GrpcTestServer.StartAsync(o => o.IdleTimeout = TimeSpan.FromMilliseconds(400));
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity" }).WaitAsync(T);
+        var e = await GrpcTestServer.FailureAsync(stream);
+        Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode);
+        Assert.Contains("closed as idle", e.Status.Detail, StringComparison.Ordinal);
+        await GrpcTestServer.EventuallyAsync(() => server.Metrics.ActiveStreams == 0, "the idle stream to close");
+    }
+
+    [Fact]
     public async Task StylizeStream_MessageOverSizeLimit_ResourceExhausted()
     {
         await using var server = await GrpcTestServer.StartAsync(o => o.MaxMessageBytes = 64 * 1024);
