@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Video.Streaming.Client;
+using Video.Streaming.Protos.V1;
+using Video.Tests.Shared;
+
+namespace Video.Streaming.Tests.Grpc;
+
+/// <summary><c>video serve</c>, <c>video client</c> and <c>video loadtest</c> as a user runs them.</summary>
+[Collection(GrpcCollection.Name)]
+public sealed partial class CommandTests
+{
+    private static readonly TimeSpan T = GrpcTestServer.Timeout;
+
+    [Fact]
+    public async Task ServeAndClient_GeneratedClip_RoundTripsThroughTheRealHost()
+    {
+        using var dir = new TempDir();
+        string input = Media.Generate(dir.File("in.mp4"), 160, 96, "10", seconds: 1.0, audio: true);
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "video.dll"), "serve", "--port", "0", "--metrics-port", "-1", "--device", "cpu", "--models", Repo.Models, "--api-key", "k1" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var server = Process.Start(psi)!;
+        _ = server.StandardError.ReadToEndAsync();
+        try
+        {
+            string? address = null;
+            while (await server.StandardOutput.ReadLineAsync().WaitAsync(T) is { } line)
+            {
+                address ??= AddressPattern().Match(line) is { Success: true } m ? m.Groups[1].Value : null;
+                if (line.Contains("SERVING", StringComparison.Ordinal))
+                {
+                    break;
+                }
+            }
+
+            Assert.NotNull(address);
+            var (code, stdout, stderr) = await Task.Run(() => CliProcess.Run(dir.Path, "client", address!, input, "-o", dir.File("out.mp4"), "--api-key", "k1")).WaitAsync(T);
+            Assert.True(code == 0, stderr);
+            Assert.Contains("10 frames (10 sent, 10 stylized, 0 dropped", stdout, StringComparison.Ordinal);
+            Assert.Equal(10, Media.Probe(dir.File("out.mp4")).Frames);
+
+            var bad = await Task.Run(() => CliProcess.Run(dir.Path, "client", address!, input, "-o", dir.File("bad.mp4"), "--api-key", "nope")).WaitAsync(T);
+            Assert.Equal(1, bad.ExitCode);
+            Assert.Equal("video: error: server " + address + ": Unauthenticated: the API key is not valid for this server", bad.Stderr.Trim());
+            Assert.False(File.Exists(dir.File("bad.mp4")));
+        }
+        finally
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync().WaitAsync(T);
+        }
+    }
+
+    [Fact]
+    public async Task LoadTest_TwoStreams_ReportsThroughputLatencyAndDrops()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        var result = await LoadTest.RunAsync(
+            server.Client,
+            new LoadTestOptions { Streams = 2, Duration = TimeSpan.FromSeconds(2), Fps = 20, Width = 64, Height = 48, Model = "identity", Policy = Policy.Latest },
+            CancellationToken.None).WaitAsync(T);
+        Assert.True(result.FramesReceived > 0);
+        Assert.Equal(result.FramesSent, result.FramesReceived + result.FramesDropped);
+        Assert.True(result.P50Ms > 0 && result.P50Ms <= result.P95Ms && result.P95Ms <= result.P99Ms);
+        Assert.Equal("identity", result.Model);
+        Assert.Contains("frames/s; latency p50", result.ToString(), StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex(@"on (http://127\.0\.0\.1:\d+)")]
+    private static partial Regex AddressPattern();
+}
