@@ -65,12 +65,26 @@ public static class OnnxExporter
             x = kind switch
             {
                 "res_b" => g.Node("Add", [x, skip!]),
-                "conv_sigmoid" => g.Node("Sigmoid", [model.Spec.ResidualInput ? g.Node("Add", [x, InputLogit(g, input)]) : x]),
+                "conv_sigmoid" => g.Node("Sigmoid", [model.Spec.ResidualInput ? g.Node("Add", [x, InputLogit(g, ResidualBase(g, model, input))]) : x]),
                 _ => g.Node("Relu", [x]),
             };
         }
 
         return x;
+    }
+
+    /// <summary>The ONNX twin of <see cref="FastStylizer.ResidualBase"/> (style RGB statistics as constants).</summary>
+    internal static string ResidualBase(OnnxGraphBuilder g, FastStylizer model, string x)
+    {
+        if (!model.Spec.ColourTransfer)
+        {
+            return x;
+        }
+
+        var sm = g.Initializer(g.Fresh("style_rgb_mean"), model.StyleRgbMean.contiguous().data<float>().ToArray(), 1, 3, 1, 1);
+        var ss = g.Initializer(g.Fresh("style_rgb_std"), model.StyleRgbStd.contiguous().data<float>().ToArray(), 1, 3, 1, 1);
+        var (xm, xs) = MeanStd(g, x);
+        return g.Node("Add", [g.Node("Mul", [g.Node("Div", [g.Node("Sub", [x, xm]), xs]), ss]), sm]);
     }
 
     /// <summary>The ONNX twin of <see cref="FastStylizer.InputLogit"/>.</summary>

@@ -80,6 +80,7 @@ public static class FastMethod
         }
 
         var model = new FastStylizer(StylizerSpec.Cheap);
+        model.SetStyleColour(style);
         var opt = torch.optim.Adam(model.parameters(), lr: o.LearningRate);
         var curve = new LossCurve();
         int step = 0;

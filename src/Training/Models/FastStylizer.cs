@@ -25,6 +25,10 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
     private readonly Conv2d conv_out;
     private readonly ModuleList<InstanceNorm2d> norms = new();
 
+    // Buffers (saved with the weights): the style image's RGB mean and std for the baked colour transfer.
+    private readonly Tensor style_rgb_mean = torch.full(1, 3, 1, 1, 0.5f);
+    private readonly Tensor style_rgb_std = torch.full(1, 3, 1, 1, 0.25f);
+
     public FastStylizer(StylizerSpec spec)
         : base("fast_stylizer")
     {
@@ -53,6 +57,25 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
     }
 
     public StylizerSpec Spec { get; }
+
+    public Tensor StyleRgbMean => style_rgb_mean;
+
+    public Tensor StyleRgbStd => style_rgb_std;
+
+    /// <summary>Sets the colour-transfer target from a style image (3×H×W or 1×3×H×W, [0,1]).</summary>
+    public void SetStyleColour(Tensor style)
+    {
+        using var scope = torch.NewDisposeScope();
+        using (torch.no_grad())
+        {
+            var (m, s) = Losses.StyleLosses.MeanStd(style.dim() == 3 ? style.unsqueeze(0) : style);
+            style_rgb_mean.copy_(m);
+            style_rgb_std.copy_(s);
+        }
+    }
+
+    /// <summary>The image the output is a change of: the input, or its colour transfer to the style's RGB statistics.</summary>
+    public Tensor ResidualBase(Tensor x) => Spec.ColourTransfer ? Losses.StyleLosses.AdaIn(x, style_rgb_mean, style_rgb_std) : x;
 
     /// <summary>The layers in execution order, for the exporter.</summary>
     internal IEnumerable<(string Kind, Conv2d Conv, InstanceNorm2d? Norm)> Layers()
@@ -100,7 +123,7 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
             x = kind switch
             {
                 "res_b" => x + skip!,
-                "conv_sigmoid" => Spec.ResidualInput ? torch.sigmoid(x + InputLogit(input)) : torch.sigmoid(x),
+                "conv_sigmoid" => Spec.ResidualInput ? torch.sigmoid(x + InputLogit(ResidualBase(input))) : torch.sigmoid(x),
                 _ => functional.relu(x),
             };
         }

@@ -13,15 +13,18 @@ public sealed record StylizerSpec(
     [property: JsonPropertyName("endKernel")] int EndKernel,
     [property: JsonPropertyName("instanceNorm")] bool InstanceNorm,
     [property: JsonPropertyName("halfResolution")] bool HalfResolution,
-    [property: JsonPropertyName("residualInput")] bool ResidualInput = false)
+    [property: JsonPropertyName("residualInput")] bool ResidualInput = false,
+    [property: JsonPropertyName("colourTransfer")] bool ColourTransfer = false)
 {
     /// <summary>0.2 M parameters, no normalisation, run on the half-resolution frame and upsampled by a fast guided filter.</summary>
     /// <remarks>
     /// The last conv predicts a change in logit space, <c>y = sigmoid(z + logit(clamp(x, 0.01, 0.99)))</c>, so an untrained
     /// network is (nearly) the identity. Without that start, training from scratch without normalisation collapsed to flat
-    /// colour fields within the first few hundred steps.
+    /// colour fields within the first few hundred steps. With <see cref="ColourTransfer"/> the identity is taken after a
+    /// per-channel colour transfer of the frame to the style image's RGB mean and std (constants baked into the model),
+    /// so the style's palette is there from step 0 and training only has to add texture.
     /// </remarks>
-    public static StylizerSpec Cheap => new([16, 32, 64], 2, 3, false, true, ResidualInput: true);
+    public static StylizerSpec Cheap => new([16, 32, 64], 2, 3, false, true, ResidualInput: true, ColourTransfer: true);
 
     /// <summary>The classic fast-style-transfer network: 32/64/128 channels, 5 residual blocks, 9×9 end convs, instance norm, full resolution.</summary>
     public static StylizerSpec Johnson => new([32, 64, 128], 5, 9, true, false);
