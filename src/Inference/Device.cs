@@ -43,24 +43,38 @@ public static class ExecutionProviders
     /// in use ("tensorrt", "cuda" or "cpu"). An explicit GPU device that is not available throws
     /// <see cref="ModelException"/>; <see cref="Device.Auto"/> falls back to CPU and calls <paramref name="warn"/> once.
     /// </summary>
-    public static string Configure(SessionOptions options, Device device, Action<string>? warn = null)
+    public static string Configure(SessionOptions options, Device device, Action<string>? warn = null, GpuOptions? gpu = null)
     {
+        gpu ??= new GpuOptions();
+        Action<SessionOptions> tensorRt = o =>
+        {
+            using var trt = new OrtTensorRTProviderOptions();
+            trt.UpdateOptions(gpu.TensorRtSettings());
+            o.AppendExecutionProvider_Tensorrt(trt);
+        };
+        Action<SessionOptions> cuda = o =>
+        {
+            using var c = new OrtCUDAProviderOptions();
+            c.UpdateOptions(gpu.CudaSettings());
+            o.AppendExecutionProvider_CUDA(c);
+        };
+
         switch (device)
         {
             case Device.Cpu:
                 return "cpu";
             case Device.TensorRT:
-                Append(options, "tensorrt", o => o.AppendExecutionProvider_Tensorrt(0), out var trtError);
+                Append(options, "tensorrt", tensorRt, out var trtError);
                 if (trtError is not null)
                 {
                     throw new ModelException($"--device tensorrt: TensorRT is not available here ({trtError}); use --device auto or cpu");
                 }
 
                 // CUDA after TensorRT takes the nodes TensorRT cannot.
-                Append(options, "cuda", o => o.AppendExecutionProvider_CUDA(0), out _);
+                Append(options, "cuda", cuda, out _);
                 return "tensorrt";
             case Device.Cuda:
-                Append(options, "cuda", o => o.AppendExecutionProvider_CUDA(0), out var cudaError);
+                Append(options, "cuda", cuda, out var cudaError);
                 if (cudaError is not null)
                 {
                     throw new ModelException($"--device cuda: CUDA is not available here ({cudaError}); use --device auto or cpu");
@@ -68,13 +82,13 @@ public static class ExecutionProviders
 
                 return "cuda";
             default:
-                if (Append(options, "tensorrt", o => o.AppendExecutionProvider_Tensorrt(0), out _))
+                if (Append(options, "tensorrt", tensorRt, out _))
                 {
-                    Append(options, "cuda", o => o.AppendExecutionProvider_CUDA(0), out _);
+                    Append(options, "cuda", cuda, out _);
                     return "tensorrt";
                 }
 
-                if (Append(options, "cuda", o => o.AppendExecutionProvider_CUDA(0), out var error))
+                if (Append(options, "cuda", cuda, out var error))
                 {
                     return "cuda";
                 }
@@ -96,7 +110,7 @@ public static class ExecutionProviders
             error = null;
             return true;
         }
-        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException or NotSupportedException)
         {
             error = Summarize(e.Message);
             return false;

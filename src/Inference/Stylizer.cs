@@ -15,6 +15,9 @@ public sealed record StylizerOptions
 
     /// <summary>Receives the one-line warnings (e.g. GPU fallback).</summary>
     public Action<string>? Warn { get; init; }
+
+    /// <summary>TensorRT and CUDA provider settings (used only where those providers load).</summary>
+    public GpuOptions? Gpu { get; init; }
 }
 
 /// <summary>
@@ -75,7 +78,7 @@ public sealed class Stylizer : IDisposable
         string device;
         try
         {
-            device = ExecutionProviders.Configure(so, options.Device, options.Warn);
+            device = ExecutionProviders.Configure(so, options.Device, options.Warn, options.Gpu);
             session = new InferenceSession(manifest.ModelPath, so);
             if (manifest.Adain is { } adain)
             {

@@ -18,6 +18,13 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "auto",
     }.AcceptOnlyFromAmong("auto", "cpu", "cuda", "tensorrt");
 
+    public static Option<string?> GpuConfig() => new("--gpu-config")
+    {
+        Description = "JSON file with TensorRT/CUDA settings (fp16, engine cache, shape profiles, cuDNN search, CUDA graphs); see docs/models.md",
+    };
+
+    public static GpuOptions? LoadGpu(string? path) => path is null ? null : GpuOptions.Load(path);
+
     public static Device ParseDevice(string text) => text switch
     {
         "cpu" => Inference.Device.Cpu,

@@ -26,6 +26,9 @@ internal sealed record StylizeRequest(
     /// <summary>Keep the input's colours.</summary>
     public bool PreserveColor { get; init; }
 
+    /// <summary>TensorRT/CUDA settings from <c>--gpu-config</c>.</summary>
+    public GpuOptions? Gpu { get; init; }
+
     /// <summary>Temporal filter against flicker (<c>--temporal</c>, <c>--temporal-strength</c>).</summary>
     public TemporalOptions Temporal { get; init; } = TemporalOptions.Disabled;
 }
@@ -45,12 +48,13 @@ internal static class StylizeCommand
         var alpha = new Option<float>("--alpha") { Description = "AdaIN content/style trade-off, 0 (content) to 1 (full style)", DefaultValueFactory = _ => 1f };
         var preserveColor = new Option<bool>("--preserve-color") { Description = "Keep the input's colours; take only the stylized luminance" };
         var device = CommonOptions.Device();
+        var gpuConfig = CommonOptions.GpuConfig();
         var models = CommonOptions.ModelsDirectory();
         var temporal = new Option<string>("--temporal") { Description = "Temporal filter against flicker: off, ema (blend with the previous output where the input did not change), flow (warp the previous output along the input's optical flow; see docs/temporal.md)", DefaultValueFactory = _ => "off" }.AcceptOnlyFromAmong("off", "ema", "flow");
         var temporalStrength = new Option<double>("--temporal-strength") { Description = "Largest weight of the previous output, in [0, 1)", DefaultValueFactory = _ => 0.8 };
         var command = new Command("stylize", "Stylize a video, image or image folder with a model and write the result (audio kept)")
         {
-            input, output, model, size, device, models, fps, quiet, style, alpha, preserveColor,
+            input, output, model, size, device, gpuConfig, models, fps, quiet, style, alpha, preserveColor,
         };
         command.Options.Add(temporal);
         command.Options.Add(temporalStrength);
@@ -69,6 +73,7 @@ internal static class StylizeCommand
                 Styles = ParseStyles(parse.GetValue(style) ?? []),
                 Alpha = parse.GetValue(alpha),
                 PreserveColor = parse.GetValue(preserveColor),
+                Gpu = CommonOptions.LoadGpu(parse.GetValue(gpuConfig)),
             };
             request = request with { Temporal = new TemporalOptions { Mode = TemporalOptions.ParseMode(parse.GetValue(temporal)!), Strength = parse.GetValue(temporalStrength) } };
             await RunAsync(request, Console.Out, Console.Error, ct).ConfigureAwait(false);
@@ -101,7 +106,7 @@ internal static class StylizeCommand
         await using var source = await FrameSources.OpenAsync(request.Input, rate, cancellationToken).ConfigureAwait(false);
         var info = source.Info;
         await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, info);
-        using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine });
+        using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine, Gpu = request.Gpu });
 
         var styleStats = LoadStyles(stylizer, request);
         var stats = new PipelineStats();
