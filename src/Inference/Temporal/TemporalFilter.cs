@@ -43,7 +43,6 @@ public enum TemporalOutcome
 public sealed class TemporalFilter : IDisposable
 {
     private const int RingSize = 16;
-    private const float GreyTolerance = 10f;
     private const double CutMeanAbsDifference = 45;
 
     private readonly TemporalOptions _options;
@@ -210,11 +209,11 @@ public sealed class TemporalFilter : IDisposable
         if (flow)
         {
             DenseFlow.Fast.Compute(_cur, _prev, _backward);
-            DenseFlow.Fast.Compute(_prev, _cur, _forward);
+            DenseFlow.Check.Compute(_prev, _cur, _forward);
             FlowKernels.ConsistencyMask(_backward.Span<float>(), _forward.Span<float>(), _flowWidth, _flowHeight, slack: 0.25f, _visible);
         }
 
-        int unusable = FlowKernels.BlendWeights(cur, prev, flow ? _backward.Span<float>() : default, _visible, _flowWidth, _flowHeight, (float)_options.Strength, GreyTolerance, _lowWeights.Span<byte>());
+        int unusable = FlowKernels.BlendWeights(cur, prev, flow ? _backward.Span<float>() : default, _visible, _flowWidth, _flowHeight, (float)_options.Strength, (float)_options.Tolerance, _lowWeights.Span<byte>());
         if (unusable > _options.SceneCutFraction * _flowWidth * _flowHeight)
         {
             Remember(stylized, TemporalOutcome.SceneCut);

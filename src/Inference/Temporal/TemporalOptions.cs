@@ -40,6 +40,13 @@ public sealed record TemporalOptions
     public int FlowWidth { get; init; } = 160;
 
     /// <summary>
+    /// Grey-level difference (0–255, on the flow image) between the input and the motion-compensated previous
+    /// input up to which the history is fully trusted; trust falls to 0 at three times this. Larger values
+    /// smooth more where the scene really changes (smoke, water), at the risk of trails.
+    /// </summary>
+    public double Tolerance { get; init; } = 10;
+
+    /// <summary>
     /// Fraction of pixels whose history is unusable (occluded or changed) above which the frame is treated
     /// as a scene cut and the filter resets.
     /// </summary>
@@ -68,6 +75,11 @@ public sealed record TemporalOptions
         if (FlowWidth is < 16 or > 4096)
         {
             throw new VideoException($"temporal flow width {FlowWidth} is out of range [16, 4096]");
+        }
+
+        if (!(Tolerance > 0 && Tolerance <= 255))
+        {
+            throw new VideoException($"temporal tolerance {Tolerance} is out of range (0, 255]");
         }
 
         if (!(SceneCutFraction > 0 && SceneCutFraction <= 1))

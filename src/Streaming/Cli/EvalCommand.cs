@@ -278,13 +278,21 @@ internal static class EvalCommand
         var output = new Option<string>("--output", "-o") { Description = "Filtered video to write", Required = true };
         var mode = new Option<string>("--temporal") { Description = "off, ema or flow", DefaultValueFactory = _ => "flow" }.AcceptOnlyFromAmong("off", "ema", "flow");
         var strength = new Option<double>("--temporal-strength") { Description = "Largest weight of the previous output, in [0, 1)", DefaultValueFactory = _ => 0.8 };
+        var tolerance = new Option<double>("--tolerance") { Description = "Grey-level change of the input up to which history is fully trusted", DefaultValueFactory = _ => new TemporalOptions().Tolerance };
+        var flowWidth = new Option<int>("--flow-width") { Description = "Approximate width of the image the filter's flow runs on", DefaultValueFactory = _ => new TemporalOptions().FlowWidth };
         var command = new Command("temporal-apply", "Run the temporal filter over an already stylized clip, guided by the original (for any stylizer's output)")
         {
-            original, stylized, output, mode, strength,
+            original, stylized, output, mode, strength, tolerance, flowWidth,
         };
         command.SetAction(async (parse, ct) =>
         {
-            var options = new TemporalOptions { Mode = TemporalOptions.ParseMode(parse.GetValue(mode)!), Strength = parse.GetValue(strength) };
+            var options = new TemporalOptions
+            {
+                Mode = TemporalOptions.ParseMode(parse.GetValue(mode)!),
+                Strength = parse.GetValue(strength),
+                Tolerance = parse.GetValue(tolerance),
+                FlowWidth = parse.GetValue(flowWidth),
+            };
             string path = parse.GetValue(output)!;
             long n = await ApplyTemporalAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, path, options, ct).ConfigureAwait(false);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {path}: {n} frames, temporal {options.Mode.ToString().ToLowerInvariant()} strength {options.Strength}"));

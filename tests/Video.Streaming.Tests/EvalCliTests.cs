@@ -1,0 +1,105 @@
+using System.Text.Json;
+using Video.Tests.Shared;
+
+namespace Video.Streaming.Tests;
+
+/// <summary><c>video eval flicker</c>, <c>video eval temporal-apply</c> and <c>video stylize --temporal</c> as a user runs them.</summary>
+public class EvalCliTests
+{
+    [Fact]
+    public void EvalFlicker_FlickeringVersusSteady_PrintsFloorFiguresAndRatio()
+    {
+        using var dir = new TempDir();
+        var (clip, steady, flickering) = Clips(dir);
+
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "flicker", clip, flickering, "--vs", steady, "--json");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(24, json.GetProperty("pairs").GetInt32());
+        double floor = json.GetProperty("original").GetProperty("eWarp").GetDouble();
+        double flicker = json.GetProperty("stylized").GetProperty("eWarp").GetDouble();
+        double calm = json.GetProperty("vs").GetProperty("eWarp").GetDouble();
+        Assert.True(flicker > 1.3 * calm, $"flickering {flicker} vs steady {calm}");
+        Assert.Equal(flicker / calm, json.GetProperty("ratio").GetDouble(), 6);
+        Assert.True(floor < flicker);
+
+        (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "flicker", clip, steady);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("original (floor)", stdout, StringComparison.Ordinal);
+        Assert.Contains("stylized", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("ratio", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EvalTemporalApply_FlickeringClip_LowersItsWarpError()
+    {
+        using var dir = new TempDir();
+        var (clip, _, flickering) = Clips(dir);
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "temporal-apply", clip, flickering, "-o", "filtered.mp4");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("wrote filtered.mp4: 25 frames", stdout, StringComparison.Ordinal);
+
+        (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "flicker", clip, "filtered.mp4", "--vs", flickering, "--json");
+        Assert.True(code == 0, stderr);
+        double ratio = JsonDocument.Parse(stdout).RootElement.GetProperty("ratio").GetDouble();
+        Assert.True(ratio < 0.5, $"ratio {ratio}");
+    }
+
+    [Fact]
+    public void StylizeTemporalFlow_Clip_WritesEveryFrameAndTimesTheStage()
+    {
+        using var dir = new TempDir();
+        string clip = Media.Generate(dir.File("in.mp4"), 160, 96, "25", 1, audio: false);
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "stylize", clip, "-o", "out.mp4", "--device", "cpu", "-q", "--temporal", "flow", "--temporal-strength", "0.7");
+        Assert.True(code == 0, stderr);
+        Assert.Matches(@"temporal [\d.]+", stdout);
+        Assert.Equal(25, Media.Probe(dir.File("out.mp4")).Frames);
+    }
+
+    [Theory]
+    [InlineData("--temporal-strength", "1.5", 1, "video: error: --temporal-strength 1.5 is out of range [0, 1)")]
+    [InlineData("--temporal", "blur", 2, "video: ")]
+    public void StylizeTemporal_BadValue_OneLineNonZeroAndNothingWritten(string option, string value, int exit, string start)
+    {
+        using var dir = new TempDir();
+        string clip = Media.Generate(dir.File("in.mp4"), 96, 64, "25", 0.4, audio: false);
+        var (code, _, stderr) = CliProcess.Run(dir.Path, "stylize", clip, "-o", "out.mp4", "--device", "cpu", option, value);
+        Assert.Equal(exit, code);
+        Assert.StartsWith(start, stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Equal(["in.mp4"], dir.Entries());
+    }
+
+    [Fact]
+    public void EvalFlicker_BadInputs_OneLineAndExitOne()
+    {
+        using var dir = new TempDir();
+        string a = Media.Generate(dir.File("a.mp4"), 96, 64, "25", 0.8, audio: false);
+        string small = Media.Generate(dir.File("small.mp4"), 64, 64, "25", 0.8, audio: false);
+        string shorter = Media.Generate(dir.File("short.mp4"), 96, 64, "25", 0.4, audio: false);
+
+        foreach (var (args, expected) in new (string[] Args, string Expected)[]
+        {
+            (["eval", "flicker", a, "missing.mp4"], "missing.mp4"),
+            (["eval", "flicker", a, small], "is 64x64 but"),
+            (["eval", "flicker", a, shorter], "has 10 frames but"),
+            (["eval", "flicker", a, a, "--flow-width", "3"], "--flow-width 3 is out of range"),
+        })
+        {
+            var (code, _, stderr) = CliProcess.Run(dir.Path, args);
+            Assert.Equal(1, code);
+            Assert.StartsWith("video: error: ", stderr, StringComparison.Ordinal);
+            Assert.Contains(expected, stderr, StringComparison.Ordinal);
+            Assert.Single(stderr.Trim().Split('\n'));
+        }
+    }
+
+    /// <summary>A textured moving clip, a steady "stylized" version (inverted) and a flickering one (inverted, brightness alternating).</summary>
+    private static (string Clip, string Steady, string Flickering) Clips(TempDir dir)
+    {
+        string clip = Media.Generate(dir.File("in.mp4"), 160, 96, "25", 1, audio: false);
+        Media.Run("ffmpeg", ["-v", "error", "-i", clip, "-vf", "negate", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "12", "-pix_fmt", "yuv444p", dir.File("steady.mp4")]);
+        Media.Run("ffmpeg", ["-v", "error", "-i", clip, "-vf", "negate,format=yuv444p,geq=lum='clip(lum(X,Y)+14*mod(N,2),0,255)':cb='cb(X,Y)':cr='cr(X,Y)'", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "12", "-pix_fmt", "yuv444p", dir.File("flicker.mp4")]);
+        return (clip, dir.File("steady.mp4"), dir.File("flicker.mp4"));
+    }
+}
