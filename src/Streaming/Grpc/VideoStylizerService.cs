@@ -159,7 +159,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         StreamSession? session = null;
         try
         {
-            using var lease = _limiter.Acquire(client);
+            var lease = _limiter.Acquire(client);
             _metrics.StreamOpened();
             try
             {
@@ -168,6 +168,8 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
             }
             finally
             {
+                // The slot is free before the stream stops counting as active, so "active == n" implies n slots taken.
+                lease.Dispose();
                 _metrics.StreamClosed();
                 if (session is not null)
                 {

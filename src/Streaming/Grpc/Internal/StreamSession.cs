@@ -84,7 +84,7 @@ internal sealed class StreamSession
 
         var read = Task.Run(() => ReadLoopAsync(requests, idle, settings, cts), CancellationToken.None);
         var infer = Task.Run(() => InferLoopAsync(cts), CancellationToken.None);
-        var write = WriteLoopAsync(responses, cts);
+        var write = WriteLoopAsync(responses, cts, callToken);
         try
         {
             await Task.WhenAll(read, infer, write).ConfigureAwait(false);
@@ -269,14 +269,15 @@ internal sealed class StreamSession
         }
     }
 
-    private async Task WriteLoopAsync(IServerStreamWriter<StreamResponse> responses, CancellationTokenSource cts)
+    private async Task WriteLoopAsync(IServerStreamWriter<StreamResponse> responses, CancellationTokenSource cts, CancellationToken callToken)
     {
-        var ct = cts.Token;
         try
         {
-            await foreach (var response in _output.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            await foreach (var response in _output.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
             {
-                await responses.WriteAsync(response, ct).ConfigureAwait(false);
+                // Only the call's own token may interrupt a write: cancelling a write half way aborts the HTTP/2
+                // stream, and the client would see Cancelled instead of the status another loop failed with.
+                await responses.WriteAsync(response, callToken).ConfigureAwait(false);
                 if (response.KindCase == StreamResponse.KindOneofCase.Frame)
                 {
                     _framesOut++;
