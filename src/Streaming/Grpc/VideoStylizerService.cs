@@ -107,7 +107,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         return Task.FromResult(new RegisterStyleResponse { StyleId = id, Model = model.Name });
     });
 
-    public override Task<StylizeImageResponse> StylizeImage(StylizeImageRequest request, ServerCallContext context) => Guard(nameof(StylizeImage), () =>
+    public override Task<StylizeImageResponse> StylizeImage(StylizeImageRequest request, ServerCallContext context) => Guard(nameof(StylizeImage), async () =>
     {
         var settings = _resolver.Resolve(request.Config, null);
         long arrived = Stopwatch.GetTimestamp();
@@ -128,7 +128,18 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
                 plan.SetStyle(style.Statistics, settings.Alpha);
             }
 
-            plan.StylizeInPlace(frame);
+            // Wait for a slot without blocking a thread: concurrent calls of one size share the cached plan.
+            var slot = await plan.RentSlotAsync(context.CancellationToken).ConfigureAwait(false);
+            try
+            {
+                plan.Preprocess(frame, slot);
+                plan.Infer(slot);
+                plan.Postprocess(slot, frame);
+            }
+            finally
+            {
+                plan.ReturnSlot(slot);
+            }
         }
         finally
         {
@@ -140,7 +151,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
 
         long inferred = Stopwatch.GetTimestamp();
         var output = ImageCodec.Encode(frame, ImageCodec.ResponseEncoding(settings.OutputEncoding, image.Source.Encoding), settings.JpegQuality);
-        return Task.FromResult(new StylizeImageResponse
+        return new StylizeImageResponse
         {
             Image = output,
             Model = settings.Model.Name,
@@ -150,7 +161,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
                 InferenceMs = Stopwatch.GetElapsedTime(started, inferred).TotalMilliseconds,
                 TotalMs = Stopwatch.GetElapsedTime(arrived).TotalMilliseconds,
             },
-        });
+        };
     });
 
     public override async Task StylizeStream(IAsyncStreamReader<StreamRequest> requestStream, IServerStreamWriter<StreamResponse> responseStream, ServerCallContext context)

@@ -94,6 +94,18 @@ public sealed class OperationsTests
     }
 
     [Fact]
+    public async Task StreamRoundTrip_LatestPolicy_FillsDropsAndKeepsFrameCount()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        using var dir = new TempDir();
+        string input = Media.Generate(dir.File("in.mp4"), 320, 180, "25", seconds: 1.0, audio: false);
+        var result = await StreamRoundTrip.RunAsync(server.Client, input, dir.File("out.mp4"), new RoundTripOptions { Model = "toon", Policy = Policy.Latest }, CancellationToken.None).WaitAsync(T);
+        Assert.Equal(25, Media.Probe(dir.File("out.mp4")).Frames);
+        Assert.Equal(25, result.FramesWritten);
+        Assert.Equal(result.FramesSent, result.FramesStylized + result.Dropped);
+    }
+
+    [Fact]
     public async Task StreamRoundTrip_GeneratedClip_SameFrameCountWithAudio()
     {
         await using var server = await GrpcTestServer.StartAsync();
