@@ -97,7 +97,8 @@ internal static class ServeCommand
             }
 
             var host = server.Services.GetRequiredService<ModelHost>();
-            Console.Out.WriteLine($"video serve: gRPC (video.stylize.v1, health, reflection) on {server.Address}, metrics on {server.MetricsAddress}/metrics{(keys.Length > 0 ? $", {keys.Length} API key(s)" : string.Empty)}; Ctrl+C stops");
+            int keyCount = server.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StreamingOptions>>().Value.ApiKeys.Count;
+            Console.Out.WriteLine($"video serve: gRPC (video.stylize.v1, health, reflection) on {server.Address}, metrics on {server.MetricsAddress}/metrics{(keyCount > 0 ? $", {keyCount} API key(s)" : ", no API keys")}; Ctrl+C stops");
             await host.Loaded.WaitAsync(ct).ConfigureAwait(false);
             Console.Out.WriteLine(host.IsReady
                 ? $"video serve: SERVING models {string.Join(", ", host.Models.Select(m => m.Name))} on {host.Device}"

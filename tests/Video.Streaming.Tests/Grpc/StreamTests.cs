@@ -48,6 +48,39 @@ public sealed class StreamTests
     }
 
     [Fact]
+    public async Task StylizeStream_AllPolicyWithAClientThatDoesNotRead_BackpressureStopsTheSender()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity", Policy = Policy.All }).WaitAsync(T);
+        const int count = 40;
+        var image = GrpcTestServer.Pattern(640, 360, 3);
+        int sent = 0;
+        var sending = Task.Run(async () =>
+        {
+            for (int i = 0; i < count; i++)
+            {
+                await stream.SendImageAsync(image, i, (ulong)i);
+                Interlocked.Increment(ref sent);
+            }
+
+            await stream.CompleteAsync();
+        });
+
+        // 40 frames of 675 KiB cannot all be in flight: the server's queues (4 + 4) and the HTTP/2 windows hold a
+        // few, then the server stops reading and the client's writes wait. Nothing is dropped.
+        await GrpcTestServer.EventuallyAsync(() => Volatile.Read(ref sent) >= 4, "the first frames to go out");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.False(sending.IsCompleted, "all frames were accepted although nobody read the responses");
+        Assert.InRange(Volatile.Read(ref sent), 4, count / 2);
+        Assert.InRange(server.Metrics.QueueDepth, 0, 5);
+
+        var frames = (await GrpcTestServer.ReadAllAsync(stream)).Where(r => r.KindCase == StreamResponse.KindOneofCase.Frame).ToList();
+        await sending.WaitAsync(T);
+        Assert.Equal(Enumerable.Range(0, count).Select(i => (ulong)i), frames.Select(f => f.Frame.Sequence));
+        Assert.All(frames, f => Assert.Equal(0UL, f.Frame.DroppedTotal));
+    }
+
+    [Fact]
     public async Task StylizeStream_LatestPolicyUnderOverload_DropsOldestAndCountsDrops()
     {
         await using var server = await GrpcTestServer.StartAsync();
