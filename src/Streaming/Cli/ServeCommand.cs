@@ -19,7 +19,7 @@ internal static class ServeCommand
         var maxStreams = new Option<int?>("--max-streams") { Description = "Open streams allowed on the server (default 16)" };
         var maxPerClient = new Option<int?>("--max-streams-per-client") { Description = "Open streams allowed per client IP (default 4)" };
         var maxFrame = new Option<string?>("--max-frame") { Description = "Largest frame WxH (default 3840x2160)" };
-        var maxMessage = new Option<int?>("--max-message-mb") { Description = "Largest request message in MiB (default 16)" };
+        var maxMessage = new Option<int?>("--max-message-mb") { Description = "Largest request message in MiB (default 32)" };
         var idle = new Option<double?>("--idle-timeout") { Description = "Seconds a stream may stay silent before it is closed (default 30)" };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Cleartext only: HTTP/1.1 port for /metrics (default: --port + 1; -1 = none). With TLS, /metrics is on the gRPC port" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Log warnings only" };

@@ -19,8 +19,8 @@ public sealed class StreamingOptions
     /// <summary>Accepted API keys (<c>authorization: Bearer KEY</c>). Empty = no authentication.</summary>
     public List<string> ApiKeys { get; set; } = [];
 
-    /// <summary>Largest request message in bytes (a frame plus its envelope).</summary>
-    public int MaxMessageBytes { get; set; } = 16 * 1024 * 1024;
+    /// <summary>Largest request message in bytes (a frame plus its envelope): 32 MiB holds a raw RGB24 frame at the default 3840x2160 limit.</summary>
+    public int MaxMessageBytes { get; set; } = 32 * 1024 * 1024;
 
     public int MaxFrameWidth { get; set; } = 3840;
 

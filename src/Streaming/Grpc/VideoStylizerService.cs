@@ -93,6 +93,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
             throw new StreamingException(StreamingError.OutOfOrder, $"no AdaIN model is installed (installed: {string.Join(", ", _models.Models.Select(m => m.Name))}); RegisterStyle needs a model whose manifest has an 'adain' section");
         }
 
+        using var lease = _limiter.Acquire(Client(context));
         var model = string.IsNullOrEmpty(request.Model) ? adain[0] : _models.Get(request.Model);
         using var image = ImageCodec.Parse(request.Image, "style image", _options.MaxFrameWidth, _options.MaxFrameHeight);
         using var frame = Frame.CreateUnpooled(image.Width, image.Height);
@@ -109,6 +110,8 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
 
     public override Task<StylizeImageResponse> StylizeImage(StylizeImageRequest request, ServerCallContext context) => Guard(nameof(StylizeImage), async () =>
     {
+        // A unary call takes a stream slot while it runs, so image calls count against the same limits.
+        using var lease = _limiter.Acquire(Client(context));
         var settings = _resolver.Resolve(request.Config, null);
         long arrived = Stopwatch.GetTimestamp();
         using var image = ImageCodec.Parse(request.Image, "image", _options.MaxFrameWidth, _options.MaxFrameHeight);
@@ -166,7 +169,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
 
     public override async Task StylizeStream(IAsyncStreamReader<StreamRequest> requestStream, IServerStreamWriter<StreamResponse> responseStream, ServerCallContext context)
     {
-        string client = context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? context.Peer;
+        string client = Client(context);
         StreamSession? session = null;
         try
         {
@@ -200,6 +203,9 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
             throw rpc;
         }
     }
+
+    /// <summary>Who a call counts against for the per-client limit: the remote IP address.</summary>
+    private static string Client(ServerCallContext context) => context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? context.Peer;
 
     /// <summary>The status for a failure: the one place where exceptions become gRPC statuses.</summary>
     internal static StatusCode StatusFor(Exception e) => e switch
