@@ -6,7 +6,7 @@ using Video.Streaming.Protos.V1;
 
 namespace Video.Streaming.Cli;
 
-/// <summary><c>video client SERVER INPUT -o OUTPUT [--model M] [--style IMAGE] [--policy latest|all]</c>.</summary>
+/// <summary><c>video client SERVER INPUT -o OUTPUT [--model M] [--style IMAGE] [--policy latest|all] [--temporal off|ema|flow]</c>.</summary>
 internal static class ClientCommand
 {
     public static Command Create()
@@ -19,11 +19,14 @@ internal static class ClientCommand
         var alpha = new Option<float?>("--alpha") { Description = "Style strength 0..1 for AdaIN models" };
         var policy = new Option<string>("--policy") { Description = "all: lossless with backpressure; latest: live pacing, the server drops stale frames", DefaultValueFactory = _ => "all" }
             .AcceptOnlyFromAmong("all", "latest");
+        var temporal = new Option<string>("--temporal") { Description = "Server-side temporal filter against flicker: off, ema or flow", DefaultValueFactory = _ => "off" }
+            .AcceptOnlyFromAmong("off", "ema", "flow");
+        var strength = new Option<float?>("--temporal-strength") { Description = "Temporal filter strength in [0, 1) (default 0.8)" };
         var apiKey = new Option<string?>("--api-key") { Description = "API key (default: $VIDEO_API_KEY)" };
         var fps = new Option<double?>("--fps") { Description = "Frame rate for image-folder inputs (default 25)" };
         var command = new Command("client", "Stream a video file or image folder through a `video serve` server and write the stylized result (audio kept)")
         {
-            server, input, output, model, style, alpha, policy, apiKey, fps,
+            server, input, output, model, style, alpha, policy, temporal, strength, apiKey, fps,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -33,6 +36,11 @@ internal static class ClientCommand
                 Policy = parse.GetValue(policy) == "latest" ? Policy.Latest : Policy.All,
                 StylePath = parse.GetValue(style),
                 Alpha = parse.GetValue(alpha),
+                Temporal = new TemporalConfig
+                {
+                    Mode = parse.GetValue(temporal) switch { "ema" => TemporalMode.Ema, "flow" => TemporalMode.Flow, _ => TemporalMode.Off },
+                    Strength = parse.GetValue(strength) ?? 0,
+                },
                 ImageRate = parse.GetValue(fps) is { } f ? Rational.Parse(f.ToString(CultureInfo.InvariantCulture)) : null,
             };
             string key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("VIDEO_API_KEY") ?? string.Empty;

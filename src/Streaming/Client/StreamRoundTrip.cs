@@ -18,6 +18,9 @@ public sealed record RoundTripOptions
 
     public float? Alpha { get; init; }
 
+    /// <summary>Temporal filter the server applies (off by default).</summary>
+    public TemporalConfig? Temporal { get; init; }
+
     /// <summary>Frame rate for image-folder inputs.</summary>
     public Rational? ImageRate { get; init; }
 }
@@ -86,7 +89,7 @@ public static class StreamRoundTrip
             styleId = (await client.RegisterStyleAsync(style, options.Model, cancellationToken).ConfigureAwait(false)).StyleId;
         }
 
-        var config = new SessionConfig { Model = options.Model, Policy = options.Policy, StyleId = styleId, OutputEncoding = Protos.V1.Encoding.Rgb24 };
+        var config = new SessionConfig { Model = options.Model, Policy = options.Policy, StyleId = styleId, OutputEncoding = Protos.V1.Encoding.Rgb24, Temporal = options.Temporal };
         if (options.Alpha is { } alpha)
         {
             config.Alpha = alpha;
