@@ -57,7 +57,18 @@ internal static class ServeCommand
             };
             string? modelsDir = parse.GetValue(models);
             string deviceName = parse.GetValue(device)!;
-            await using var server = StreamingServer.Create(endpoint, o =>
+            StreamingServer server;
+            try
+            {
+                server = StreamingServer.Create(endpoint, Configure);
+            }
+            catch (Microsoft.Extensions.Options.OptionsValidationException e)
+            {
+                throw new VideoException($"bad server option: {e.Message}");
+            }
+
+            await using var _ = server;
+            void Configure(StreamingOptions o)
             {
                 o.ModelsDirectory = modelsDir ?? o.ModelsDirectory;
                 o.Device = CommonOptions.ParseDevice(deviceName);
@@ -82,7 +93,8 @@ internal static class ServeCommand
                 {
                     o.IdleTimeout = TimeSpan.FromSeconds(s);
                 }
-            });
+            }
+
             try
             {
                 await server.StartAsync(ct).ConfigureAwait(false);

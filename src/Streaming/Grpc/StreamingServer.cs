@@ -80,6 +80,9 @@ public sealed class StreamingServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Video", endpoint.LogLevel);
 
+        // Start-up failures (port in use, bad options) are reported by the caller in one line, not as a stack dump.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+
         bool kestrelFromConfig = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
         builder.WebHost.ConfigureKestrel(k =>
         {

@@ -25,11 +25,8 @@ public static class StreamingServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        options.Validate(o =>
-        {
-            o.Validate();
-            return true;
-        }).ValidateOnStart();
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StreamingOptions>, StreamingOptionsValidator>());
 
         services.TryAddSingleton<HealthServiceImpl>();
         services.TryAddSingleton<StreamingMetrics>();
@@ -60,5 +57,22 @@ public static class StreamingServiceCollectionExtensions
         endpoints.MapGrpcReflectionService();
         endpoints.MapPrometheusScrapingEndpoint();
         return endpoints;
+    }
+}
+
+/// <summary>Runs <see cref="StreamingOptions.Validate"/> when the host starts, as an options validation failure.</summary>
+internal sealed class StreamingOptionsValidator : IValidateOptions<StreamingOptions>
+{
+    public ValidateOptionsResult Validate(string? name, StreamingOptions options)
+    {
+        try
+        {
+            options.Validate();
+            return ValidateOptionsResult.Success;
+        }
+        catch (ArgumentException e)
+        {
+            return ValidateOptionsResult.Fail(e.Message);
+        }
     }
 }
