@@ -125,11 +125,12 @@ public static class TrainerCli
         var limit = new Option<int?>("--content-limit") { Description = "use only the first N training photos (tests)" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
+        var reflect = new Option<bool>("--reflect-pad") { Description = "reflection padding in the generator (no border bands; ~10% slower); can be switched on when resuming" };
         var vgg = Vgg19Option();
         var lossSeed = LossSeedOption();
         var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)")
         {
-            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, vgg, lossSeed,
+            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, vgg, lossSeed,
         };
         cmd.SetAction(r =>
         {
@@ -154,6 +155,7 @@ public static class TrainerCli
                 ContentLimit = r.GetValue(limit),
                 Seed = r.GetValue(seed),
                 Resume = r.GetValue(resume),
+                ReflectPad = r.GetValue(reflect),
                 Command = RunState.CommandLine(allArgs),
             };
             RequireFile(o.Style, "style image");

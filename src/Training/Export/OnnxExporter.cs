@@ -56,7 +56,7 @@ public static class OnnxExporter
                 skip = x;
             }
 
-            x = Conv(g, p, conv, x);
+            x = Conv(g, p, conv, x, reflectPad: model.Spec.ReflectPad);
             if (norm is not null)
             {
                 x = InstanceNorm(g, p, norm, x);

@@ -52,6 +52,9 @@ public sealed record FastOptions
 
     public bool Resume { get; init; }
 
+    /// <summary>Reflection padding in the generator (<see cref="StylizerSpec.CheapReflect"/>); may be switched on when resuming.</summary>
+    public bool ReflectPad { get; init; }
+
     public string Command { get; init; } = "";
 }
 
@@ -79,7 +82,7 @@ public static class FastMethod
             grams = net.Features(style).Select(f => StyleLosses.Gram(f).DetachFromDisposeScope()).ToArray();
         }
 
-        var model = new FastStylizer(StylizerSpec.Cheap);
+        var model = new FastStylizer(o.ReflectPad ? StylizerSpec.CheapReflect : StylizerSpec.Cheap);
         model.SetStyleColour(style);
         var opt = torch.optim.Adam(model.parameters(), lr: o.LearningRate);
         var curve = new LossCurve();

@@ -18,7 +18,8 @@ public static class Packaging
     public static void PackageFast(string runDir, string outDir, string contentDir, string stylePath)
     {
         var state = RunState.TryLoad(runDir) ?? throw new TrainingDataException($"no state.json in {runDir}");
-        using var model = new FastStylizer(StylizerSpec.Cheap);
+        bool reflect = state.Options.TryGetValue("reflectPad", out var rp) && rp.ValueKind == System.Text.Json.JsonValueKind.True;
+        using var model = new FastStylizer(reflect ? StylizerSpec.CheapReflect : StylizerSpec.Cheap);
         model.load(Path.Combine(runDir, FastMethod.WeightsFile));
         model.eval();
         Directory.CreateDirectory(outDir);

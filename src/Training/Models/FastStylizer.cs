@@ -34,17 +34,18 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
     {
         Spec = spec;
         int c1 = spec.Channels[0], c2 = spec.Channels[1], c3 = spec.Channels[2], k = spec.EndKernel;
-        conv_in = Conv2d(3, c1, k, padding: k / 2);
-        down1 = Conv2d(c1, c2, 3, stride: 2, padding: 1);
-        down2 = Conv2d(c2, c3, 3, stride: 2, padding: 1);
+        var pm = spec.ReflectPad ? PaddingModes.Reflect : PaddingModes.Zeros;
+        conv_in = Conv2d(3, c1, k, padding: k / 2, padding_mode: pm);
+        down1 = Conv2d(c1, c2, 3, stride: 2, padding: 1, padding_mode: pm);
+        down2 = Conv2d(c2, c3, 3, stride: 2, padding: 1, padding_mode: pm);
         for (int i = 0; i < 2 * spec.ResidualBlocks; i++)
         {
-            res.Add(Conv2d(c3, c3, 3, padding: 1));
+            res.Add(Conv2d(c3, c3, 3, padding: 1, padding_mode: pm));
         }
 
-        up1 = Conv2d(c3, c2, 3, padding: 1);
-        up2 = Conv2d(c2, c1, 3, padding: 1);
-        conv_out = Conv2d(c1, 3, k, padding: k / 2);
+        up1 = Conv2d(c3, c2, 3, padding: 1, padding_mode: pm);
+        up2 = Conv2d(c2, c1, 3, padding: 1, padding_mode: pm);
+        conv_out = Conv2d(c1, 3, k, padding: k / 2, padding_mode: pm);
         if (spec.InstanceNorm)
         {
             foreach (var c in NormChannels(spec))

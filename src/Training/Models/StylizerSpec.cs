@@ -14,7 +14,8 @@ public sealed record StylizerSpec(
     [property: JsonPropertyName("instanceNorm")] bool InstanceNorm,
     [property: JsonPropertyName("halfResolution")] bool HalfResolution,
     [property: JsonPropertyName("residualInput")] bool ResidualInput = false,
-    [property: JsonPropertyName("colourTransfer")] bool ColourTransfer = false)
+    [property: JsonPropertyName("colourTransfer")] bool ColourTransfer = false,
+    [property: JsonPropertyName("reflectPad")] bool ReflectPad = false)
 {
     /// <summary>0.2 M parameters, no normalisation, run on the half-resolution frame and upsampled by a fast guided filter.</summary>
     /// <remarks>
@@ -25,6 +26,12 @@ public sealed record StylizerSpec(
     /// so the style's palette is there from step 0 and training only has to add texture.
     /// </remarks>
     public static StylizerSpec Cheap => new([16, 32, 64], 2, 3, false, true, ResidualInput: true, ColourTransfer: true);
+
+    /// <summary>
+    /// <see cref="Cheap"/> with reflection instead of zero padding: zero padding tells the generator where the border is
+    /// and it learnt to paint bands along it. Same parameters, so a zero-padded run can be resumed with it.
+    /// </summary>
+    public static StylizerSpec CheapReflect => Cheap with { ReflectPad = true };
 
     /// <summary>The classic fast-style-transfer network: 32/64/128 channels, 5 residual blocks, 9×9 end convs, instance norm, full resolution.</summary>
     public static StylizerSpec Johnson => new([32, 64, 128], 5, 9, true, false);

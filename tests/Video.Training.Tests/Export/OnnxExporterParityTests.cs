@@ -13,9 +13,14 @@ public sealed class OnnxExporterParityTests : IDisposable
     private const float Tolerance = 1e-4f;
     private readonly string _dir = Directory.CreateTempSubdirectory("video-train-export-").FullName;
 
-    public static TheoryData<string> Specs => new() { "cheap", "johnson" };
+    public static TheoryData<string> Specs => new() { "cheap", "cheap-reflect", "johnson" };
 
-    private static StylizerSpec SpecOf(string name) => name == "cheap" ? StylizerSpec.Cheap : StylizerSpec.Johnson;
+    private static StylizerSpec SpecOf(string name) => name switch
+    {
+        "cheap" => StylizerSpec.Cheap,
+        "cheap-reflect" => StylizerSpec.CheapReflect,
+        _ => StylizerSpec.Johnson,
+    };
 
     /// <summary>Random weights with non-trivial biases and norms, so that every layer matters.</summary>
     private static FastStylizer RandomFast(string spec)
