@@ -105,6 +105,7 @@ public static class StreamRoundTrip
         bool pace = options.Policy == Policy.Latest && !source.IsLive;
         double interval = 1.0 / Math.Max(1e-3, info.FrameRate.Value);
 
+        RpcException? writeFailure = null;
         async Task SendAsync()
         {
             try
@@ -128,6 +129,11 @@ public static class StreamRoundTrip
                 }
 
                 await stream.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (RpcException e) when (!cts.IsCancellationRequested)
+            {
+                // The server ended the call while a frame was being written; the receive loop reads its status.
+                writeFailure = e;
             }
             catch
             {
@@ -211,6 +217,11 @@ public static class StreamRoundTrip
             }
 
             throw;
+        }
+
+        if (writeFailure is not null)
+        {
+            throw writeFailure;
         }
 
         await sink.CompleteAsync(cancellationToken).ConfigureAwait(false);

@@ -93,6 +93,14 @@ public sealed class StylizeClient : IDisposable
         {
             await stream.SendConfigAsync(config, cancellationToken).ConfigureAwait(false);
         }
+        catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The server may have ended the call (e.g. a wrong key) while the config was being written: the
+            // write then only says Cancelled, and the call's own status is the real answer.
+            var status = await StatusAfterFailedWriteAsync(call, e).ConfigureAwait(false);
+            stream.Dispose();
+            throw new RpcException(status);
+        }
         catch
         {
             stream.Dispose();
@@ -142,6 +150,29 @@ public sealed class StylizeClient : IDisposable
     }
 
     public void Dispose() => Channel.Dispose();
+
+    /// <summary>The status a call ended with, read after a write to it failed (nothing else may be reading it).</summary>
+    internal static async Task<Status> StatusAfterFailedWriteAsync(AsyncDuplexStreamingCall<StreamRequest, StreamResponse> call, RpcException writeFailure)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false))
+            {
+                // Drain to the end of the call.
+            }
+
+            return writeFailure.Status;
+        }
+        catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled)
+        {
+            return e.Status;
+        }
+        catch (Exception e) when (e is RpcException or OperationCanceledException or InvalidOperationException)
+        {
+            return writeFailure.Status;
+        }
+    }
 
     private static async Task<ProtoImage> LoadImageAsync(string path, CancellationToken cancellationToken)
     {

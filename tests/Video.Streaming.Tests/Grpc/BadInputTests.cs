@@ -34,7 +34,7 @@ public sealed class BadInputTests
         await GrpcTestServer.NextAsync(good);
 
         using var bad = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity" }).WaitAsync(T);
-        await bad.SendImageAsync(BadImage(kind), 0, 7).WaitAsync(T);
+        await GrpcTestServer.SendRejectableAsync(bad, BadImage(kind), 0, 7);
         var e = await GrpcTestServer.FailureAsync(bad);
         Assert.Equal(code, e.StatusCode);
         Assert.Contains(message, e.Status.Detail, StringComparison.Ordinal);
@@ -82,8 +82,7 @@ public sealed class BadInputTests
     public async Task StylizeStream_UnknownModelOrStyle_FailsWithStatus(string model, string style, StatusCode code, string message)
     {
         await using var server = await GrpcTestServer.StartAsync();
-        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = model, StyleId = style }).WaitAsync(T);
-        var e = await GrpcTestServer.FailureAsync(stream);
+        var e = await GrpcTestServer.RejectedAsync(server.Client, new SessionConfig { Model = model, StyleId = style });
         Assert.Equal(code, e.StatusCode);
         Assert.Contains(message, e.Status.Detail, StringComparison.Ordinal);
 
@@ -103,8 +102,7 @@ public sealed class BadInputTests
         await GrpcTestServer.NextAsync(first);
         await GrpcTestServer.NextAsync(second);
 
-        using var third = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity" }).WaitAsync(T);
-        var e = await GrpcTestServer.FailureAsync(third);
+        var e = await GrpcTestServer.RejectedAsync(server.Client, new SessionConfig { Model = "identity" });
         Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
         Assert.Contains("too many streams from 127.0.0.1: 2 open (limit 2 per client)", e.Status.Detail, StringComparison.Ordinal);
 
@@ -131,7 +129,8 @@ public sealed class BadInputTests
     {
         await using var server = await GrpcTestServer.StartAsync(o => o.MaxMessageBytes = 64 * 1024);
         using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity" }).WaitAsync(T);
-        await stream.SendImageAsync(GrpcTestServer.Pattern(160, 160, 0), 0, 0).WaitAsync(T);
+        await GrpcTestServer.SendRejectableAsync(stream, GrpcTestServer.Pattern(160, 160, 0), 0, 0);
+
         var e = await GrpcTestServer.FailureAsync(stream);
         Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
     }

@@ -122,6 +122,39 @@ internal sealed class GrpcTestServer : IAsyncDisposable
         return e;
     }
 
+    /// <summary>Opens a stream the server must reject and returns the status, whether the rejection arrives
+    /// while the config is written or when the responses are read.</summary>
+    public static async Task<RpcException> RejectedAsync(StylizeClient client, Protos.V1.SessionConfig config)
+    {
+        StylizeStream stream;
+        try
+        {
+            stream = await client.OpenStreamAsync(config).WaitAsync(Timeout);
+        }
+        catch (RpcException e)
+        {
+            return e;
+        }
+
+        using (stream)
+        {
+            return await FailureAsync(stream);
+        }
+    }
+
+    /// <summary>Sends a frame the server may reject while it is still being written.</summary>
+    public static async Task SendRejectableAsync(StylizeStream stream, Image image, long pts, ulong sequence)
+    {
+        try
+        {
+            await stream.SendImageAsync(image, pts, sequence).WaitAsync(Timeout);
+        }
+        catch (RpcException)
+        {
+            // The status is read from the response stream.
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();

@@ -259,6 +259,24 @@ internal static class ImageCodec
         return image;
     }
 
+    /// <summary>
+    /// An RGB24 image over a copy of the frame in a buffer rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/>;
+    /// the caller returns <paramref name="rented"/> once the message has been written.
+    /// </summary>
+    public static ProtoImage EncodeRgb24Pooled(Frame frame, out byte[] rented)
+    {
+        rented = System.Buffers.ArrayPool<byte>.Shared.Rent(frame.Length);
+        frame.Pixels.CopyTo(rented);
+        return new ProtoImage
+        {
+            Encoding = Encoding.Rgb24,
+            Width = (uint)frame.Width,
+            Height = (uint)frame.Height,
+            Stride = (uint)frame.Stride,
+            Data = UnsafeByteOperations.UnsafeWrap(rented.AsMemory(0, frame.Length)),
+        };
+    }
+
     /// <summary>Short name of an encoding as users write it ("RGB24", "JPEG").</summary>
     public static string Name(Encoding encoding) => encoding switch
     {

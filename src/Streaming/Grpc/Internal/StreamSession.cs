@@ -34,7 +34,7 @@ internal sealed class StreamSession
     private readonly Dictionary<(string Model, int W, int H, int TW, int TH), PlanEntry> _plans = new();
     private readonly List<FramePool> _pools = [];
     private Channel<WorkItem> _input = null!;
-    private Channel<StreamResponse> _output = null!;
+    private Channel<Outgoing> _output = null!;
     private FramePool? _pool;
     private TemporalFilter? _filter;
     private long _framesIn;
@@ -78,8 +78,8 @@ internal sealed class StreamSession
         _input = settings.Policy == Policy.Latest
             ? Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(settings.QueueCapacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true }, OnDropped)
             : Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(settings.QueueCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
-        _output = Channel.CreateBounded<StreamResponse>(new BoundedChannelOptions(4) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
-        _output.Writer.TryWrite(Applied(settings));
+        _output = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(4) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
+        _output.Writer.TryWrite(new Outgoing(Applied(settings), null));
         Log.StreamStarted(_logger, Id, _peer, settings.Model.Name, settings.Policy.ToString(), settings.QueueCapacity);
 
         var read = Task.Run(() => ReadLoopAsync(requests, idle, settings, cts), CancellationToken.None);
@@ -126,7 +126,7 @@ internal sealed class StreamSession
                     case StreamRequest.KindOneofCase.Config:
                         settings = _resolver.Resolve(message.Config, settings);
                         Log.ConfigApplied(_logger, Id, settings.Model.Name, settings.Version);
-                        await _output.Writer.WriteAsync(Applied(settings), ct).ConfigureAwait(false);
+                        await _output.Writer.WriteAsync(new Outgoing(Applied(settings), null), ct).ConfigureAwait(false);
                         break;
                     case StreamRequest.KindOneofCase.Frame:
                         await AcceptAsync(message.Frame, settings, ct).ConfigureAwait(false);
@@ -207,6 +207,7 @@ internal sealed class StreamSession
                 {
                     _metrics.Queued(-1);
                     StreamResponse response;
+                    byte[]? rented = null;
                     double queueMs, inferMs, totalMs;
                     using (item.Frame)
                     {
@@ -235,7 +236,9 @@ internal sealed class StreamSession
 
                         long inferred = Stopwatch.GetTimestamp();
                         var encoding = ImageCodec.ResponseEncoding(item.Settings.OutputEncoding, item.InputEncoding);
-                        var image = ImageCodec.Encode(frame, encoding, item.Settings.JpegQuality);
+                        var image = encoding == Encoding.Rgb24
+                            ? ImageCodec.EncodeRgb24Pooled(frame, out rented)
+                            : ImageCodec.Encode(frame, encoding, item.Settings.JpegQuality);
                         long done = Stopwatch.GetTimestamp();
                         queueMs = Stopwatch.GetElapsedTime(item.Arrived, started).TotalMilliseconds;
                         inferMs = Stopwatch.GetElapsedTime(started, inferred).TotalMilliseconds;
@@ -255,7 +258,15 @@ internal sealed class StreamSession
                     }
 
                     _metrics.FrameOut(item.Settings.Model.Name, queueMs, inferMs, totalMs);
-                    await _output.Writer.WriteAsync(response, ct).ConfigureAwait(false);
+                    try
+                    {
+                        await _output.Writer.WriteAsync(new Outgoing(response, rented), ct).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        Return(rented);
+                        throw;
+                    }
                 }
             }
 
@@ -273,11 +284,20 @@ internal sealed class StreamSession
     {
         try
         {
-            await foreach (var response in _output.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
+            await foreach (var (response, rented) in _output.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
             {
                 // Only the call's own token may interrupt a write: cancelling a write half way aborts the HTTP/2
                 // stream, and the client would see Cancelled instead of the status another loop failed with.
-                await responses.WriteAsync(response, callToken).ConfigureAwait(false);
+                try
+                {
+                    // The message is serialized before the write completes, so the pixel buffer can go back then.
+                    await responses.WriteAsync(response, callToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Return(rented);
+                }
+
                 if (response.KindCase == StreamResponse.KindOneofCase.Frame)
                 {
                     _framesOut++;
@@ -366,8 +386,21 @@ internal sealed class StreamSession
         return _filter;
     }
 
+    private static void Return(byte[]? rented)
+    {
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
     private void Cleanup()
     {
+        while (_output?.Reader.TryRead(out var outgoing) == true)
+        {
+            Return(outgoing.Rented);
+        }
+
         while (_input?.Reader.TryRead(out var item) == true)
         {
             _metrics.Queued(-1);
@@ -415,6 +448,9 @@ internal sealed class StreamSession
 
         public SessionSettings? Applied { get; set; }
     }
+
+    /// <summary>A response and the pooled buffer its image wraps (returned once written).</summary>
+    private readonly record struct Outgoing(StreamResponse Response, byte[]? Rented);
 
     private readonly record struct WorkItem(Frame Frame, SessionSettings Settings, long Pts, ulong Sequence, Encoding InputEncoding, long Arrived);
 }
