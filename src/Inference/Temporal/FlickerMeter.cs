@@ -80,15 +80,7 @@ public sealed class FlickerMeter : IDisposable
 
         _sums = new double[versions + 1];
         _noneIn = InputArray.Create(_none);
-        var grid = _grid.Span<float>();
-        for (int y = 0, i = 0; y < height; y++)
-        {
-            for (int x = 0; x < width; x++, i += 2)
-            {
-                grid[i] = x;
-                grid[i + 1] = y;
-            }
-        }
+        FlowKernels.FillPixelGrid(_grid.Span<float>(), width, height);
     }
 
     public int Width { get; }

@@ -107,15 +107,7 @@ public sealed class TemporalFilter : IDisposable
             _grid = new CvBuffer(height, width, MatType.CV_32FC2);
             _map = new CvBuffer(height, width, MatType.CV_32FC2);
             _warped = new CvBuffer(height, width, MatType.CV_8UC3);
-            var grid = _grid.Span<float>();
-            for (int y = 0, i = 0; y < height; y++)
-            {
-                for (int x = 0; x < width; x++, i += 2)
-                {
-                    grid[i] = x;
-                    grid[i + 1] = y;
-                }
-            }
+            FlowKernels.FillPixelGrid(_grid.Span<float>(), width, height);
         }
     }
 

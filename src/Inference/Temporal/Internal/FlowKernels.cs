@@ -44,6 +44,19 @@ internal static class FlowKernels
         }
     }
 
+    /// <summary>Fills an interleaved (x, y) map with each pixel's own coordinates: the identity for <c>Cv2.Remap</c>, to which flow is added.</summary>
+    public static void FillPixelGrid(Span<float> grid, int width, int height)
+    {
+        for (int y = 0, i = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++, i += 2)
+            {
+                grid[i] = x;
+                grid[i + 1] = y;
+            }
+        }
+    }
+
     /// <summary>Sets flow components whose magnitude is below <paramref name="threshold"/> to exactly 0.</summary>
     public static void SnapToZero(Span<float> flow, float threshold)
     {
