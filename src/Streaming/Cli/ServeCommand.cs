@@ -22,12 +22,14 @@ internal static class ServeCommand
         var maxMessage = new Option<int?>("--max-message-mb") { Description = "Largest request message in MiB (default 32)" };
         var idle = new Option<double?>("--idle-timeout") { Description = "Seconds a stream may stay silent before it is closed (default 30)" };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Cleartext only: HTTP/1.1 port for /metrics (default: --port + 1; -1 = none). With TLS, /metrics is on the gRPC port" };
+        var batchMax = new Option<int?>("--batch-max") { Description = "Most frames of different streams (same model, size, style) run in one model call (default 1 = frame by frame)" };
+        var batchDelay = new Option<double?>("--batch-delay-ms") { Description = "How long a frame may wait for others to fill a batch (default 8)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Log warnings only" };
         var device = CommonOptions.Device();
         var models = CommonOptions.ModelsDirectory();
         var command = new Command("serve", "Run the gRPC stylization server (video.stylize.v1): streams, images, health, reflection, /metrics")
         {
-            address, port, metricsPort, tlsCert, tlsKey, config, models, device, apiKeys, maxStreams, maxPerClient, maxFrame, maxMessage, idle, quiet,
+            address, port, metricsPort, tlsCert, tlsKey, config, models, device, apiKeys, maxStreams, maxPerClient, maxFrame, maxMessage, idle, batchMax, batchDelay, quiet,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -40,6 +42,11 @@ internal static class ServeCommand
             foreach (var f in new[] { cert, key }.OfType<string>())
             {
                 MediaProbe.CheckReadable(f);
+            }
+
+            if (parse.GetValue(batchDelay) is { } delayMs && !(delayMs is >= 0 and <= 1000))
+            {
+                throw new VideoException($"--batch-delay-ms {delayMs} is out of range (0..1000)");
             }
 
             var frame = CommonOptions.ParseSize(parse.GetValue(maxFrame));
@@ -93,6 +100,12 @@ internal static class ServeCommand
                 {
                     o.IdleTimeout = TimeSpan.FromSeconds(s);
                 }
+
+                o.BatchMax = parse.GetValue(batchMax) ?? o.BatchMax;
+                if (parse.GetValue(batchDelay) is { } ms)
+                {
+                    o.BatchDelay = TimeSpan.FromMilliseconds(ms);
+                }
             }
 
             try
@@ -113,7 +126,7 @@ internal static class ServeCommand
             Console.Out.WriteLine($"video serve: gRPC (video.stylize.v1, health, reflection) on {server.Address}, metrics on {server.MetricsAddress}/metrics{(keyCount > 0 ? $", {keyCount} API key(s)" : ", no API keys")}; Ctrl+C stops");
             await host.Loaded.WaitAsync(ct).ConfigureAwait(false);
             Console.Out.WriteLine(host.IsReady
-                ? $"video serve: SERVING models {string.Join(", ", host.Models.Select(m => m.Name))} on {host.Device}"
+                ? $"video serve: SERVING models {string.Join(", ", host.Models.Select(m => m.Name))} on {host.Device}{Batching(host)}"
                 : "video serve: NOT_SERVING: no model could be loaded (see the log above)");
             try
             {
@@ -128,5 +141,18 @@ internal static class ServeCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static string Batching(ModelHost host)
+    {
+        var batched = host.Models.Where(m => m.Batched is not null).ToList();
+        if (batched.Count == 0)
+        {
+            return host.Models.Any(m => m.BatchingNote.Length > 0) ? "; batching: no model can batch (see the log above)" : string.Empty;
+        }
+
+        var first = batched[0].Batched!;
+        var single = host.Models.Where(m => m.Batched is null).Select(m => m.Name).ToList();
+        return $"; batching up to {first.MaxBatch} frames, {first.MaxDelay.TotalMilliseconds:0.#} ms delay{(single.Count > 0 ? $" (frame by frame: {string.Join(", ", single)})" : string.Empty)}";
     }
 }

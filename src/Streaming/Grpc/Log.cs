@@ -17,6 +17,12 @@ internal static partial class Log
     [LoggerMessage(4, LogLevel.Warning, "{Warning}")]
     public static partial void DeviceWarning(ILogger logger, string warning);
 
+    [LoggerMessage(5, LogLevel.Information, "Model {Model}: frames of different streams are batched, up to {MaxBatch} per call, waiting at most {DelayMs:0.#} ms ({How})")]
+    public static partial void BatchingOn(ILogger logger, string model, int maxBatch, double delayMs, string how);
+
+    [LoggerMessage(6, LogLevel.Warning, "Model {Model} runs frame by frame although batching is on: {Reason}")]
+    public static partial void BatchingOff(ILogger logger, string model, string reason);
+
     [LoggerMessage(10, LogLevel.Information, "Stream {StreamId} from {Peer} started: model {Model}, policy {Policy}, queue {Capacity}")]
     public static partial void StreamStarted(ILogger logger, long streamId, string peer, string model, string policy, int capacity);
 

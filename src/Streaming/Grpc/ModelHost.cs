@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Video.Inference;
+using Video.Inference.Batching;
 
 namespace Video.Streaming.Grpc;
 
@@ -13,6 +14,15 @@ namespace Video.Streaming.Grpc;
 public sealed record LoadedModel(ModelManifest Manifest, Stylizer Stylizer)
 {
     public string Name => Manifest.Name;
+
+    /// <summary>The model's batched session when the server batches across streams and the graph allows it.</summary>
+    public BatchedModel? Batched { get; init; }
+
+    /// <summary>Why the model runs frame by frame although the server batches; empty otherwise.</summary>
+    public string BatchingNote { get; init; } = string.Empty;
+
+    /// <summary>Most frames run in one call of this model.</summary>
+    public int MaxBatch => Batched?.MaxBatch ?? 1;
 
     /// <summary>True for models that take a style (AdaIN).</summary>
     public bool NeedsStyle => Stylizer.TakesStyle;
@@ -118,6 +128,7 @@ public sealed class ModelHost : IHostedService, IDisposable
 
         foreach (var model in _models.Values)
         {
+            model.Batched?.Dispose();
             model.Stylizer.Dispose();
         }
     }
@@ -138,13 +149,30 @@ public sealed class ModelHost : IHostedService, IDisposable
             {
                 try
                 {
-                    var stylizer = Stylizer.Load(manifest, new StylizerOptions
+                    var stylizerOptions = new StylizerOptions
                     {
                         Device = _options.Device,
                         IntraOpThreads = _options.IntraOpThreads,
                         Warn = w => Log.DeviceWarning(_logger, w),
-                    });
-                    loaded[manifest.Name] = new LoadedModel(manifest, stylizer);
+                    };
+                    var stylizer = Stylizer.Load(manifest, stylizerOptions);
+                    BatchedModel? batched = null;
+                    string note = string.Empty;
+                    if (_options.BatchMax > 1)
+                    {
+                        batched = BatchedModel.TryLoad(stylizer, stylizerOptions, _options.BatchMax, _options.BatchDelay, out string reason);
+                        if (batched is null)
+                        {
+                            note = reason;
+                            Log.BatchingOff(_logger, manifest.Name, reason);
+                        }
+                        else
+                        {
+                            Log.BatchingOn(_logger, manifest.Name, _options.BatchMax, _options.BatchDelay.TotalMilliseconds, reason);
+                        }
+                    }
+
+                    loaded[manifest.Name] = new LoadedModel(manifest, stylizer) { Batched = batched, BatchingNote = note };
                     Device = stylizer.DeviceName;
                 }
                 catch (ModelException e)

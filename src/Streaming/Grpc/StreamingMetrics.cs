@@ -22,6 +22,7 @@ public sealed class StreamingMetrics : IDisposable
     private readonly Histogram<double> _inferenceMs;
     private readonly Histogram<double> _totalMs;
     private readonly UpDownCounter<long> _activeStreams;
+    private readonly Histogram<int> _batchSize;
     private long _active;
     private long _queued;
     private long _leaked;
@@ -36,6 +37,7 @@ public sealed class StreamingMetrics : IDisposable
         _queueMs = _meter.CreateHistogram<double>("video.stream.queue.duration", "ms", "Time a frame waited for inference");
         _inferenceMs = _meter.CreateHistogram<double>("video.stream.inference.duration", "ms", "Pre-processing, model and post-processing time per frame");
         _totalMs = _meter.CreateHistogram<double>("video.stream.total.duration", "ms", "Server time per frame from arrival to response");
+        _batchSize = _meter.CreateHistogram<int>("video.stream.batch.size", "{frame}", "Frames (of all streams) in the model call that stylized a frame");
         _activeStreams = _meter.CreateUpDownCounter<long>("video.stream.active", "{stream}", "Open StylizeStream calls");
         _meter.CreateObservableGauge("video.stream.queue.depth", () => Volatile.Read(ref _queued), "{frame}", "Frames waiting for inference over all streams");
     }
@@ -70,10 +72,11 @@ public sealed class StreamingMetrics : IDisposable
         _framesIn.Add(1, new KeyValuePair<string, object?>("model", model));
     }
 
-    internal void FrameOut(string model, double queueMs, double inferenceMs, double totalMs)
+    internal void FrameOut(string model, double queueMs, double inferenceMs, double totalMs, int batchSize)
     {
         var tag = new KeyValuePair<string, object?>("model", model);
         _framesOut.Add(1, tag);
+        _batchSize.Record(batchSize, tag);
         _queueMs.Record(queueMs, tag);
         _inferenceMs.Record(inferenceMs, tag);
         _totalMs.Record(totalMs, tag);

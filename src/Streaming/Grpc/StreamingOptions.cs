@@ -35,14 +35,26 @@ public sealed class StreamingOptions
     /// <summary>A stream that sends nothing for this long is closed with DeadlineExceeded.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Queue length under <c>POLICY_LATEST</c> when the config asks for none.</summary>
-    public int DefaultQueueCapacity { get; set; } = 2;
+    /// <summary>
+    /// Queue length under <c>POLICY_LATEST</c> when the config asks for none: one waiting frame, so a live
+    /// frame waits at most for the one being stylized (latency ≈ inference + transport, not a queue's worth).
+    /// </summary>
+    public int DefaultQueueCapacity { get; set; } = 1;
 
     /// <summary>Frames buffered between reading and inference under <c>POLICY_ALL</c>.</summary>
     public int LosslessQueueCapacity { get; set; } = 4;
 
     /// <summary>Registered AdaIN styles kept (least recently used are evicted).</summary>
     public int StyleCacheCapacity { get; set; } = 64;
+
+    /// <summary>
+    /// Largest number of frames from different streams run as one ONNX Runtime call (same model, tensor size,
+    /// style and α); 1 runs every frame on its own (no batching). See docs/grpc.md, "Batching across streams".
+    /// </summary>
+    public int BatchMax { get; set; } = 1;
+
+    /// <summary>How long the first frame of a batch may wait for frames of other streams (when not all are there yet).</summary>
+    public TimeSpan BatchDelay { get; set; } = TimeSpan.FromMilliseconds(8);
 
     /// <summary>ONNX Runtime intra-op threads per model; 0 lets the runtime choose.</summary>
     public int IntraOpThreads { get; set; }
@@ -65,6 +77,8 @@ public sealed class StreamingOptions
         Check(IdleTimeout > TimeSpan.Zero, $"idle timeout {IdleTimeout} must be positive");
         Check(DefaultQueueCapacity is >= 1 and <= 8, $"queue capacity {DefaultQueueCapacity} is out of range (1..8)");
         Check(LosslessQueueCapacity is >= 1 and <= 64, $"lossless queue capacity {LosslessQueueCapacity} is out of range (1..64)");
+        Check(BatchMax is >= 1 and <= 64, $"batch max {BatchMax} is out of range (1..64)");
+        Check(BatchDelay >= TimeSpan.Zero && BatchDelay <= TimeSpan.FromSeconds(1), $"batch delay {BatchDelay.TotalMilliseconds} ms is out of range (0..1000 ms)");
         Check(StyleCacheCapacity >= 1, $"style cache capacity {StyleCacheCapacity} must be at least 1");
         Check(ApiKeys.All(k => !string.IsNullOrWhiteSpace(k)), "an API key is empty");
     }

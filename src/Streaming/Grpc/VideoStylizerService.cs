@@ -47,7 +47,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
     public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context) => Guard(nameof(ListModels), () =>
     {
         _models.Get(null);
-        var response = new ListModelsResponse { Device = _models.Device, DefaultModel = _models.DefaultModel };
+        var response = new ListModelsResponse { Device = _models.Device, DefaultModel = _models.DefaultModel, BatchMax = (uint)_options.BatchMax, BatchDelayMs = _options.BatchDelay.TotalMilliseconds };
         foreach (var loaded in _models.Models)
         {
             var m = loaded.Manifest;
@@ -62,6 +62,8 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
                 SizeRule = m.Size.Mode == SizeMode.Fixed ? $"fixed {m.Size.Width}x{m.Size.Height}" : $"dynamic, multiple of {m.Size.MultipleOf}",
                 NeedsStyle = loaded.NeedsStyle,
                 Provenance = m.ProvenanceSummary(),
+                MaxBatch = (uint)loaded.MaxBatch,
+                BatchingNote = loaded.BatchingNote,
             };
             info.InputRange.AddRange(m.Input.Range);
             if (m.Adain is { } adain)
@@ -163,6 +165,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
                 QueueMs = Stopwatch.GetElapsedTime(arrived, started).TotalMilliseconds,
                 InferenceMs = Stopwatch.GetElapsedTime(started, inferred).TotalMilliseconds,
                 TotalMs = Stopwatch.GetElapsedTime(arrived).TotalMilliseconds,
+                BatchSize = 1,
             },
         };
     });

@@ -4,6 +4,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Video.Capture;
 using Video.Inference;
+using Video.Inference.Batching;
 using Video.Inference.Temporal;
 using Video.Streaming.Protos.V1;
 using Frame = Video.Capture.Frame;
@@ -33,6 +34,7 @@ internal sealed class StreamSession
     private readonly string _peer;
     private readonly Dictionary<(string Model, int W, int H, int TW, int TH), PlanEntry> _plans = new();
     private readonly List<FramePool> _pools = [];
+    private readonly BatchItem _batchItem = new();
     private Channel<WorkItem> _input = null!;
     private Channel<Outgoing> _output = null!;
     private FramePool? _pool;
@@ -209,11 +211,13 @@ internal sealed class StreamSession
                     StreamResponse response;
                     byte[]? rented = null;
                     double queueMs, inferMs, totalMs;
+                    int batchSize = 1;
                     using (item.Frame)
                     {
                         long started = Stopwatch.GetTimestamp();
                         var frame = item.Frame;
-                        var plan = PlanFor(item.Settings, frame.Width, frame.Height);
+                        var entry = PlanFor(item.Settings, frame.Width, frame.Height);
+                        var plan = entry.Plan;
                         var filter = FilterFor(item.Settings.Temporal, frame.Width, frame.Height);
                         filter?.ObserveInput(frame);
                         if (!plan.TryRentSlot(out var slot))
@@ -224,7 +228,19 @@ internal sealed class StreamSession
                         try
                         {
                             plan.Preprocess(frame, slot);
-                            plan.Infer(slot);
+                            if (entry.Batcher is { } batcher)
+                            {
+                                // The batch always runs to its end, so this await is bounded even when the call is cancelled.
+                                _batchItem.Input = slot.Input;
+                                _batchItem.Output = slot.Output;
+                                batchSize = await batcher.RunAsync(_batchItem).ConfigureAwait(false);
+                            }
+                            else
+                            {
+                                plan.Infer(slot);
+                                batchSize = 1;
+                            }
+
                             plan.Postprocess(slot, frame);
                         }
                         finally
@@ -252,12 +268,12 @@ internal sealed class StreamSession
                                 Image = image,
                                 Model = item.Settings.Model.Name,
                                 DroppedTotal = (ulong)Dropped,
-                                Timings = new Timings { QueueMs = queueMs, InferenceMs = inferMs, TotalMs = totalMs },
+                                Timings = new Timings { QueueMs = queueMs, InferenceMs = inferMs, TotalMs = totalMs, BatchSize = (uint)batchSize },
                             },
                         };
                     }
 
-                    _metrics.FrameOut(item.Settings.Model.Name, queueMs, inferMs, totalMs);
+                    _metrics.FrameOut(item.Settings.Model.Name, queueMs, inferMs, totalMs, batchSize);
                     try
                     {
                         await _output.Writer.WriteAsync(new Outgoing(response, rented), ct).ConfigureAwait(false);
@@ -345,7 +361,7 @@ internal sealed class StreamSession
         return _pool;
     }
 
-    private StylizerPlan PlanFor(SessionSettings settings, int width, int height)
+    private PlanEntry PlanFor(SessionSettings settings, int width, int height)
     {
         var model = settings.Model;
         var (tw, th) = model.Stylizer.InferenceSize(width, height, settings.InferenceSize);
@@ -356,7 +372,7 @@ internal sealed class StreamSession
             {
                 // Only this loop uses the plans, so none is in use here.
                 var evict = _plans.First();
-                evict.Value.Plan.Dispose();
+                evict.Value.Dispose();
                 _plans.Remove(evict.Key);
             }
 
@@ -371,7 +387,19 @@ internal sealed class StreamSession
             entry.Applied = settings;
         }
 
-        return entry.Plan;
+        // Frames batch with other streams' frames of the same model, tensor size, style and α.
+        if (model.Batched is { } batched)
+        {
+            var statistics = settings.Style?.Statistics;
+            float alpha = statistics is null ? 1f : settings.Alpha;
+            if (entry.Batcher is null || !ReferenceEquals(entry.BatchStyle, statistics) || entry.BatchAlpha != alpha)
+            {
+                entry.DetachBatcher();
+                entry.AttachBatcher(batched, tw, th, statistics, alpha);
+            }
+        }
+
+        return entry;
     }
 
     private TemporalFilter? FilterFor(TemporalOptions options, int width, int height)
@@ -409,7 +437,7 @@ internal sealed class StreamSession
 
         foreach (var entry in _plans.Values)
         {
-            entry.Plan.Dispose();
+            entry.Dispose();
         }
 
         _plans.Clear();
@@ -442,11 +470,43 @@ internal sealed class StreamSession
         },
     };
 
-    private sealed class PlanEntry(StylizerPlan plan)
+    private sealed class PlanEntry(StylizerPlan plan) : IDisposable
     {
+        private BatchedModel? _batched;
+
         public StylizerPlan Plan { get; } = plan;
 
         public SessionSettings? Applied { get; set; }
+
+        /// <summary>The cross-stream batcher this stream's frames of this plan go through; null = frame by frame.</summary>
+        public InferenceBatcher? Batcher { get; private set; }
+
+        public StyleStatistics? BatchStyle { get; private set; }
+
+        public float BatchAlpha { get; private set; }
+
+        public void AttachBatcher(BatchedModel batched, int tensorWidth, int tensorHeight, StyleStatistics? style, float alpha)
+        {
+            Batcher = batched.Attach(tensorWidth, tensorHeight, style, alpha);
+            _batched = batched;
+            BatchStyle = style;
+            BatchAlpha = alpha;
+        }
+
+        public void DetachBatcher()
+        {
+            if (Batcher is not null)
+            {
+                _batched!.Detach(Batcher);
+                Batcher = null;
+            }
+        }
+
+        public void Dispose()
+        {
+            DetachBatcher();
+            Plan.Dispose();
+        }
     }
 
     /// <summary>A response and the pooled buffer its image wraps (returned once written).</summary>
