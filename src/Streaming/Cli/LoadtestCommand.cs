@@ -1,55 +1,186 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
 using Video.Capture;
 using Video.Streaming.Client;
 using Video.Streaming.Protos.V1;
 
 namespace Video.Streaming.Cli;
 
-/// <summary><c>video loadtest SERVER --streams N --seconds S [--fps F] [--size WxH] [--policy latest|all] [--model M]</c>.</summary>
+/// <summary>
+/// <c>video loadtest SERVER[,SERVER…] [--streams N[,N…]] [--seconds S] [--fps F] [--size WxH[,WxH…]] [--policy latest|all[,…]] [--model M[,M…]]</c>.
+/// </summary>
+/// <remarks>
+/// Lists make a matrix: every policy × model × size × stream count runs against every server in turn, so
+/// servers with different settings (e.g. batching off and on) are measured side by side in one run; figures
+/// for a later server are also given as ratios to the first.
+/// </remarks>
 internal static class LoadtestCommand
 {
     public static Command Create()
     {
-        var server = new Argument<string>("server") { Description = "Server address: HOST:PORT or http(s)://HOST:PORT" };
-        var streams = new Option<int>("--streams") { Description = "Concurrent streams", DefaultValueFactory = _ => 4 };
-        var seconds = new Option<double>("--seconds") { Description = "How long each stream sends", DefaultValueFactory = _ => 10 };
+        var server = new Argument<string>("server") { Description = "Server address HOST:PORT or http(s)://HOST:PORT; several, comma-separated, are measured side by side" };
+        var streams = new Option<string>("--streams") { Description = "Concurrent streams (a comma-separated list runs each)", DefaultValueFactory = _ => "4" };
+        var seconds = new Option<double>("--seconds") { Description = "How long each stream sends, per case", DefaultValueFactory = _ => 10 };
         var fps = new Option<double>("--fps") { Description = "Frames per second each stream sends", DefaultValueFactory = _ => 15 };
-        var size = new Option<string>("--size") { Description = "Frame size WxH", DefaultValueFactory = _ => "320x180" };
-        var policy = new Option<string>("--policy") { Description = "latest (live, drops) or all (lossless, backpressure)", DefaultValueFactory = _ => "latest" }
-            .AcceptOnlyFromAmong("latest", "all");
-        var model = new Option<string?>("--model", "-m") { Description = "Model name (default: the server's default)" };
+        var size = new Option<string>("--size") { Description = "Frame size WxH (a comma-separated list runs each)", DefaultValueFactory = _ => "320x180" };
+        var policy = new Option<string>("--policy") { Description = "latest (live, drops) or all (lossless, backpressure); 'latest,all' runs both", DefaultValueFactory = _ => "latest" };
+        var model = new Option<string?>("--model", "-m") { Description = "Model name (default: the server's default; a comma-separated list runs each)" };
+        var warmup = new Option<double>("--warmup") { Description = "Seconds at the start of each case whose latencies are not counted (plans are built on the first frame)", DefaultValueFactory = _ => 1 };
         var apiKey = new Option<string?>("--api-key") { Description = "API key (default: $VIDEO_API_KEY)" };
-        var command = new Command("loadtest", "Open N streams of synthetic frames against a server; report frames/s, p50/p95/p99 latency and drops")
+        var command = new Command("loadtest", "Open N streams of synthetic frames against a server; report frames/s, p50/p95/p99 latency, drops and batch size per case")
         {
-            server, streams, seconds, fps, size, policy, model, apiKey,
+            server, streams, seconds, fps, size, policy, model, warmup, apiKey,
         };
         command.SetAction(async (parse, ct) =>
         {
-            int n = parse.GetValue(streams);
-            double s = parse.GetValue(seconds), rate = parse.GetValue(fps);
-            if (n is < 1 or > 256 || s is <= 0 or > 3600 || rate is <= 0 or > 240)
+            double s = parse.GetValue(seconds), rate = parse.GetValue(fps), warm = parse.GetValue(warmup);
+            var counts = List<int>(parse.GetValue(streams)!, "--streams", v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 256 ? n : null);
+            if (s is <= 0 or > 3600 || rate is <= 0 or > 240 || warm < 0 || warm >= s)
             {
-                throw new VideoException("--streams must be 1..256, --seconds 0..3600 and --fps 0..240");
+                throw new VideoException("--streams must be 1..256, --seconds 0..3600, --fps 0..240 and --warmup 0..seconds");
             }
 
-            var (w, h) = CommonOptions.ParseSize(parse.GetValue(size))!.Value;
+            var sizes = List(parse.GetValue(size)!, "--size", v => CommonOptions.ParseSize(v));
+            var policies = List(parse.GetValue(policy)!, "--policy", v => v switch { "latest" => Policy.Latest, "all" => Policy.All, _ => (Policy?)null });
+            var models = parse.GetValue(model) is { } m ? Names(m, "--model") : [string.Empty];
+            var addresses = Names(parse.GetValue(server)!, "server");
             string key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("VIDEO_API_KEY") ?? string.Empty;
-            using var client = new StylizeClient(parse.GetValue(server)!, new StylizeClientOptions { ApiKey = key });
-            var options = new LoadTestOptions
+
+            var clients = addresses.Select(a => new StylizeClient(a, new StylizeClientOptions { ApiKey = key })).ToList();
+            try
             {
-                Streams = n,
-                Duration = TimeSpan.FromSeconds(s),
-                Fps = rate,
-                Width = w,
-                Height = h,
-                Policy = parse.GetValue(policy) == "all" ? Policy.All : Policy.Latest,
-                Model = parse.GetValue(model) ?? string.Empty,
-            };
-            Console.Out.WriteLine($"loadtest: {n} stream(s) of {w}x{h} RGB24 at {rate:0.#} fps for {s:0.#} s, policy {parse.GetValue(policy)}, against {client.Address}");
-            var result = await LoadTest.RunAsync(client, options, ct).ConfigureAwait(false);
-            Console.Out.WriteLine(result.ToString());
+                var labels = new List<string>();
+                foreach (var client in clients)
+                {
+                    labels.Add(await LabelAsync(client, ct).ConfigureAwait(false));
+                }
+
+                bool matrix = clients.Count > 1 || counts.Count > 1 || sizes.Count > 1 || policies.Count > 1 || models.Count > 1;
+                var rows = new List<(Case Case, int Server, LoadTestResult Result)>();
+                foreach (var p in policies)
+                {
+                    foreach (var name in models)
+                    {
+                        foreach (var (w, h) in sizes)
+                        {
+                            foreach (int n in counts)
+                            {
+                                var c = new Case(p, name, w, h, n);
+                                for (int i = 0; i < clients.Count; i++)
+                                {
+                                    var options = new LoadTestOptions
+                                    {
+                                        Streams = n,
+                                        Duration = TimeSpan.FromSeconds(s),
+                                        Fps = rate,
+                                        Width = w,
+                                        Height = h,
+                                        Policy = p,
+                                        Model = name,
+                                        Warmup = TimeSpan.FromSeconds(warm),
+                                    };
+                                    Console.Out.WriteLine($"loadtest: {n} stream(s) of {w}x{h} RGB24 at {rate:0.#} fps for {s:0.#} s, policy {PolicyName(p)}, against {clients[i].Address} ({labels[i]})");
+                                    var result = await LoadTest.RunAsync(clients[i], options, ct).ConfigureAwait(false);
+                                    Console.Out.WriteLine(result.ToString());
+                                    rows.Add((c, i, result));
+                                }
+                            }
+                        }
+                    }
+                }
+
+                if (matrix)
+                {
+                    Console.Out.Write(Table(rows, labels));
+                }
+            }
+            finally
+            {
+                foreach (var c in clients)
+                {
+                    c.Dispose();
+                }
+            }
+
             return ExitCodes.Ok;
         });
         return command;
     }
+
+    /// <summary>The markdown tables: one row per case and server, then ratios of each later server to the first.</summary>
+    internal static string Table(IReadOnlyList<(Case Case, int Server, LoadTestResult Result)> rows, IReadOnlyList<string> labels)
+    {
+        var sb = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        sb.AppendLine();
+        sb.AppendLine("| policy | model | size | streams | server | sent | received | dropped | frames/s | p50 ms | p95 ms | p99 ms | server inference ms | mean batch |");
+        sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var (c, i, r) in rows)
+        {
+            sb.AppendLine(inv, $"| {PolicyName(c.Policy)} | {r.Model} | {c.Width}x{c.Height} | {c.Streams} | {labels[i]} | {r.FramesSent} | {r.FramesReceived} | {r.FramesDropped} ({r.DropPercent:0.0} %) | {r.Fps:0.0} | {r.P50Ms:0.0} | {r.P95Ms:0.0} | {r.P99Ms:0.0} | {r.MeanInferenceMs:0.0} | {r.MeanBatch:0.00} |");
+        }
+
+        if (labels.Count > 1)
+        {
+            sb.AppendLine();
+            sb.AppendLine(inv, $"Ratios to `{labels[0]}` (same case, measured next to it):");
+            sb.AppendLine();
+            sb.AppendLine("| policy | model | size | streams | server | frames/s | p50 | p95 | p99 | dropped % (them / first) |");
+            sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            foreach (var group in rows.GroupBy(r => r.Case))
+            {
+                var first = group.FirstOrDefault(r => r.Server == 0).Result;
+                if (first is null)
+                {
+                    continue;
+                }
+
+                foreach (var (c, i, r) in group.Where(r => r.Server != 0))
+                {
+                    sb.AppendLine(inv, $"| {PolicyName(c.Policy)} | {r.Model} | {c.Width}x{c.Height} | {c.Streams} | {labels[i]} | {Ratio(r.Fps, first.Fps)} | {Ratio(r.P50Ms, first.P50Ms)} | {Ratio(r.P95Ms, first.P95Ms)} | {Ratio(r.P99Ms, first.P99Ms)} | {r.DropPercent:0.0} / {first.DropPercent:0.0} |");
+                }
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    private static string Ratio(double a, double b) => b > 0 && double.IsFinite(a) ? (a / b).ToString("0.00", CultureInfo.InvariantCulture) : "–";
+
+    private static async Task<string> LabelAsync(StylizeClient client, CancellationToken ct)
+    {
+        try
+        {
+            var models = await client.ListModelsAsync(ct).ConfigureAwait(false);
+            return models.BatchMax > 1 ? $"batch {models.BatchMax}, {models.BatchDelayMs:0.#} ms" : "batch off";
+        }
+        catch (global::Grpc.Core.RpcException e)
+        {
+            throw new VideoException($"server {client.Address}: {e.StatusCode}: {StreamRoundTrip.Detail(e)}");
+        }
+    }
+
+    private static string PolicyName(Policy p) => p == Policy.All ? "all" : "latest";
+
+    private static List<string> Names(string value, string what)
+    {
+        var list = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
+        return list.Count > 0 ? list : throw new VideoException($"{what} is empty");
+    }
+
+    private static List<T> List<T>(string value, string what, Func<string, T?> parse)
+        where T : struct
+    {
+        var list = new List<T>();
+        foreach (var part in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            list.Add(parse(part) ?? throw new VideoException($"{what}: '{part}' is not valid"));
+        }
+
+        return list.Count > 0 ? list : throw new VideoException($"{what} is empty");
+    }
+
+    /// <summary>One load-test case (everything but the server).</summary>
+    internal readonly record struct Case(Policy Policy, string Model, int Width, int Height, int Streams);
 }

@@ -23,6 +23,10 @@ public sealed record LoadTestOptions
     public Policy Policy { get; init; } = Policy.Latest;
 
     public string Model { get; init; } = string.Empty;
+
+    /// <summary>Frames sent during the first <see cref="Warmup"/> count as sent, received and dropped, but their
+    /// latency is left out of the percentiles (the server builds its per-size plans on a stream's first frame).</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>Load test figures: throughput, client-measured latency percentiles and drops.</summary>
@@ -41,9 +45,19 @@ public sealed record LoadTestResult(
     string Model,
     string Device)
 {
+    /// <summary>Mean number of frames per model call on the server (1 without batching; 0 from servers that do not say).</summary>
+    public double MeanBatch { get; init; }
+
+    /// <summary>Latency samples behind the percentiles (frames received that were sent after the warm-up).</summary>
+    public int Samples { get; init; }
+
+    public Policy Policy { get; init; }
+
+    public double DropPercent => FramesSent == 0 ? 0 : 100.0 * FramesDropped / FramesSent;
+
     public override string ToString() =>
-        $"{Streams} streams x {Elapsed.TotalSeconds:0.0} s, model {Model} on {Device}: sent {FramesSent}, received {FramesReceived}, dropped {FramesDropped} ({(FramesSent == 0 ? 0 : 100.0 * FramesDropped / FramesSent):0.0} %); "
-        + $"{Fps:0.0} frames/s; latency p50 {P50Ms:0.0} ms, p95 {P95Ms:0.0} ms, p99 {P99Ms:0.0} ms (server: inference {MeanInferenceMs:0.0} ms, queue {MeanQueueMs:0.0} ms mean)";
+        $"{Streams} streams x {Elapsed.TotalSeconds:0.0} s, model {Model} on {Device}: sent {FramesSent}, received {FramesReceived}, dropped {FramesDropped} ({DropPercent:0.0} %); "
+        + $"{Fps:0.0} frames/s; latency p50 {P50Ms:0.0} ms, p95 {P95Ms:0.0} ms, p99 {P99Ms:0.0} ms (server: inference {MeanInferenceMs:0.0} ms, queue {MeanQueueMs:0.0} ms mean, batch {MeanBatch:0.00} mean)";
 }
 
 /// <summary>
@@ -86,13 +100,19 @@ public static class LoadTest
             received == 0 ? double.NaN : figures.Sum(f => f.InferenceMs) / received,
             received == 0 ? double.NaN : figures.Sum(f => f.QueueMs) / received,
             figures.FirstOrDefault()?.Model ?? string.Empty,
-            figures.FirstOrDefault()?.Device ?? string.Empty);
+            figures.FirstOrDefault()?.Device ?? string.Empty)
+        {
+            MeanBatch = received == 0 ? double.NaN : figures.Sum(f => f.BatchSum) / (double)received,
+            Samples = latencies.Length,
+            Policy = options.Policy,
+        };
     }
 
     private static async Task<StreamFigures> RunStreamAsync(StylizeClient client, LoadTestOptions options, ByteString[] frames, Stopwatch clock, CancellationToken cancellationToken)
     {
         var figures = new StreamFigures();
         var sentAt = new long[Ring];
+        long warmupTicks = (long)(options.Warmup.TotalSeconds * Stopwatch.Frequency);
         using var stream = await client.OpenStreamAsync(new SessionConfig { Model = options.Model, Policy = options.Policy, OutputEncoding = Protos.V1.Encoding.Rgb24 }, cancellationToken).ConfigureAwait(false);
 
         async Task SendAsync()
@@ -124,8 +144,14 @@ public static class LoadTest
 
                 var f = response.Frame;
                 long now = clock.ElapsedTicks;
-                figures.Latencies.Add((now - Volatile.Read(ref sentAt[f.Sequence % Ring])) * 1000.0 / Stopwatch.Frequency);
+                long sent = Volatile.Read(ref sentAt[f.Sequence % Ring]);
+                if (sent >= warmupTicks)
+                {
+                    figures.Latencies.Add((now - sent) * 1000.0 / Stopwatch.Frequency);
+                }
+
                 figures.Received++;
+                figures.BatchSum += f.Timings.BatchSize;
                 figures.Dropped = (long)f.DroppedTotal;
                 figures.InferenceMs += f.Timings.InferenceMs;
                 figures.QueueMs += f.Timings.QueueMs;
@@ -171,6 +197,8 @@ public static class LoadTest
         public double InferenceMs { get; set; }
 
         public double QueueMs { get; set; }
+
+        public long BatchSum { get; set; }
 
         public string Model { get; set; } = string.Empty;
 
