@@ -17,6 +17,7 @@ public static class TrainerCli
         root.Subcommands.Add(AdaInCommand(args));
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(PackageCommand());
+        root.Subcommands.Add(EagerBenchMethod.Command());
         try
         {
             return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

@@ -5,14 +5,17 @@ using System.Text;
 using System.Text.Json;
 using Video.Capture;
 using Video.Inference;
+using Video.Inference.Onnx;
 using Video.Inference.Temporal;
+using Video.Streaming.Cli.Bench;
 
 namespace Video.Streaming.Cli;
 
 /// <summary>
 /// <c>video bench</c>: measures, in one run and side by side, decode only, decode + encode (the floor),
-/// inference only and the full pipeline with and without the temporal filter, for each model and size,
-/// and writes the table to <c>docs/benchmarks.md</c>.
+/// inference only, the full pipeline with and without the temporal filter, and the same weights in TorchSharp eager
+/// (the trainer, as a child process), for each model and size; measures this CPU's conv/matmul peak in ONNX Runtime and
+/// each model's FLOPs, and writes the tables to <c>docs/benchmarks.md</c>. See "How it is measured" there.
 /// </summary>
 internal static class BenchCommand
 {
@@ -23,9 +26,14 @@ internal static class BenchCommand
         var frames = new Option<int>("--frames") { Description = "Frames per measurement", DefaultValueFactory = _ => 90 };
         var json = new Option<bool>("--json") { Description = "Print the results as JSON" };
         var output = new Option<string?>("--out") { Description = "Markdown file to write (default: docs/benchmarks.md when ./docs exists)" };
+        var eagerFrames = new Option<int?>("--eager-frames") { Description = "Frames timed in the TorchSharp eager baseline (default: min(--frames, 30))" };
+        var noEager = new Option<bool>("--no-eager") { Description = "Skip the TorchSharp eager baseline" };
         var device = CommonOptions.Device();
         var models = CommonOptions.ModelsDirectory();
-        var command = new Command("bench", "Measure decode, encode, inference and full-pipeline speed per model and size") { sizes, modelsList, frames, json, output, device, models };
+        var command = new Command("bench", "Measure decode, encode, inference, full-pipeline and TorchSharp-eager speed per model and size, and the CPU's utilisation")
+        {
+            sizes, modelsList, frames, json, output, eagerFrames, noEager, device, models,
+        };
         command.SetAction(async (parse, ct) =>
         {
             int n = parse.GetValue(frames);
@@ -34,16 +42,23 @@ internal static class BenchCommand
                 throw new VideoException($"--frames {n} is outside 10..10000");
             }
 
+            int eagerN = parse.GetValue(eagerFrames) ?? Math.Min(n, 30);
+            if (eagerN is < 1 or > 10_000)
+            {
+                throw new VideoException($"--eager-frames {eagerN} is outside 1..10000");
+            }
+
             var sizeList = parse.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => CommonOptions.ParseSize(s.Trim())!.Value).ToList();
             var catalog = ModelCatalog.Load(ModelCatalog.ResolveDirectory(parse.GetValue(models)));
             var chosen = parse.GetValue(modelsList) is { } names
                 ? names.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(m => catalog.Find(m.Trim())).ToList()
                 : catalog.Models.ToList();
-            var rows = await RunAsync(sizeList, chosen, n, CommonOptions.ParseDevice(parse.GetValue(device)!), Console.Error, ct).ConfigureAwait(false);
-            string markdown = Markdown(rows, n);
+            var eager = EagerBaseline.Locate(parse.GetValue(noEager));
+            var rows = await RunAsync(sizeList, chosen, n, CommonOptions.ParseDevice(parse.GetValue(device)!), Console.Error, ct, eager, eagerN).ConfigureAwait(false);
+            string markdown = Markdown(rows, n, eagerN, eager.SkipReason);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+                Console.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
             }
             else
             {
@@ -62,12 +77,41 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>One measurement: a case (decode, encode, infer, pipeline…) at one size for one model.</summary>
-    internal sealed record BenchRow(string Size, string Model, string Case, double Fps, double MsPerFrame, double CpuPercent, string Notes);
+    public const string EagerCase = "eager (TorchSharp)";
+    public const string InferenceCase = "inference only";
+    public const string PeakCase = "peak";
 
-    internal static async Task<List<BenchRow>> RunAsync(IReadOnlyList<(int Width, int Height)> sizes, IReadOnlyList<ModelManifest> models, int frames, Device device, TextWriter log, CancellationToken ct)
+    /// <summary>
+    /// One measurement: a case (decode, encode, infer, pipeline, eager, peak) at one size for one model. Inference-only rows
+    /// also carry the model's counted GFLOP per frame, the GFLOP/s reached and the fraction of the conv peak; peak rows
+    /// (size and model "-") carry the GFLOP/s of the peak operator.
+    /// </summary>
+    internal sealed record BenchRow(string Size, string Model, string Case, double Fps, double MsPerFrame, double CpuPercent, string Notes)
+    {
+        public double? GFlopPerFrame { get; init; }
+
+        public double? GFlops { get; init; }
+
+        public double? PeakFraction { get; init; }
+    }
+
+    internal static async Task<List<BenchRow>> RunAsync(IReadOnlyList<(int Width, int Height)> sizes, IReadOnlyList<ModelManifest> models, int frames, Device device, TextWriter log, CancellationToken ct, EagerBaseline? eager = null, int eagerFrames = 30)
     {
         var rows = new List<BenchRow>();
+        if (eager is { SkipReason: { } why })
+        {
+            log.WriteLine($"bench: eager (TorchSharp) column skipped: {why}");
+        }
+
+        log.WriteLine("bench: CPU peak (ONNX Runtime conv and matmul)");
+        var peaks = PeakThroughput.Measure();
+        foreach (var p in peaks)
+        {
+            rows.Add(new BenchRow("-", "-", $"{PeakCase}: {p.Name}", 1000.0 / p.MedianMs, p.MedianMs, double.NaN,
+                string.Create(CultureInfo.InvariantCulture, $"{p.GFlop:0.00} GFLOP per run, median of {p.Runs} runs")) { GFlops = p.GFlops });
+        }
+
+        double convPeak = peaks[0].GFlops;
         string dir = Directory.CreateTempSubdirectory("video-bench-").FullName;
         try
         {
@@ -95,12 +139,28 @@ internal static class BenchCommand
                     }
 
                     var (tw, th) = stylizer.InferenceSize(w, h);
-                    rows.Add(await MeasureAsync(size, manifest.Name, "inference only", _ => Task.FromResult(InferOnly(stylizer, style, w, h, tw, th, frames)), ct).ConfigureAwait(false));
+                    var infer = await MeasureAsync(size, manifest.Name, InferenceCase, _ => Task.FromResult(InferOnly(stylizer, style, w, h, tw, th, frames)), ct).ConfigureAwait(false);
+                    rows.Add(WithCost(infer, manifest, tw, th, stylizer.DeviceName == "cpu" ? convPeak : null, log));
                     foreach (var mode in new[] { TemporalMode.Off, TemporalMode.Flow })
                     {
                         var options = new PipelineOptions { Style = style, Temporal = mode == TemporalMode.Off ? TemporalOptions.Disabled : new TemporalOptions { Mode = mode } };
                         string name = mode == TemporalMode.Off ? "pipeline" : "pipeline + temporal flow";
                         rows.Add(await MeasureAsync(size, manifest.Name, name, ct => PipelineAsync(stylizer, options, clip, Path.Combine(dir, "out.mp4"), ct), ct).ConfigureAwait(false));
+                    }
+
+                    if (eager is { Enabled: true })
+                    {
+                        log.WriteLine($"bench {size}: {manifest.Name} in TorchSharp eager");
+                        string? stylePath = stylizer.TakesStyle ? styleImage : null;
+                        var row = await MeasureAsync(size, manifest.Name, EagerCase, async ct => EagerRow(await eager.RunAsync(manifest.ModelPath, stylePath, tw, th, eagerFrames, ct).ConfigureAwait(false)), ct).ConfigureAwait(false);
+                        if (eager.SkipReason is { } reason)
+                        {
+                            log.WriteLine($"bench: eager (TorchSharp) column skipped: {reason}");
+                        }
+                        else
+                        {
+                            rows.Add(row);
+                        }
                     }
                 }
             }
@@ -113,35 +173,143 @@ internal static class BenchCommand
         return rows;
     }
 
-    internal static string Markdown(IReadOnlyList<BenchRow> rows, int frames)
+    internal static string Markdown(IReadOnlyList<BenchRow> rows, int frames, int eagerFrames = 30, string? eagerSkipped = null)
     {
+        var inv = CultureInfo.InvariantCulture;
+        static string F(double v, string format) => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
+        var peaks = rows.Where(r => r.Case.StartsWith(PeakCase + ":", StringComparison.Ordinal)).ToList();
+        var cases = rows.Except(peaks).ToList();
         var sb = new StringBuilder();
         sb.AppendLine("# Benchmarks");
         sb.AppendLine();
-        sb.AppendLine($"Written by `./video bench` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {frames} frames per case, all cases in one run.");
-        sb.AppendLine("Inference only = ONNX Runtime runs on preallocated tensors; pipeline = decode → preprocess → infer → postprocess → encode (H.264) with stages overlapped.");
-        sb.AppendLine("CPU % is the whole machine's busy time (/proc/stat) over the case, so it includes the ffmpeg processes and any other load.");
-        sb.AppendLine("Ratios are taken within this run; the machine is shared, so compare ratios rather than absolute figures across runs.");
+        sb.AppendLine(inv, $"Written by `./video bench` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {frames} frames per case ({eagerFrames} for TorchSharp eager), all cases in one run.");
+        sb.AppendLine("Inference only = ONNX Runtime runs on preallocated tensors; pipeline = decode → preprocess → infer → postprocess → encode (H.264) with stages overlapped;");
+        sb.AppendLine("eager (TorchSharp) = the same weights rebuilt as the trainer's TorchSharp module, checked against ONNX Runtime on one frame (max abs diff in the notes), then run frame by frame on 2 threads (inference only, like the ONNX Runtime row).");
+        sb.AppendLine("CPU % is the whole machine's busy time (/proc/stat) over the case, so it includes the ffmpeg processes and any other load (for eager: the whole trainer process, start-up and check included).");
+        sb.AppendLine("Ratios are taken within this run; the machine is shared, so compare ratios rather than absolute figures across runs. How each figure is measured: the end of this file.");
+        if (eagerSkipped is not null)
+        {
+            sb.AppendLine();
+            sb.AppendLine(inv, $"**TorchSharp-eager column skipped:** {eagerSkipped}.");
+        }
+
         sb.AppendLine();
         sb.AppendLine("| size | model | case | fps | ms/frame | CPU % | notes |");
         sb.AppendLine("| --- | --- | --- | ---: | ---: | ---: | --- |");
-        foreach (var r in rows)
+        foreach (var r in cases)
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Size} | {r.Model} | {r.Case} | {r.Fps:0.0} | {r.MsPerFrame:0.0} | {r.CpuPercent:0} | {r.Notes} |");
+            sb.AppendLine(inv, $"| {r.Size} | {r.Model} | {r.Case} | {F(r.Fps, "0.0")} | {F(r.MsPerFrame, "0.0")} | {F(r.CpuPercent, "0")} | {r.Notes} |");
         }
 
         sb.AppendLine();
-        sb.AppendLine("| size | model | pipeline / inference-only | pipeline + flow / pipeline |");
-        sb.AppendLine("| --- | --- | ---: | ---: |");
-        foreach (var g in rows.Where(r => r.Model != "-").GroupBy(r => (r.Size, r.Model)))
+        sb.AppendLine("| size | model | pipeline / inference-only | pipeline + flow / pipeline | pipeline / eager (TorchSharp) | inference-only / eager |");
+        sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
+        foreach (var g in cases.Where(r => r.Model != "-").GroupBy(r => (r.Size, r.Model)))
         {
-            double infer = g.First(r => r.Case == "inference only").Fps;
+            double infer = g.First(r => r.Case == InferenceCase).Fps;
             double pipe = g.First(r => r.Case == "pipeline").Fps;
             double flow = g.First(r => r.Case == "pipeline + temporal flow").Fps;
-            sb.AppendLine(CultureInfo.InvariantCulture, $"| {g.Key.Size} | {g.Key.Model} | {pipe / infer:0.00} | {flow / pipe:0.00} |");
+            double eager = g.FirstOrDefault(r => r.Case == EagerCase)?.Fps ?? double.NaN;
+            string vsEager = double.IsFinite(eager) ? F(pipe / eager, "0.00") : "n/a";
+            string inferVsEager = double.IsFinite(eager) ? F(infer / eager, "0.00") : "n/a";
+            sb.AppendLine(inv, $"| {g.Key.Size} | {g.Key.Model} | {pipe / infer:0.00} | {flow / pipe:0.00} | {vsEager} | {inferVsEager} |");
         }
 
+        if (peaks.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Utilisation: this CPU's peak in ONNX Runtime (one large operator, same session options as the stylizer) and what each model reaches in the inference-only case.");
+            sb.AppendLine();
+            sb.AppendLine("| peak operator | GFLOP per run | ms per run | GFLOP/s |");
+            sb.AppendLine("| --- | ---: | ---: | ---: |");
+            foreach (var p in peaks)
+            {
+                double gflop = (p.GFlops ?? double.NaN) * p.MsPerFrame / 1000.0;
+                sb.AppendLine(inv, $"| {p.Case[(PeakCase.Length + 2)..]} | {F(gflop, "0.00")} | {F(p.MsPerFrame, "0.0")} | {F(p.GFlops ?? double.NaN, "0.0")} |");
+            }
+
+            sb.AppendLine();
+            sb.AppendLine("| size | model | GFLOP/frame | inference ms/frame | GFLOP/s | % of conv peak |");
+            sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
+            foreach (var r in cases.Where(r => r.Case == InferenceCase))
+            {
+                string pct = r.PeakFraction is { } f ? F(100 * f, "0") : "n/a";
+                sb.AppendLine(inv, $"| {r.Size} | {r.Model} | {F(r.GFlopPerFrame ?? double.NaN, "0.00")} | {F(r.MsPerFrame, "0.0")} | {F(r.GFlops ?? double.NaN, "0.0")} | {pct} |");
+            }
+        }
+
+        sb.AppendLine();
+        sb.Append(HowItIsMeasured);
         return sb.ToString();
+    }
+
+    /// <summary>The method section written under the tables (kept here so the file <c>video bench</c> writes stays true).</summary>
+    internal const string HowItIsMeasured = """
+        ## How it is measured
+
+        - **One run, side by side.** Every case runs in the same process, one after another, on the same generated clip
+          (ffmpeg `lavfi` Mandelbrot zoom, H.264) at each size. The machine is not reserved, so ratios within a run are the
+          figures to compare; absolute fps move with other load (the CPU % column shows it).
+        - **Decode only / decode + encode** read the clip through the ffmpeg pipe into pooled frames (and write H.264 back):
+          the floor no model can beat.
+        - **Inference only** runs the model's ONNX Runtime session (CPU provider, all graph optimisations, default intra-op
+          threads) on one preallocated tensor slot, after 3 warm-up runs, at the tensor size the pipeline uses.
+        - **Pipeline** is the `video stylize` path: decode → preprocess → infer → postprocess → encode on their own tasks
+          joined by bounded channels; fps is output frames over wall time. **+ temporal flow** adds the optical-flow filter.
+        - **Eager (TorchSharp)** is the PyTorch-style baseline: `video-train eager-bench` (the trainer, a separate process;
+          the host never loads libtorch) rebuilds the model's architecture as the trainer's TorchSharp module
+          (`FastStylizer.FullFrame`: 2×2 average downscale, generator, fast guided filter; or `AdaInStylizer.FullFrame` with
+          the style statistics computed once beforehand), loads the weights from the ONNX file's own initializers, checks
+          on one random frame that its output equals ONNX Runtime's within 1e-3 (max abs diff in the notes), then times
+          frames one by one under `torch.inference_mode()` with 2 threads, on a 1×3×H×W tensor already in memory (the same
+          work as the inference-only row; fps from the mean). Models whose graph is not a trainer architecture (the
+          procedural `toon`) have no eager figure ("n/a"). When the trainer cannot be built or run, the column is skipped
+          and the reason is printed and written above the tables.
+        - **FLOPs** are counted from each model's ONNX graph by a shape walk at the inference tensor size
+          (`Video.Inference.Onnx.ModelCost`): 2 FLOPs per multiply-add of `Conv`
+          (2·C_out·C_in/groups·kH·kW·H_out·W_out), `ConvTranspose`, `MatMul` and `Gemm`; bias additions, elementwise ops,
+          pooling, resize, padding and reductions are not counted (they are memory-bound). GFLOP/s = counted FLOPs /
+          inference-only time per frame.
+        - **Peak** is one large operator alone in ONNX Runtime with the stylizer's session options: a 3×3 `Conv` 64→64 on
+          1×64×180×320 (4.25 GFLOP) and a 1024×1024 by 1024×1024 `MatMul` (2.15 GFLOP), preallocated input and output,
+          2 warm-up runs, median of the runs in about 1.5 s. "% of conv peak" = a model's GFLOP/s over the conv peak's.
+          Our models' 3-channel end convs, 1×1 luma convs and memory-bound guided filter cannot run at that peak, so the
+          fraction says how much of the time goes to work other than large convolutions.
+
+        """;
+
+    /// <summary>Adds the model's counted FLOPs and the fraction of the conv peak to an inference-only row.</summary>
+    private static BenchRow WithCost(BenchRow row, ModelManifest manifest, int tw, int th, double? convPeak, TextWriter log)
+    {
+        ModelCost cost;
+        try
+        {
+            cost = ModelCost.Count(manifest.ModelPath, new Dictionary<string, long[]> { [manifest.Input.Name] = [1, 3, th, tw] });
+        }
+        catch (ModelException e)
+        {
+            log.WriteLine($"bench: FLOPs of {manifest.Name} not counted: {e.Message}");
+            return row;
+        }
+
+        double gflop = cost.Flops / 1e9;
+        double gflops = gflop * row.Fps;
+        return row with { GFlopPerFrame = gflop, GFlops = gflops, PeakFraction = convPeak is { } p ? gflops / p : null };
+    }
+
+    private static (long, string, double?) EagerRow(EagerResult? r)
+    {
+        if (r is null)
+        {
+            return (0, string.Empty, double.NaN);
+        }
+
+        var inv = CultureInfo.InvariantCulture;
+        return r.Status switch
+        {
+            "ok" => (r.Frames, string.Create(inv, $"{r.Architecture}, {r.Threads} threads, tensor {r.Width}x{r.Height}, median {r.MedianMs:0.0} ms, p90 {r.P90Ms:0.0} ms; max abs diff vs ONNX Runtime {r.MaxAbsDiff:0.0e0}"), r.Frames * r.MeanMs / 1000.0),
+            _ => (0, $"{r.Status} ({r.Reason})", double.NaN),
+        };
     }
 
     private static async Task<BenchRow> MeasureAsync(string size, string model, string name, Func<CancellationToken, Task<(long Frames, string Notes, double? Seconds)>> body, CancellationToken ct)
