@@ -37,13 +37,15 @@ internal sealed class GrpcTestServer : IAsyncDisposable
 
     public string Address => Server.Address;
 
-    public static async Task<GrpcTestServer> StartAsync(Action<StreamingOptions>? configure = null, bool withModels = true, string? apiKey = null)
+    public static async Task<GrpcTestServer> StartAsync(Action<StreamingOptions>? configure = null, bool withModels = true, string? apiKey = null, Action<TempDir>? extraModels = null)
     {
         var dir = new TempDir();
         if (withModels)
         {
             WriteModels(dir);
         }
+
+        extraModels?.Invoke(dir);
 
         var server = StreamingServer.Create(
             new ServerEndpoint { Address = "127.0.0.1", Port = 0, MetricsPort = 0, LogLevel = LogLevel.Warning },
@@ -181,6 +183,12 @@ internal sealed class GrpcTestServer : IAsyncDisposable
     private static void Affine(TempDir dir, string name, float gain, float bias)
     {
         ProceduralModels.WriteAffine(dir.File(name + ".onnx"), gain, bias);
+        WriteManifest(dir, name);
+    }
+
+    /// <summary>A manifest for <c>NAME.onnx</c> with input <c>input</c> and output <c>output</c>, NCHW RGB in [0, 1].</summary>
+    public static void WriteManifest(TempDir dir, string name)
+    {
         new ModelManifest
         {
             Name = name,
