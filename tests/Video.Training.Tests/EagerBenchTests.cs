@@ -1,0 +1,120 @@
+using Google.Protobuf;
+using TorchSharp;
+using Video.Training.Data;
+using Video.Training.Export;
+using Video.Training.Methods;
+using Video.Training.Models;
+
+namespace Video.Training.Tests;
+
+/// <summary>
+/// <c>video-train eager-bench</c>: the TorchSharp module rebuilt from an ONNX file's initializers computes what ONNX Runtime
+/// computes on that file (shipped models and other specs), a graph that differs is caught, and non-trainer graphs are n/a.
+/// </summary>
+public sealed class EagerBenchTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("video-train-eager-").FullName;
+
+    private static string Shipped(string name)
+    {
+        var path = Path.Combine(TestData.RepoRoot, "models", name + ".onnx");
+        Skip.IfNot(File.Exists(path), $"{path} is not shipped");
+        return path;
+    }
+
+    [SkippableTheory]
+    [InlineData("great-wave", "fast")]
+    [InlineData("adain", "adain")]
+    public void Measure_ShippedModel_MatchesOnnxRuntimeAndTimesEveryFrame(string name, string architecture)
+    {
+        var r = EagerBenchMethod.Measure(Shipped(name), null, 64, 48, 3, 2);
+        Assert.Equal("ok", r.Status);
+        Assert.Equal(architecture, r.Architecture);
+        Assert.InRange(r.MaxAbsDiff, 0, EagerBenchMethod.Tolerance);
+        Assert.Equal(3, r.Frames);
+        Assert.True(r.MedianMs > 0 && r.P90Ms >= r.MedianMs, $"median {r.MedianMs}, p90 {r.P90Ms}");
+        Assert.Equal(1000 / r.MeanMs, r.Fps, 6);
+    }
+
+    [SkippableFact]
+    public void Measure_AdaInWithStyleImage_MatchesOnnxRuntime()
+    {
+        var style = Path.Combine(_dir, "style.png");
+        using (var t = torch.rand(3, 40, 56))
+        {
+            ImageTensors.Save(t, style);
+        }
+
+        var r = EagerBenchMethod.Measure(Shipped("adain"), style, 64, 48, 1, 2);
+        Assert.Equal("ok", r.Status);
+        Assert.InRange(r.MaxAbsDiff, 0, EagerBenchMethod.Tolerance);
+    }
+
+    [SkippableFact]
+    public void Measure_ProceduralToon_NotApplicable()
+    {
+        var r = EagerBenchMethod.Measure(Shipped("toon"), null, 64, 48, 3, 2);
+        Assert.Equal("n/a", r.Status);
+        Assert.Equal("not a trainer architecture", r.Reason);
+        Assert.True(double.IsNaN(r.Fps));
+    }
+
+    [Fact]
+    public void Measure_JohnsonSpec_RebuiltFromInitializers()
+    {
+        // Instance norm, 9×9 end convs, 5 residual blocks, full resolution: the spec is read back from the graph, not assumed.
+        torch.manual_seed(5);
+        using var model = new FastStylizer(StylizerSpec.Johnson);
+        model.eval();
+        var path = Path.Combine(_dir, "johnson.onnx");
+        OnnxExporter.ExportFast(model, path);
+        var r = EagerBenchMethod.Measure(path, null, 32, 24, 1, 2);
+        Assert.Equal("ok", r.Status);
+        Assert.InRange(r.MaxAbsDiff, 0, EagerBenchMethod.Tolerance);
+    }
+
+    [Fact]
+    public void Measure_GraphDiffersFromModule_ReportsMismatch()
+    {
+        torch.manual_seed(6);
+        using var model = new FastStylizer(StylizerSpec.Cheap);
+        model.eval();
+        var path = Path.Combine(_dir, "tampered.onnx");
+        OnnxExporter.ExportFast(model, path);
+        var onnx = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        onnx.Graph.Node.First(n => n.OpType == "Relu").OpType = "Sigmoid";
+        File.WriteAllBytes(path, onnx.ToByteArray());
+
+        var r = EagerBenchMethod.Measure(path, null, 32, 24, 1, 2);
+        Assert.Equal("mismatch", r.Status);
+        Assert.True(r.MaxAbsDiff > EagerBenchMethod.Tolerance, $"diff {r.MaxAbsDiff}");
+        Assert.Equal(0, r.Frames);
+    }
+
+    [Fact]
+    public void Measure_MissingFile_ThrowsOneLineError()
+    {
+        var e = Assert.Throws<TrainingDataException>(() => EagerBenchMethod.Measure(Path.Combine(_dir, "none.onnx"), null, 64, 48, 1, 2));
+        Assert.StartsWith("model not found: ", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Json_NotApplicableResult_RoundTripsWithNaN()
+    {
+        var r = new EagerBenchResult("toon", "toon", "n/a", "not a trainer architecture", 64, 48, 0, 2, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
+        var json = EagerBenchMethod.ToJson(r);
+        Assert.Contains("\"status\":\"n/a\"", json, StringComparison.Ordinal);
+        Assert.Equal(r, EagerBenchMethod.FromJson(json));
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
