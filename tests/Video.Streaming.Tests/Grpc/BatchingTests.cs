@@ -1,5 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Video.Inference;
+using Video.Inference.Batching;
 using Video.Inference.Onnx;
 using Video.Streaming.Client;
 using Video.Streaming.Grpc;
@@ -202,6 +204,42 @@ public sealed class BatchingTests
                 Assert.True(worst <= 1, $"frame {i} is not the frame-by-frame result (off by {worst})");
             }
         }
+    }
+
+    [Fact]
+    public async Task InferenceBatcher_WarmWithTwoSubmitters_AllocatesNoTensorMemoryPerFrame()
+    {
+        var options = new StylizerOptions { Device = Device.Cpu, IntraOpThreads = 1 };
+        using var stylizer = Stylizer.Load(ModelManifest.Load(Path.Combine(Repo.Models, "toon.json")), options);
+        using var batched = BatchedModel.TryLoad(stylizer, options, 4, TimeSpan.FromMilliseconds(20), out string reason);
+        Assert.True(batched is not null, reason);
+        var batcher = batched.Attach(64, 48, null, 1f);
+        Assert.Same(batcher, batched.Attach(64, 48, null, 1f));
+        var items = Enumerable.Range(0, 2).Select(_ => new BatchItem { Input = new float[batcher.ItemInputLength], Output = new float[batcher.ItemOutputLength] }).ToArray();
+        items[0].Input.AsSpan().Fill(0.3f);
+        items[1].Input.AsSpan().Fill(0.7f);
+
+        async Task SubmitAsync(BatchItem item, int runs)
+        {
+            for (int i = 0; i < runs; i++)
+            {
+                await batcher.RunAsync(item);
+            }
+        }
+
+        await Task.WhenAll(SubmitAsync(items[0], 20), SubmitAsync(items[1], 20)).WaitAsync(T);
+        long batches = batcher.Batches, runItems = batcher.ItemsRun;
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        await Task.WhenAll(SubmitAsync(items[0], 100), SubmitAsync(items[1], 100)).WaitAsync(T);
+        long perFrame = (GC.GetTotalAllocatedBytes(precise: true) - before) / 200;
+
+        // One frame's tensors are 2 x 36 KiB here: a batcher that allocated them per frame would show it at once.
+        Assert.True(perFrame < 512, $"{perFrame} B allocated per frame");
+        Assert.True(batcher.ItemsRun - runItems > batcher.Batches - batches, "the two submitters never shared a batch");
+        Assert.NotEqual(items[0].Output[0], items[1].Output[0]);
+        batched.Detach(batcher);
+        batched.Detach(batcher);
+        Assert.Equal(0, batched.OpenBatchers);
     }
 
     [Theory]
