@@ -162,7 +162,14 @@ internal sealed class EagerBaseline
             }
         }
 
-        string why = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "no output";
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Any(l => l.Contains("Unrecognized command or argument 'eager-bench'", StringComparison.Ordinal)))
+        {
+            SkipReason = $"the trainer at {_trainer} predates `eager-bench`; rebuild it (`./video bench` does, unless a training run is using artifacts/train)";
+            return null;
+        }
+
+        string why = lines.FirstOrDefault(l => l.StartsWith("video-train:", StringComparison.Ordinal)) ?? lines.FirstOrDefault() ?? "no output";
         SkipReason = $"video-train eager-bench failed (exit {code}): {why}";
         return null;
     }
