@@ -55,6 +55,18 @@ internal sealed class LossCurve
         return curve;
     }
 
+    /// <summary>Mean of the last <paramref name="n"/> logged values of every loss term (the "final losses").</summary>
+    public static Dictionary<string, double> Smoothed(LossCurve curve, int n)
+    {
+        var rows = curve.Rows.TakeLast(n).ToList();
+        if (rows.Count == 0)
+        {
+            return [];
+        }
+
+        return rows[0].Values.Keys.ToDictionary(k => k, k => Math.Round(rows.Average(r => r.Values.GetValueOrDefault(k)), 5));
+    }
+
     /// <summary>Plots every series (log scale) against the step and writes a PNG.</summary>
     public void SavePng(string path, string title)
     {

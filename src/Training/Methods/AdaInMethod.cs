@@ -1,8 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using OpenCvSharp;
 using TorchSharp;
+using Video.Inference;
 using Video.Training.Data;
 using Video.Training.Export;
 using Video.Training.Internal;
@@ -13,51 +12,22 @@ using static TorchSharp.torch;
 namespace Video.Training.Methods;
 
 /// <summary>Options of arbitrary-style (AdaIN) decoder training.</summary>
-public sealed record AdaInOptions
+public sealed record AdaInOptions : RunOptions
 {
-    public required string Name { get; init; }
-
-    public required string ContentDir { get; init; }
+    public AdaInOptions()
+    {
+        Steps = 4000;
+        Crop = 128;
+        StyleWeight = 5;
+    }
 
     public required string StyleDir { get; init; }
 
-    public required string RunDir { get; init; }
-
-    public string? OutDir { get; init; }
-
-    public int Steps { get; init; } = 4000;
-
-    public double MaxMinutes { get; init; } = 30;
-
-    public int Batch { get; init; } = 4;
-
-    public int Crop { get; init; } = 128;
-
     public int ShortSide { get; init; } = 200;
-
-    public double ContentWeight { get; init; } = 1;
-
-    public double StyleWeight { get; init; } = 5;
-
-    public double TvWeight { get; init; } = 10;
-
-    public double LearningRate { get; init; } = 1e-3;
-
-    public int CheckpointEvery { get; init; } = 100;
-
-    public int HoldoutEvery { get; init; } = 8;
 
     public int StyleHoldoutEvery { get; init; } = 5;
 
-    public int? ContentLimit { get; init; }
-
-    public int Seed { get; init; } = 1;
-
     public long LossSeed { get; init; } = RandomLossNetwork.DefaultSeed;
-
-    public bool Resume { get; init; }
-
-    public string Command { get; init; } = "";
 }
 
 /// <summary>Trains the AdaIN decoder (Huang &amp; Belongie 2017) over many styles; the encoder is the fixed loss network.</summary>
@@ -73,23 +43,14 @@ public static class AdaInMethod
 
     public static int Run(AdaInOptions o, RandomLossNetwork net)
     {
-        Directory.CreateDirectory(o.RunDir);
-        var previous = o.Resume ? RunState.TryLoad(o.RunDir) : null;
-        if (o.Resume && previous is null)
-        {
-            throw new TrainingDataException($"--resume: no state.json in {o.RunDir}");
-        }
-
+        var previous = TrainingSession.Previous(o);
         torch.manual_seed(o.Seed);
         using var content = ImageFolder.Load(o.ContentDir, o.ShortSide, o.HoldoutEvery, o.ContentLimit);
         using var styles = ImageFolder.Load(o.StyleDir, o.ShortSide, o.StyleHoldoutEvery);
         Console.WriteLine($"adain '{o.Name}': {content.Count} content photos ({content.HeldOutFiles.Count} held out), {styles.Count} styles ({styles.HeldOutFiles.Count} held out), {content.Unreadable + styles.Unreadable} unreadable skipped");
         using var model = new AdaInStylizer(net);
         var opt = torch.optim.Adam(model.parameters(), lr: o.LearningRate);
-        var curve = new LossCurve();
-        int step = 0;
-        double priorMinutes = 0;
-        var state = previous ?? new RunState
+        var session = TrainingSession.Start(o, previous, () => new RunState
         {
             Method = "adain",
             Name = o.Name,
@@ -97,93 +58,37 @@ public static class AdaInMethod
             GitCommit = RunState.CurrentGitCommit(),
             StartedAt = DateTime.UtcNow.ToString("O"),
             LossNetwork = net.Description + "; its first 3 levels are the AdaIN encoder",
-        };
-        if (previous is not null)
-        {
-            model.load(Path.Combine(o.RunDir, WeightsFile));
-            opt.load_state_dict(Path.Combine(o.RunDir, "optimizer.bin"));
-            curve = LossCurve.LoadCsv(Path.Combine(o.RunDir, "losses.csv"));
-            step = previous.Step;
-            priorMinutes = previous.Minutes;
-            state.Command += " && " + o.Command;
-            Console.WriteLine($"resuming at step {step} ({priorMinutes:0.0} min so far)");
-        }
-
-        state.TotalSteps = o.Steps;
+        }, model, opt, WeightsFile);
+        var state = session.State;
         state.Unreadable = content.Unreadable + styles.Unreadable;
         state.HeldOutContent = content.HeldOutFiles.Select(f => Path.GetFileName(f)).ToList();
         state.StyleFiles = styles.TrainFiles.Select(f => Path.GetFileName(f)).ToList();
         state.HeldOutStyleFiles = styles.HeldOutFiles.Select(f => Path.GetFileName(f)).ToList();
         state.Data = $"{content.TrainFiles.Count} photos of content/ (every {o.HoldoutEvery}th file by name held out) and {styles.TrainFiles.Count} paintings of style/ (every {o.StyleHoldoutEvery}th held out as unseen styles: {string.Join(", ", state.HeldOutStyleFiles)}); {state.Unreadable} unreadable skipped; random {o.Crop}px crops of images scaled to a {o.ShortSide}px short side, batch {o.Batch}";
-        state.Options = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(JsonSerializer.Serialize(o, RunState.Json), RunState.Json)!;
+        session.RecordOptions(o);
 
-        var rng = new Random(o.Seed + step);
-        var clock = Stopwatch.StartNew();
-        double budget = o.MaxMinutes - priorMinutes;
-        var progress = new ProgressReporter(o.Steps, budget, step, clock);
-        var last = new Dictionary<string, double>();
-        void Checkpoint()
+        session.Run($"adain '{o.Name}'", $"adain '{o.Name}'", rng =>
         {
-            model.save(Path.Combine(o.RunDir, WeightsFile + ".tmp"));
-            File.Move(Path.Combine(o.RunDir, WeightsFile + ".tmp"), Path.Combine(o.RunDir, WeightsFile), overwrite: true);
-            opt.save_state_dict(Path.Combine(o.RunDir, "optimizer.bin"));
-            state.Step = step;
-            state.Minutes = Math.Round(priorMinutes + clock.Elapsed.TotalMinutes, 2);
-            state.Losses = FastMethod.Smoothed(curve, 20);
-            state.Save(o.RunDir);
-            curve.SaveCsv(Path.Combine(o.RunDir, "losses.csv"));
-            curve.SavePng(Path.Combine(o.RunDir, "losses.png"), $"adain '{o.Name}'");
-        }
-
-        while (step < o.Steps && clock.Elapsed.TotalMinutes < budget)
-        {
-            using (var scope = torch.NewDisposeScope())
+            var x = content.SampleBatch(rng, o.Batch, o.Crop);
+            var s = styles.SampleBatch(rng, o.Batch, o.Crop);
+            Tensor t, colour;
+            (Tensor, Tensor)[] targets;
+            using (torch.no_grad())
             {
-                var x = content.SampleBatch(rng, o.Batch, o.Crop);
-                var s = styles.SampleBatch(rng, o.Batch, o.Crop);
-                Tensor t, colour;
-                (Tensor, Tensor)[] targets;
-                using (torch.no_grad())
-                {
-                    var st = model.StyleStatistics(s);
-                    t = StyleLosses.AdaIn(model.Encode(x), st.Mean, st.Std);
-                    colour = StyleLosses.AdaIn(x, st.RgbMean, st.RgbStd);
-                    targets = net.Features(s).Select(StyleLosses.MeanStd).ToArray();
-                }
-
-                opt.zero_grad();
-                var y = model.Decode(t, colour);
-                var feats = net.Features(y);
-                var lc = StyleLosses.ContentLoss(feats[net.ContentLayer], t);
-                var ls = StyleLosses.MeanStdLoss(feats, targets);
-                var ltv = StyleLosses.TotalVariation(y);
-                var loss = (o.ContentWeight * lc) + (o.StyleWeight * ls) + (o.TvWeight * ltv);
-                loss.backward();
-                opt.step();
-                step++;
-                last = new Dictionary<string, double>
-                {
-                    ["loss"] = loss.item<float>(), ["content"] = lc.item<float>(), ["style"] = ls.item<float>(), ["tv"] = ltv.item<float>(),
-                };
-                if (!double.IsFinite(last["loss"]))
-                {
-                    throw new TrainingDataException($"loss became {last["loss"]} at step {step}; lower --lr");
-                }
+                var st = model.StyleStatistics(s);
+                t = StyleLosses.AdaIn(model.Encode(x), st.Mean, st.Std);
+                colour = StyleLosses.AdaIn(x, st.RgbMean, st.RgbStd);
+                targets = net.Features(s).Select(StyleLosses.MeanStd).ToArray();
             }
 
-            curve.Add(step, last);
-            progress.Report(step, last);
-            if (step % o.CheckpointEvery == 0)
-            {
-                Checkpoint();
-            }
-        }
-
-        progress.Report(step, last, force: true);
-        progress.Finish();
-        state.FinishedAt = DateTime.UtcNow.ToString("O");
-        Checkpoint();
-        Console.WriteLine($"adain '{o.Name}': stopped at step {step} after {state.Minutes:0.0} min; run state in {o.RunDir}");
+            opt.zero_grad();
+            var y = model.Decode(t, colour);
+            var feats = net.Features(y);
+            var lc = StyleLosses.ContentLoss(feats[net.ContentLayer], t);
+            var ls = StyleLosses.MeanStdLoss(feats, targets);
+            var ltv = StyleLosses.TotalVariation(y);
+            return LossTerms.BackwardAndStep(opt, ("content", o.ContentWeight, lc), ("style", o.StyleWeight, ls), ("tv", o.TvWeight, ltv));
+        });
         if (o.OutDir is not null)
         {
             Package(o.RunDir, o.OutDir);
@@ -255,20 +160,14 @@ public static class AdaInMethod
         string sheet = name + ".sheet.png";
         SampleSheet.Save(Path.Combine(outDir, sheet), ["content (not trained on)", "style (trained on)", "result, alpha = 1", "result, alpha = 0.5", "style NOT trained on", "result, alpha = 1"], rows);
         Packaging.DisposeRows(rows);
-        var manifest = new ModelManifest
-        {
-            Name = name,
-            Family = "adain",
-            Description = "arbitrary style transfer (AdaIN): any style image, alpha trade-off, style mixing by averaging statistics",
-            Model = name + ".onnx",
-            Input = TensorSpec.Rgb01("input"),
-            Output = TensorSpec.Rgb01("output"),
-            Size = new SizeSpec("dynamic", MultipleOf: 8),
-            SampleSheet = sheet,
-            Adain = new AdaInSpec(name + ".style.onnx", OnnxExporter.StyleInput, OnnxExporter.StyleStatistics, OnnxExporter.AlphaInput),
-            Provenance = Packaging.ProvenanceOf(state),
-        };
-        manifest.Save(Path.Combine(outDir, name + ".json"));
+        var manifest = TrainedManifest.Create(
+            name,
+            ModelFamily.Adain,
+            "arbitrary style transfer (AdaIN): any style image, alpha trade-off, style mixing by averaging statistics",
+            8,
+            Packaging.ProvenanceOf(state),
+            new AdainSpec { StyleEncoder = name + ".style.onnx", StyleInput = OnnxExporter.StyleInput, Statistics = OnnxExporter.StyleStatistics, AlphaInput = OnnxExporter.AlphaInput });
+        TrainedManifest.Save(manifest, Path.Combine(outDir, name + ".json"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"packaged {name}: {main} + {styleOnnx}, sheet, manifest; TorchSharp vs ONNX Runtime max abs diff {maxDiff:0.0e0}"));
     }
 

@@ -54,13 +54,7 @@ public static class GatysMethod
             var lc = StyleLosses.ContentLoss(feats[net.ContentLayer], contentTarget);
             var ls = StyleLosses.GramLoss(feats, grams);
             var ltv = StyleLosses.TotalVariation(x);
-            var loss = (o.ContentWeight * lc) + (o.StyleWeight * ls) + (o.TvWeight * ltv);
-            loss.backward();
-            opt.step();
-            var values = new Dictionary<string, double>
-            {
-                ["loss"] = loss.item<float>(), ["content"] = lc.item<float>(), ["style"] = ls.item<float>(), ["tv"] = ltv.item<float>(),
-            };
+            var values = LossTerms.BackwardAndStep(opt, ("content", o.ContentWeight, lc), ("style", o.StyleWeight, ls), ("tv", o.TvWeight, ltv));
             curve.Add(step + 1, values);
             progress.Report(step + 1, values, force: step + 1 == o.Steps);
         }

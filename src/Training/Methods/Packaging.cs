@@ -1,6 +1,7 @@
 using System.Globalization;
 using OpenCvSharp;
 using TorchSharp;
+using Video.Inference;
 using Video.Training.Data;
 using Video.Training.Export;
 using Video.Training.Internal;
@@ -48,24 +49,18 @@ public static class Packaging
         SampleSheet.Save(Path.Combine(outDir, sheet), ["content (not trained on)", "style: " + Path.GetFileName(stylePath), "result: " + name], rows);
         DisposeRows(rows);
 
-        var manifest = new ModelManifest
-        {
-            Name = name,
-            Family = "fast",
-            Description = $"real-time per-style model trained on {Path.GetFileNameWithoutExtension(stylePath)} (cheap half-resolution generator + guided filter)",
-            Model = name + ".onnx",
-            Input = TensorSpec.Rgb01("input"),
-            Output = TensorSpec.Rgb01("output"),
-            Size = new SizeSpec("dynamic", MultipleOf: StylizerSpec.Cheap.SizeMultiple),
-            SampleSheet = sheet,
-            Provenance = ProvenanceOf(state),
-        };
-        manifest.Save(Path.Combine(outDir, name + ".json"));
+        var manifest = TrainedManifest.Create(
+            name,
+            ModelFamily.Fast,
+            $"real-time per-style model trained on {Path.GetFileNameWithoutExtension(stylePath)} (cheap half-resolution generator + guided filter)",
+            StylizerSpec.Cheap.SizeMultiple,
+            ProvenanceOf(state));
+        TrainedManifest.Save(manifest, Path.Combine(outDir, name + ".json"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"packaged {name}: {onnx} ({new FileInfo(onnx).Length / 1024.0:0} KiB), sheet, manifest; TorchSharp vs ONNX Runtime max abs diff {maxDiff:0.0e0}"));
     }
 
-    internal static Provenance ProvenanceOf(RunState state) => new()
+    internal static TrainingProvenance ProvenanceOf(RunState state) => new()
     {
         Method = state.Method,
         Data = state.Data,

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Text.Json;
+using TorchSharp;
+using Video.Training.Data;
+using Video.Training.Methods;
+using static TorchSharp.torch;
+
+namespace Video.Training.Internal;
+
+/// <summary>
+/// One session of a resumable training run: restores weights, optimizer, loss curve and state when resuming, runs the
+/// step loop within the run's step and time budget with a progress line, and checkpoints every
+/// <see cref="RunOptions.CheckpointEvery"/> steps and at the end.
+/// </summary>
+/// <remarks>Not thread safe; the model and optimizer are borrowed, not disposed.</remarks>
+internal sealed class TrainingSession
+{
+    private readonly RunOptions _o;
+    private readonly nn.Module _model;
+    private readonly TorchSharp.Modules.OptimizerHelper _opt;
+    private readonly string _weightsFile;
+    private readonly double _priorMinutes;
+    private LossCurve _curve = new();
+    private Stopwatch _clock = new();
+
+    private TrainingSession(RunOptions o, RunState state, RunState? previous, nn.Module model, TorchSharp.Modules.OptimizerHelper opt, string weightsFile)
+    {
+        _o = o;
+        _model = model;
+        _opt = opt;
+        _weightsFile = weightsFile;
+        State = state;
+        if (previous is not null)
+        {
+            model.load(Path.Combine(o.RunDir, weightsFile));
+            opt.load_state_dict(Path.Combine(o.RunDir, "optimizer.bin"));
+            _curve = LossCurve.LoadCsv(Path.Combine(o.RunDir, "losses.csv"));
+            Step = previous.Step;
+            _priorMinutes = previous.Minutes;
+            state.Command += " && " + o.Command;
+            Console.WriteLine($"resuming at step {Step} ({_priorMinutes:0.0} min so far)");
+        }
+
+        state.TotalSteps = o.Steps;
+    }
+
+    public RunState State { get; }
+
+    /// <summary>Steps trained so far in the whole run.</summary>
+    public int Step { get; private set; }
+
+    /// <summary>Creates the run directory and reads the state to resume (null for a new run); fails when --resume finds none.</summary>
+    public static RunState? Previous(RunOptions o)
+    {
+        Directory.CreateDirectory(o.RunDir);
+        var previous = o.Resume ? RunState.TryLoad(o.RunDir) : null;
+        if (o.Resume && previous is null)
+        {
+            throw new TrainingDataException($"--resume: no state.json in {o.RunDir}");
+        }
+
+        return previous;
+    }
+
+    /// <summary>Starts the session: the previous state restored into <paramref name="model"/> and <paramref name="opt"/>, or <paramref name="fresh"/>.</summary>
+    public static TrainingSession Start(RunOptions o, RunState? previous, Func<RunState> fresh, nn.Module model, TorchSharp.Modules.OptimizerHelper opt, string weightsFile) =>
+        new(o, previous ?? fresh(), previous, model, opt, weightsFile);
+
+    /// <summary>Records this session's options (as given) in the state.</summary>
+    public void RecordOptions<T>(T options)
+        where T : RunOptions =>
+        State.Options = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(JsonSerializer.Serialize(options, RunState.Json), RunState.Json)!;
+
+    /// <summary>
+    /// Runs <paramref name="trainStep"/> (one optimizer step inside its own dispose scope, returning its loss terms with the
+    /// total as "loss") until the step count or the time budget is reached, then checkpoints and prints where it stopped.
+    /// </summary>
+    public void Run(string label, string plotTitle, Func<Random, Dictionary<string, double>> trainStep)
+    {
+        var rng = new Random(_o.Seed + Step);
+        _clock = Stopwatch.StartNew();
+        double budgetMinutes = _o.MaxMinutes - _priorMinutes;
+        var progress = new ProgressReporter(_o.Steps, budgetMinutes, Step, _clock);
+        var last = new Dictionary<string, double>();
+        while (Step < _o.Steps && _clock.Elapsed.TotalMinutes < budgetMinutes)
+        {
+            using (var scope = torch.NewDisposeScope())
+            {
+                last = trainStep(rng);
+                Step++;
+                if (!double.IsFinite(last["loss"]))
+                {
+                    throw new TrainingDataException($"loss became {last["loss"]} at step {Step}; lower --lr");
+                }
+            }
+
+            _curve.Add(Step, last);
+            progress.Report(Step, last);
+            if (Step % _o.CheckpointEvery == 0)
+            {
+                Checkpoint(plotTitle);
+            }
+        }
+
+        progress.Report(Step, last, force: true);
+        progress.Finish();
+        State.FinishedAt = DateTime.UtcNow.ToString("O");
+        Checkpoint(plotTitle);
+        Console.WriteLine($"{label}: stopped at step {Step} after {State.Minutes:0.0} min; run state in {_o.RunDir}");
+    }
+
+    private void Checkpoint(string plotTitle)
+    {
+        string weights = Path.Combine(_o.RunDir, _weightsFile);
+        _model.save(weights + ".tmp");
+        File.Move(weights + ".tmp", weights, overwrite: true);
+        _opt.save_state_dict(Path.Combine(_o.RunDir, "optimizer.bin"));
+        State.Step = Step;
+        State.Minutes = Math.Round(_priorMinutes + _clock.Elapsed.TotalMinutes, 2);
+        State.Losses = LossCurve.Smoothed(_curve, 20);
+        State.Save(_o.RunDir);
+        _curve.SaveCsv(Path.Combine(_o.RunDir, "losses.csv"));
+        _curve.SavePng(Path.Combine(_o.RunDir, "losses.png"), plotTitle);
+    }
+}
