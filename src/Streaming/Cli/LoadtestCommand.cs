@@ -114,11 +114,11 @@ internal static class LoadtestCommand
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine();
-        sb.AppendLine("| policy | model | size | streams | server | sent | received | dropped | frames/s | p50 ms | p95 ms | p99 ms | server inference ms | mean batch |");
+        sb.AppendLine("| policy | model | size | streams | server | sent | received | dropped | frames/s | p50 ms | p95 ms | p99 ms | server queue / inference / total ms (mean) | mean batch |");
         sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var (c, i, r) in rows)
         {
-            sb.AppendLine(inv, $"| {PolicyName(c.Policy)} | {r.Model} | {c.Width}x{c.Height} | {c.Streams} | {labels[i]} | {r.FramesSent} | {r.FramesReceived} | {r.FramesDropped} ({r.DropPercent:0.0} %) | {r.Fps:0.0} | {r.P50Ms:0.0} | {r.P95Ms:0.0} | {r.P99Ms:0.0} | {r.MeanInferenceMs:0.0} | {r.MeanBatch:0.00} |");
+            sb.AppendLine(inv, $"| {PolicyName(c.Policy)} | {r.Model} | {c.Width}x{c.Height} | {c.Streams} | {labels[i]} | {r.FramesSent} | {r.FramesReceived} | {r.FramesDropped} ({r.DropPercent:0.0} %) | {r.Fps:0.0} | {r.P50Ms:0.0} | {r.P95Ms:0.0} | {r.P99Ms:0.0} | {r.MeanQueueMs:0.0} / {r.MeanInferenceMs:0.0} / {r.MeanServerTotalMs:0.0} | {r.MeanBatch:0.00} |");
         }
 
         if (labels.Count > 1)

@@ -53,11 +53,14 @@ public sealed record LoadTestResult(
 
     public Policy Policy { get; init; }
 
+    /// <summary>Mean server time per frame, arrival to response handed to the writer; client latency minus this is transport and the client's own work.</summary>
+    public double MeanServerTotalMs { get; init; }
+
     public double DropPercent => FramesSent == 0 ? 0 : 100.0 * FramesDropped / FramesSent;
 
     public override string ToString() =>
         $"{Streams} streams x {Elapsed.TotalSeconds:0.0} s, model {Model} on {Device}: sent {FramesSent}, received {FramesReceived}, dropped {FramesDropped} ({DropPercent:0.0} %); "
-        + $"{Fps:0.0} frames/s; latency p50 {P50Ms:0.0} ms, p95 {P95Ms:0.0} ms, p99 {P99Ms:0.0} ms (server: inference {MeanInferenceMs:0.0} ms, queue {MeanQueueMs:0.0} ms mean, batch {MeanBatch:0.00} mean)";
+        + $"{Fps:0.0} frames/s; latency p50 {P50Ms:0.0} ms, p95 {P95Ms:0.0} ms, p99 {P99Ms:0.0} ms (server: inference {MeanInferenceMs:0.0} ms, queue {MeanQueueMs:0.0} ms, total {MeanServerTotalMs:0.0} ms, batch {MeanBatch:0.00} mean)";
 }
 
 /// <summary>
@@ -105,6 +108,7 @@ public static class LoadTest
             MeanBatch = received == 0 ? double.NaN : figures.Sum(f => f.BatchSum) / (double)received,
             Samples = latencies.Length,
             Policy = options.Policy,
+            MeanServerTotalMs = received == 0 ? double.NaN : figures.Sum(f => f.TotalMs) / received,
         };
     }
 
@@ -155,6 +159,7 @@ public static class LoadTest
                 figures.Dropped = (long)f.DroppedTotal;
                 figures.InferenceMs += f.Timings.InferenceMs;
                 figures.QueueMs += f.Timings.QueueMs;
+                figures.TotalMs += f.Timings.TotalMs;
             }
         }
 
@@ -199,6 +204,8 @@ public static class LoadTest
         public double QueueMs { get; set; }
 
         public long BatchSum { get; set; }
+
+        public double TotalMs { get; set; }
 
         public string Model { get; set; } = string.Empty;
 
