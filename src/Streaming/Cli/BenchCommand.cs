@@ -262,7 +262,8 @@ internal static class BenchCommand
           the style statistics computed once beforehand), loads the weights from the ONNX file's own initializers, checks
           on one random frame that its output equals ONNX Runtime's within 1e-3 (max abs diff in the notes), then times
           frames one by one under `torch.inference_mode()` with 2 threads, on a 1×3×H×W tensor already in memory (the same
-          work as the inference-only row; fps from the mean). Models whose graph is not a trainer architecture (the
+          work as the inference-only row; fps from the mean; `--eager-frames`, default min(--frames, 30), frames after
+          2 warm-up frames). It is TorchSharp-cpu, whatever `--device` the host uses. Models whose graph is not a trainer architecture (the
           procedural `toon`) have no eager figure ("n/a"). When the trainer cannot be built or run, the column is skipped
           and the reason is printed and written above the tables.
         - **FLOPs** are counted from each model's ONNX graph by a shape walk at the inference tensor size
