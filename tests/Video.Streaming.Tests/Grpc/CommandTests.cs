@@ -70,6 +70,36 @@ public sealed partial class CommandTests
         Assert.Contains("frames/s; latency p50", result.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task LoadTest_BatchingOffAndOnSideBySide_ReportsBatchSizesAndRatios()
+    {
+        await using var off = await GrpcTestServer.StartAsync();
+        await using var on = await GrpcTestServer.StartAsync(o =>
+        {
+            o.BatchMax = 4;
+            o.BatchDelay = TimeSpan.FromMilliseconds(50);
+        });
+        var rows = new List<(Cli.LoadtestCommand.Case, int, LoadTestResult)>();
+        var c = new Cli.LoadtestCommand.Case(Policy.All, "toon", 64, 48, 3);
+        foreach (var (server, index) in new[] { (off, 0), (on, 1) })
+        {
+            var result = await LoadTest.RunAsync(
+                server.Client,
+                new LoadTestOptions { Streams = c.Streams, Duration = TimeSpan.FromSeconds(2), Fps = 20, Width = c.Width, Height = c.Height, Model = c.Model, Policy = c.Policy, Warmup = TimeSpan.FromSeconds(0.5) },
+                CancellationToken.None).WaitAsync(T);
+            Assert.Equal(result.FramesSent, result.FramesReceived);
+            Assert.True(result.Samples > 0 && result.Samples < result.FramesReceived, $"{result.Samples} latency samples of {result.FramesReceived} frames: the warm-up was not left out");
+            rows.Add((c, index, result));
+        }
+
+        Assert.Equal(1.0, rows[0].Item3.MeanBatch);
+        Assert.True(rows[1].Item3.MeanBatch > 1, $"mean batch {rows[1].Item3.MeanBatch} with 3 streams and batching on");
+        string table = Cli.LoadtestCommand.Table(rows, ["batch off", "batch 4, 50 ms"]);
+        Assert.Contains("| all | toon | 64x48 | 3 | batch off |", table, StringComparison.Ordinal);
+        Assert.Contains("Ratios to `batch off`", table, StringComparison.Ordinal);
+        Assert.Matches(@"\| all \| toon \| 64x48 \| 3 \| batch 4, 50 ms \| \d+\.\d\d \| \d+\.\d\d \|", table);
+    }
+
     [GeneratedRegex(@"on (http://127\.0\.0\.1:\d+)")]
     private static partial Regex AddressPattern();
 }
