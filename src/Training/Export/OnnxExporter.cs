@@ -25,7 +25,7 @@ public static class OnnxExporter
         {
             var low = AvgPool(g, input, 2, 2, 0, countIncludePad: true);
             var styled = Generator(g, model, low);
-            result = GuidedUpsample(g, input, low, styled, FastStylizer.GuidedRadius, FastStylizer.GuidedEpsilon);
+            result = DetailUpsample(g, input, low, styled);
         }
         else
         {
@@ -158,6 +158,16 @@ public static class OnnxExporter
         var aHi = ResizeBilinear2x(g, Box(a));
         var bHi = ResizeBilinear2x(g, Box(b));
         var y = g.Node("Add", [g.Node("Mul", [aHi, iHi]), bHi]);
+        return g.Node("Clip", [y, Scalar(g, "zero", 0f), Scalar(g, "one", 1f)]);
+    }
+
+    /// <summary>The ONNX twin of <see cref="FastStylizer.DetailUpsample"/>.</summary>
+    internal static string DetailUpsample(OnnxGraphBuilder g, string frame, string low, string styledLow)
+    {
+        var lumaW = g.Initializer(g.Fresh("luma"), [0.299f, 0.587f, 0.114f], 1, 3, 1, 1);
+        string Luma(string t) => g.Node("Conv", [t, lumaW], null, ("kernel_shape", new long[] { 1, 1 }));
+        var detail = g.Node("Sub", [Luma(frame), ResizeBilinear2x(g, Luma(low))]);
+        var y = g.Node("Add", [ResizeBilinear2x(g, styledLow), detail]);
         return g.Node("Clip", [y, Scalar(g, "zero", 0f), Scalar(g, "one", 1f)]);
     }
 

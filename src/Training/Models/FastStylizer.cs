@@ -8,7 +8,7 @@ namespace Video.Training.Models;
 /// <summary>
 /// The per-style feed-forward generator (see <see cref="StylizerSpec"/>). <see cref="forward"/> maps a B×3×H×W image in
 /// [0,1] (H, W multiples of 4) to a stylized image of the same size. The shipped ONNX graph wraps it with a 2×2 average
-/// downscale and a fast guided filter (<see cref="GuidedUpsample"/>), see <see cref="FullFrame"/>.
+/// downscale and a detail-restoring upsample (<see cref="DetailUpsample"/>), see <see cref="FullFrame"/>.
 /// </summary>
 /// <remarks>Not thread safe (TorchSharp module).</remarks>
 public sealed class FastStylizer : Module<Tensor, Tensor>
@@ -139,7 +139,7 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
         return (c / (1 - c)).log();
     }
 
-    /// <summary>What the exported graph computes on a full frame: 2×2 average downscale, generator, guided-filter upsample.</summary>
+    /// <summary>What the exported graph computes on a full frame: 2×2 average downscale, generator, detail-restoring upsample.</summary>
     public Tensor FullFrame(Tensor frame)
     {
         if (!Spec.HalfResolution)
@@ -148,7 +148,7 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
         }
 
         var low = functional.avg_pool2d(frame, 2, 2);
-        return GuidedUpsample(frame, low, forward(low));
+        return DetailUpsample(frame, low, forward(low));
     }
 
     /// <summary>
@@ -170,6 +170,21 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
         var aHi = functional.interpolate(Box(a), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
         var bHi = functional.interpolate(Box(b), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
         return ((aHi * iHi) + bHi).clamp(0, 1);
+    }
+
+    /// <summary>
+    /// Brings the half-resolution result to full size: bilinear ×2 of <paramref name="styledLow"/> plus the luma detail the
+    /// 2×2 downscale removed (<c>luma(frame) − bilinear ×2 of luma(low)</c>), added to every channel. All of the
+    /// generator's texture survives (the loss was taken on it); the guided filter (<see cref="GuidedUpsample"/>, still
+    /// used by AdaIN) fits the result to the luma in 3×3 windows and smoothed the brush texture away.
+    /// </summary>
+    public static Tensor DetailUpsample(Tensor frame, Tensor low, Tensor styledLow)
+    {
+        var luma = torch.tensor(new float[] { 0.299f, 0.587f, 0.114f }).reshape(1, 3, 1, 1);
+        var iHi = (frame * luma).sum(1, keepdim: true);
+        var iLo = (low * luma).sum(1, keepdim: true);
+        Tensor Up(Tensor t) => functional.interpolate(t, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
+        return (Up(styledLow) + (iHi - Up(iLo))).clamp(0, 1);
     }
 
     private static IEnumerable<int> NormChannels(StylizerSpec s)
