@@ -22,6 +22,13 @@ public sealed class FlickerMeter : IDisposable
     /// <summary>Default largest width of the grey image the metric's flow is computed on.</summary>
     public const int DefaultFlowWidth = 640;
 
+    /// <summary>
+    /// A pair whose <em>original</em> frames still differ by more than this after motion compensation (an RMS
+    /// difference above 25 of 255 levels on the visible pixels) is a scene cut: no motion maps one frame onto
+    /// the other, so the pair says nothing about temporal consistency and is left out of every version's mean.
+    /// </summary>
+    public const double DefaultCutError = 0.01;
+
     /// <summary>Flow components below this (in pixels of the flow image) are numerical noise and set to 0.</summary>
     private const float FlowNoise = 0.05f;
 
@@ -43,13 +50,17 @@ public sealed class FlickerMeter : IDisposable
     private readonly double[] _sums;
     private readonly Mat _none = new();
     private readonly InputArray _noneIn;
+    private readonly List<FlickerPair> _pairs = [];
+    private readonly double _cutError;
+    private long _pushed;
     private CvBuffer _cur;
     private CvBuffer _prev;
     private bool _started;
 
     /// <summary>Creates a meter for an original and <paramref name="versions"/> stylized versions of it, all of one size.</summary>
-    public FlickerMeter(int width, int height, int versions, int flowWidth = DefaultFlowWidth)
+    public FlickerMeter(int width, int height, int versions, int flowWidth = DefaultFlowWidth, double cutError = DefaultCutError)
     {
+        _cutError = cutError;
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 8);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 8);
         ArgumentOutOfRangeException.ThrowIfNegative(versions);
@@ -90,13 +101,19 @@ public sealed class FlickerMeter : IDisposable
     /// <summary>Number of stylized versions measured beside the original.</summary>
     public int Versions { get; }
 
-    /// <summary>Frame pairs measured so far.</summary>
+    /// <summary>Frame pairs measured so far (scene cuts not counted).</summary>
     public int Pairs { get; private set; }
+
+    /// <summary>Pairs left out as scene cuts (see <see cref="DefaultCutError"/>).</summary>
+    public int Cuts { get; private set; }
 
     /// <summary>Mean fraction of pixels visible in both frames of a pair (the rest are masked out).</summary>
     public double MeanVisibleFraction => Pairs == 0 ? 0 : _visibleSum / Pairs;
 
     private double _visibleSum;
+
+    /// <summary>Every pair measured so far, in order.</summary>
+    public IReadOnlyList<FlickerPair> PairDetails => _pairs;
 
     /// <summary>E_warp of the original (the floor); 0 before two frames were pushed.</summary>
     public double OriginalWarpError => Pairs == 0 ? 0 : _sums[0] / Pairs;
@@ -132,18 +149,35 @@ public sealed class FlickerMeter : IDisposable
             // Sundaram/Ruder's threshold is 0.5 px² at full size; the flow here is in pixels of the smaller image.
             float slack = 0.5f / (_factor * _factor);
             int occluded = FlowKernels.ConsistencyMask(_backward.Span<float>(), _forward.Span<float>(), _flowWidth, _flowHeight, slack, _lowVisible.Span<byte>());
-            _visibleSum += 1 - (occluded / (double)(_flowWidth * _flowHeight));
+            double visible = 1 - (occluded / (double)(_flowWidth * _flowHeight));
+            double greyChange = FlowKernels.MeanAbsDifference(_cur.Span<byte>(), _prev.Span<byte>());
             Cv2.Resize(_lowVisible.In, _visible.Out, _visible.Size, 0, 0, InterpolationFlags.Nearest);
             Cv2.Resize(_backward.In, _fullFlow.Out, _fullFlow.Size, 0, 0, InterpolationFlags.Linear);
             Cv2.ScaleAdd(_fullFlow.In, _factor, _grid.In, _map.Out);
             var mask = _visible.Span<byte>();
-            _sums[0] += PairError(original, _history[0], mask);
+            var errors = new double[versions.Length + 1];
+            errors[0] = PairError(original, _history[0], mask);
             for (int v = 0; v < versions.Length; v++)
             {
-                _sums[v + 1] += PairError(versions[v], _history[v + 1], mask);
+                errors[v + 1] = PairError(versions[v], _history[v + 1], mask);
             }
 
-            Pairs++;
+            bool cut = _cutError > 0 && errors[0] > _cutError;
+            _pairs.Add(new FlickerPair(_pushed, visible, greyChange, errors, cut));
+            if (cut)
+            {
+                Cuts++;
+            }
+            else
+            {
+                for (int v = 0; v < errors.Length; v++)
+                {
+                    _sums[v] += errors[v];
+                }
+
+                _visibleSum += visible;
+                Pairs++;
+            }
         }
 
         original.Pixels.CopyTo(_history[0].Span<byte>());
@@ -154,6 +188,7 @@ public sealed class FlickerMeter : IDisposable
 
         (_cur, _prev) = (_prev, _cur);
         _started = true;
+        _pushed++;
     }
 
     public void Dispose()
@@ -203,3 +238,11 @@ public sealed class FlickerMeter : IDisposable
         }
     }
 }
+
+/// <summary>One measured pair of consecutive frames.</summary>
+/// <param name="Frame">Index (0-based) of the later frame of the pair.</param>
+/// <param name="VisibleFraction">Share of pixels that passed the occlusion check.</param>
+/// <param name="GreyChange">Mean absolute difference (0–255) of the original's two grey flow images, unwarped.</param>
+/// <param name="Errors">Warping error of the original (element 0) and of each version.</param>
+/// <param name="IsCut">True when the pair was left out of the means as a scene cut.</param>
+public sealed record FlickerPair(long Frame, double VisibleFraction, double GreyChange, IReadOnlyList<double> Errors, bool IsCut);

@@ -80,7 +80,7 @@ public sealed class TemporalFilter : IDisposable
         _options = options;
         Width = width;
         Height = height;
-        _factor = Math.Min(FlowKernels.DownscaleFactor(width, options.FlowWidth), Math.Max(1, Math.Min(width, height) / 8));
+        _factor = Math.Min(FlowKernels.DownscaleFactor(width, options.AutoFlowWidth(width)), Math.Max(1, Math.Min(width, height) / 8));
         _flowWidth = width / _factor;
         _flowHeight = height / _factor;
         int lowPixels = _flowWidth * _flowHeight;

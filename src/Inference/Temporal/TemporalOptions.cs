@@ -35,9 +35,20 @@ public sealed record TemporalOptions
 
     /// <summary>
     /// Approximate width of the grey image optical flow is computed on (the frame is box-averaged by an
-    /// integer factor). 160 at 640×360 is a quarter of the frame in each direction.
+    /// integer factor); null (the default) picks <see cref="AutoFlowWidth"/>: a quarter of the frame width,
+    /// at least <see cref="MinimumAutoFlowWidth"/>.
     /// </summary>
-    public int FlowWidth { get; init; } = 160;
+    public int? FlowWidth { get; init; }
+
+    /// <summary>Smallest flow width the automatic choice uses (160 at 640×360 is a quarter of the frame).</summary>
+    public const int MinimumAutoFlowWidth = 160;
+
+    /// <summary>
+    /// The flow width for frames <paramref name="frameWidth"/> wide: <see cref="FlowWidth"/> when set, else a
+    /// quarter of the frame width, at least <see cref="MinimumAutoFlowWidth"/>. A fixed 160 made the flow
+    /// of a 1280×720 clip an eighth of the frame, too coarse for the filter to follow fine motion.
+    /// </summary>
+    public int AutoFlowWidth(int frameWidth) => FlowWidth ?? Math.Max(MinimumAutoFlowWidth, frameWidth / 4);
 
     /// <summary>
     /// Grey-level difference (0–255, on the flow image) between the input and the motion-compensated previous
@@ -72,7 +83,7 @@ public sealed record TemporalOptions
             throw new VideoException($"--temporal-strength {Strength} is out of range [0, 1)");
         }
 
-        if (FlowWidth is < 16 or > 4096)
+        if (FlowWidth is { } fw && fw is < 16 or > 4096)
         {
             throw new VideoException($"temporal flow width {FlowWidth} is out of range [16, 4096]");
         }

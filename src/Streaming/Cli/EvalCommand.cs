@@ -20,16 +20,26 @@ internal sealed record FlickerReport(
     double? VersusWarpError,
     double VisibleFraction)
 {
+    /// <summary>Pairs left out as scene cuts.</summary>
+    public int Cuts { get; init; }
+
+    /// <summary>Per-pair figures, for <c>--pairs</c>.</summary>
+    public IReadOnlyList<FlickerPair> PairDetails { get; init; } = [];
+
     /// <summary>E_warp of the stylized clip divided by that of <see cref="Versus"/>.</summary>
     public double? Ratio => VersusWarpError is { } v && v > 0 ? StylizedWarpError / v : null;
 }
 
-/// <summary><c>video eval flicker ORIGINAL STYLIZED [--vs OTHER] [--json]</c> and <c>video eval temporal-bench</c>.</summary>
+/// <summary>E_warp of an original and several versions of it, measured in one pass (<c>WarpErrors</c> in the order the versions were given).</summary>
+internal sealed record FlickerMeasurement(int Width, int Height, int Pairs, int Cuts, double OriginalWarpError, IReadOnlyList<double> WarpErrors, double VisibleFraction, IReadOnlyList<FlickerPair> PairDetails);
+
+/// <summary><c>video eval flicker ORIGINAL STYLIZED [--vs OTHER] [--json]</c>, <c>flicker-table</c>, <c>temporal-apply</c> and <c>temporal-bench</c>.</summary>
 internal static class EvalCommand
 {
     public static Command Create() => new("eval", "Measure results: flicker (E_warp) of stylized videos, speed of the temporal filter")
     {
         FlickerCommand(),
+        Eval.FlickerTableCommand.Create(),
         ApplyCommand(),
         BenchCommand(),
     };
@@ -38,7 +48,7 @@ internal static class EvalCommand
     /// Runs the temporal filter over an already stylized clip, guided by the original (the same work the
     /// pipeline's temporal stage does, without running a model): for filtering the output of any stylizer.
     /// </summary>
-    public static async Task<long> ApplyTemporalAsync(string original, string stylized, string output, TemporalOptions options, CancellationToken cancellationToken)
+    public static async Task<(long Frames, long Blended, long SceneCuts)> ApplyTemporalAsync(string original, string stylized, string output, TemporalOptions options, CancellationToken cancellationToken)
     {
         options.Validate();
         MediaProbe.CheckReadable(original);
@@ -79,18 +89,39 @@ internal static class EvalCommand
         }
 
         await sink.CompleteAsync(cancellationToken).ConfigureAwait(false);
-        return n;
+        return (n, filter.FramesBlended, filter.SceneCuts);
     }
 
     /// <summary>Measures E_warp of the original and the stylized versions, reading the clips in lockstep.</summary>
-    public static async Task<FlickerReport> MeasureFlickerAsync(string original, string stylized, string? versus, int flowWidth, CancellationToken cancellationToken)
+    public static async Task<FlickerReport> MeasureFlickerAsync(string original, string stylized, string? versus, int flowWidth, CancellationToken cancellationToken, long? maxFrames = null, double cutError = FlickerMeter.DefaultCutError)
     {
+        string[] versions = versus is null ? [stylized] : [stylized, versus];
+        var m = await MeasureAsync(original, versions, flowWidth, maxFrames, cutError, cancellationToken).ConfigureAwait(false);
+        return new FlickerReport(original, stylized, versus, m.Width, m.Height, m.Pairs, m.OriginalWarpError, m.WarpErrors[0], versus is null ? null : m.WarpErrors[1], m.VisibleFraction)
+        {
+            Cuts = m.Cuts,
+            PairDetails = m.PairDetails,
+        };
+    }
+
+    /// <summary>
+    /// Measures E_warp of <paramref name="original"/> and of each clip in <paramref name="versions"/> (all of
+    /// one size and frame count), reading them in lockstep; with <paramref name="maxFrames"/>, only the first
+    /// that many frames of each.
+    /// </summary>
+    public static async Task<FlickerMeasurement> MeasureAsync(string original, IReadOnlyList<string> versions, int flowWidth, long? maxFrames, double cutError, CancellationToken cancellationToken)
+    {
+        if (maxFrames is < 2)
+        {
+            throw new VideoException($"--frames {maxFrames} is out of range: flicker needs at least 2 frames");
+        }
+
         if (flowWidth is < 32 or > 8192)
         {
             throw new VideoException($"--flow-width {flowWidth} is out of range [32, 8192]");
         }
 
-        string[] paths = versus is null ? [original, stylized] : [original, stylized, versus];
+        string[] paths = [original, .. versions];
         foreach (var p in paths)
         {
             MediaProbe.CheckReadable(p);
@@ -120,11 +151,11 @@ internal static class EvalCommand
                 pools.Add(new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 2));
             }
 
-            using var meter = new FlickerMeter(info.Width, info.Height, paths.Length - 1, flowWidth);
+            using var meter = new FlickerMeter(info.Width, info.Height, paths.Length - 1, flowWidth, cutError);
             var frames = new Frame?[paths.Length];
-            var versions = new Frame[paths.Length - 1];
+            var versionFrames = new Frame[paths.Length - 1];
             long count = 0;
-            while (true)
+            while (maxFrames is null || count < maxFrames)
             {
                 for (int i = 0; i < paths.Length; i++)
                 {
@@ -148,10 +179,10 @@ internal static class EvalCommand
 
                     for (int i = 1; i < paths.Length; i++)
                     {
-                        versions[i - 1] = frames[i]!;
+                        versionFrames[i - 1] = frames[i]!;
                     }
 
-                    meter.Push(frames[0]!, versions);
+                    meter.Push(frames[0]!, versionFrames);
                     count++;
                 }
                 finally
@@ -163,22 +194,25 @@ internal static class EvalCommand
                 }
             }
 
-            if (meter.Pairs < 1)
+            if (meter.Pairs + meter.Cuts < 1)
             {
                 throw new VideoException($"{original} has fewer than 2 frames; flicker needs consecutive frames");
             }
 
-            return new FlickerReport(
-                original,
-                stylized,
-                versus,
+            if (meter.Pairs < 1)
+            {
+                throw new VideoException($"every frame pair of {original} is a scene cut; nothing to measure");
+            }
+
+            return new FlickerMeasurement(
                 info.Width,
                 info.Height,
                 meter.Pairs,
+                meter.Cuts,
                 meter.OriginalWarpError,
-                meter.WarpError(0),
-                versus is null ? null : meter.WarpError(1),
-                meter.MeanVisibleFraction);
+                Enumerable.Range(0, versions.Count).Select(meter.WarpError).ToList(),
+                meter.MeanVisibleFraction,
+                meter.PairDetails.ToList());
         }
         finally
         {
@@ -207,6 +241,7 @@ internal static class EvalCommand
                 w.WriteNumber("width", r.Width);
                 w.WriteNumber("height", r.Height);
                 w.WriteNumber("pairs", r.Pairs);
+                w.WriteNumber("cutPairsLeftOut", r.Cuts);
                 w.WriteNumber("visibleFraction", Math.Round(r.VisibleFraction, 4));
                 w.WriteStartObject("original");
                 w.WriteString("path", r.Original);
@@ -241,7 +276,7 @@ internal static class EvalCommand
         }
 
         var inv = CultureInfo.InvariantCulture;
-        output.WriteLine(string.Create(inv, $"E_warp (Lai et al. 2018: mean squared RGB difference in [0,1] of occlusion-masked, flow-warped consecutive frames; flow on the original) over {r.Pairs} frame pairs at {r.Width}x{r.Height}, {r.VisibleFraction * 100:0.#}% of pixels visible"));
+        output.WriteLine(string.Create(inv, $"E_warp (Lai et al. 2018: mean squared RGB difference in [0,1] of occlusion-masked, flow-warped consecutive frames; flow on the original) over {r.Pairs} frame pairs at {r.Width}x{r.Height}{(r.Cuts > 0 ? $" ({r.Cuts} scene-cut pairs left out)" : string.Empty)}, {r.VisibleFraction * 100:0.#}% of pixels visible"));
         output.WriteLine(string.Create(inv, $"  original (floor)  {r.OriginalWarpError:0.000000}  {r.Original}"));
         output.WriteLine(string.Create(inv, $"  stylized          {r.StylizedWarpError:0.000000}  {r.Stylized}"));
         if (r.Versus is not null)
@@ -258,14 +293,24 @@ internal static class EvalCommand
         var versus = new Option<string?>("--vs") { Description = "Another stylized version to compare with (e.g. the filter off); prints the ratio" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var flowWidth = new Option<int>("--flow-width") { Description = "Largest width of the image the metric's optical flow runs on (the frames are box-averaged by an integer factor)", DefaultValueFactory = _ => FlickerMeter.DefaultFlowWidth };
+        var frames = new Option<long?>("--frames") { Description = "Measure only the first N frames of each clip" };
+        var keepCuts = new Option<bool>("--keep-cuts") { Description = "Count scene-cut pairs too (by default a pair whose original frames no motion explains is left out)" };
+        var pairs = new Option<bool>("--pairs") { Description = "Also print every frame pair's figures (visible share, grey change, errors of original, stylized, vs)" };
         var command = new Command("flicker", "Flicker of stylized video as E_warp (Lai et al. 2018), with the original's own E_warp as the floor")
         {
-            original, stylized, versus, json, flowWidth,
+            original, stylized, versus, json, flowWidth, pairs, frames, keepCuts,
         };
         command.SetAction(async (parse, ct) =>
         {
-            var report = await MeasureFlickerAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, parse.GetValue(versus), parse.GetValue(flowWidth), ct).ConfigureAwait(false);
+            var report = await MeasureFlickerAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, parse.GetValue(versus), parse.GetValue(flowWidth), ct, parse.GetValue(frames), parse.GetValue(keepCuts) ? 0 : FlickerMeter.DefaultCutError).ConfigureAwait(false);
             Print(report, parse.GetValue(json), Console.Out);
+            if (parse.GetValue(pairs))
+            {
+                foreach (var p in report.PairDetails)
+                {
+                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pair {p.Frame,5}{(p.IsCut ? " cut" : "    ")} visible {p.VisibleFraction:0.000} grey change {p.GreyChange,6:0.00}  {string.Join("  ", p.Errors.Select(e => e.ToString("0.000000", CultureInfo.InvariantCulture)))}"));
+                }
+            }
             return ExitCodes.Ok;
         });
         return command;
@@ -279,7 +324,7 @@ internal static class EvalCommand
         var mode = new Option<string>("--temporal") { Description = "off, ema or flow", DefaultValueFactory = _ => "flow" }.AcceptOnlyFromAmong("off", "ema", "flow");
         var strength = new Option<double>("--temporal-strength") { Description = "Largest weight of the previous output, in [0, 1)", DefaultValueFactory = _ => 0.8 };
         var tolerance = new Option<double>("--tolerance") { Description = "Grey-level change of the input up to which history is fully trusted", DefaultValueFactory = _ => new TemporalOptions().Tolerance };
-        var flowWidth = new Option<int>("--flow-width") { Description = "Approximate width of the image the filter's flow runs on", DefaultValueFactory = _ => new TemporalOptions().FlowWidth };
+        var flowWidth = new Option<int?>("--flow-width") { Description = "Approximate width of the image the filter's flow runs on (default: a quarter of the frame width, at least 160)" };
         var command = new Command("temporal-apply", "Run the temporal filter over an already stylized clip, guided by the original (for any stylizer's output)")
         {
             original, stylized, output, mode, strength, tolerance, flowWidth,
@@ -294,8 +339,8 @@ internal static class EvalCommand
                 FlowWidth = parse.GetValue(flowWidth),
             };
             string path = parse.GetValue(output)!;
-            long n = await ApplyTemporalAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, path, options, ct).ConfigureAwait(false);
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {path}: {n} frames, temporal {options.Mode.ToString().ToLowerInvariant()} strength {options.Strength}"));
+            var (n, blended, cuts) = await ApplyTemporalAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, path, options, ct).ConfigureAwait(false);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {path}: {n} frames, temporal {options.Mode.ToString().ToLowerInvariant()} strength {options.Strength}, {blended} blended, {cuts} scene cuts"));
             return ExitCodes.Ok;
         });
         return command;
