@@ -127,11 +127,15 @@ public static class TrainerCli
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
         var reflect = new Option<bool>("--reflect-pad") { Description = "reflection padding in the generator (no border bands; ~10% slower); can be switched on when resuming" };
+        var temporal = new Option<double>("--temporal-weight")
+        {
+            Description = "weight of the temporal loss (0 = off): half of each batch are moved copies of the other half, and the output must move with them (docs/training.md); can be switched on when resuming",
+        };
         var vgg = Vgg19Option();
         var lossSeed = LossSeedOption();
         var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)")
         {
-            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, vgg, lossSeed,
+            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, temporal, vgg, lossSeed,
         };
         cmd.SetAction(r =>
         {
@@ -157,6 +161,7 @@ public static class TrainerCli
                 Seed = r.GetValue(seed),
                 Resume = r.GetValue(resume),
                 ReflectPad = r.GetValue(reflect),
+                TemporalWeight = r.GetValue(temporal),
                 Command = RunState.CommandLine(allArgs),
             };
             RequireFile(o.Style, "style image");

@@ -92,4 +92,7 @@ public sealed record TrainingProvenance
     public required string TrainedAt { get; init; }
 
     public required string LossNetwork { get; init; }
+
+    /// <summary>Weight of the temporal loss in the latest training session that used it; absent when it was never used.</summary>
+    public double? TemporalWeight { get; init; }
 }

@@ -18,10 +18,10 @@ internal sealed class LossCurve
             return;
         }
 
-        var keys = _rows[0].Values.Keys.ToList();
+        var keys = Keys();
         var lines = new List<string> { "step," + string.Join(',', keys) };
         lines.AddRange(_rows.Select(r => r.Step.ToString(CultureInfo.InvariantCulture) + "," +
-            string.Join(',', keys.Select(k => r.Values.GetValueOrDefault(k).ToString("R", CultureInfo.InvariantCulture)))));
+            string.Join(',', keys.Select(k => r.Values.TryGetValue(k, out var v) ? v.ToString("R", CultureInfo.InvariantCulture) : ""))));
         File.WriteAllLines(path, lines);
     }
 
@@ -46,7 +46,10 @@ internal sealed class LossCurve
             var values = new Dictionary<string, double>();
             for (int i = 0; i < keys.Length; i++)
             {
-                values[keys[i]] = double.Parse(parts[i + 1], CultureInfo.InvariantCulture);
+                if (parts[i + 1].Length > 0)
+                {
+                    values[keys[i]] = double.Parse(parts[i + 1], CultureInfo.InvariantCulture);
+                }
             }
 
             curve._rows.Add((int.Parse(parts[0], CultureInfo.InvariantCulture), values));
@@ -64,8 +67,16 @@ internal sealed class LossCurve
             return [];
         }
 
-        return rows[0].Values.Keys.ToDictionary(k => k, k => Math.Round(rows.Average(r => r.Values.GetValueOrDefault(k)), 5));
+        var keys = rows.SelectMany(r => r.Values.Keys).Distinct();
+        return keys.ToDictionary(k => k, k => RoundForDisplay(rows.Where(r => r.Values.ContainsKey(k)).Average(r => r.Values[k])));
     }
+
+    /// <summary>Five decimals, more for small values so that at least three significant digits remain.</summary>
+    internal static double RoundForDisplay(double v) =>
+        v == 0 || !double.IsFinite(v) ? v : Math.Round(v, Math.Clamp(2 - (int)Math.Floor(Math.Log10(Math.Abs(v))), 5, 15));
+
+    /// <summary>Every loss term that occurs, in order of first appearance (a resumed run may add terms, e.g. "temporal").</summary>
+    private List<string> Keys() => _rows.SelectMany(r => r.Values.Keys).Distinct().ToList();
 
     /// <summary>Plots every series (log scale) against the step and writes a PNG.</summary>
     public void SavePng(string path, string title)
@@ -76,10 +87,11 @@ internal sealed class LossCurve
         }
 
         var plot = new ScottPlot.Plot();
-        double[] xs = _rows.Select(r => (double)r.Step).ToArray();
-        foreach (var key in _rows[0].Values.Keys)
+        foreach (var key in Keys())
         {
-            double[] ys = _rows.Select(r => Math.Log10(Math.Max(r.Values.GetValueOrDefault(key), 1e-12))).ToArray();
+            var rows = _rows.Where(r => r.Values.ContainsKey(key)).ToList();
+            double[] xs = rows.Select(r => (double)r.Step).ToArray();
+            double[] ys = rows.Select(r => Math.Log10(Math.Max(r.Values[key], 1e-12))).ToArray();
             var s = plot.Add.Scatter(xs, ys);
             s.LegendText = key;
             s.MarkerSize = 0;

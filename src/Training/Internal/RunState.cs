@@ -46,6 +46,9 @@ public sealed class RunState
 
     public Dictionary<string, double> Losses { get; set; } = [];
 
+    /// <summary>Weight of the temporal loss in the latest session that used it (fast only; null: never used).</summary>
+    public double? TemporalWeight { get; set; }
+
     public Dictionary<string, JsonElement> Options { get; set; } = [];
 
     public static RunState? TryLoad(string runDir)

@@ -52,7 +52,7 @@ public static class Packaging
         var manifest = TrainedManifest.Create(
             name,
             ModelFamily.Fast,
-            $"real-time per-style model trained on {Path.GetFileNameWithoutExtension(stylePath)} (cheap half-resolution generator + guided filter)",
+            $"real-time per-style model trained on {Path.GetFileNameWithoutExtension(stylePath)} (cheap half-resolution generator + detail-restoring upsample)",
             StylizerSpec.Cheap.SizeMultiple,
             ProvenanceOf(state));
         TrainedManifest.Save(manifest, Path.Combine(outDir, name + ".json"));
@@ -71,6 +71,7 @@ public static class Packaging
         Command = state.Command,
         TrainedAt = state.FinishedAt ?? state.StartedAt,
         LossNetwork = state.LossNetwork,
+        TemporalWeight = state.TemporalWeight,
     };
 
     internal static Dictionary<string, string> Metadata(RunState state) => new()
