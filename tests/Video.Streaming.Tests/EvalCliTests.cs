@@ -94,6 +94,75 @@ public class EvalCliTests
         }
     }
 
+    [Fact]
+    public void EvalFlickerTable_TinyClipWithTemporalLossVariant_PrintsRowsWritesTableAndStrips()
+    {
+        using var dir = new TempDir();
+        string clip = Media.Generate(dir.File("in.mp4"), 160, 96, "25", 1, audio: false);
+        Directory.CreateDirectory(dir.File("tl"));
+        foreach (var f in new[] { "toon.json", "toon.onnx" })
+        {
+            File.Copy(Path.Combine(Repo.Models, f), Path.Combine(dir.File("tl"), f));
+        }
+
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "flicker-table", "--clips", clip, "--model", "toon", "--frames", "10", "--temporal-loss-models", "tl", "--device", "cpu", "--out", "res", "--strips", "strips", "--json", "-q");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(10, json.GetProperty("frames").GetInt32());
+        var row = Assert.Single(json.GetProperty("rows").EnumerateArray().ToList());
+        Assert.Equal("toon", row.GetProperty("model").GetString());
+        Assert.Equal("in.mp4", row.GetProperty("clip").GetString());
+        Assert.Equal(9, row.GetProperty("pairs").GetInt32());
+        double off = row.GetProperty("off").GetDouble(), flow = row.GetProperty("flow").GetDouble();
+        Assert.True(off > 0 && flow > 0, $"off {off} flow {flow}");
+        Assert.Equal(flow / off, row.GetProperty("ratio").GetDouble(), 6);
+
+        // The variant here is the same model, so its E_warp (filter off) is the per-frame one.
+        Assert.Equal(off, row.GetProperty("temporalLoss").GetDouble(), 5);
+        Assert.Equal(10, Media.Probe(dir.File("res/in-toon-off.mp4")).Frames);
+        Assert.Equal(10, Media.Probe(dir.File("res/in-toon-flow.mp4")).Frames);
+        Assert.Equal(10, Media.Probe(dir.File("res/in-toon-tloss.mp4")).Frames);
+        string table = File.ReadAllText(dir.File("res/table.md"));
+        Assert.Contains("| toon | in.mp4 | 160x96, 9 |", table, StringComparison.Ordinal);
+        Assert.Contains("(1.00×)", table, StringComparison.Ordinal);
+
+        // Strip: 6 frames of 256 px side by side; rows off, flow, temporal-loss variant.
+        var strip = Media.Probe(dir.File("strips/in-toon.png"));
+        Assert.Equal((6 * 256, 3 * 154), (strip.Width, strip.Height));
+
+        // The printed command reproduces the row.
+        (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "flicker", clip, "res/in-toon-flow.mp4", "--vs", "res/in-toon-off.mp4", "--frames", "10", "--json");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(flow, JsonDocument.Parse(stdout).RootElement.GetProperty("stylized").GetProperty("eWarp").GetDouble(), 9);
+    }
+
+    [Fact]
+    public void EvalFlickerTable_WithoutVariantOrWithBadInput_SaysNotTrainedOrFailsInOneLine()
+    {
+        using var dir = new TempDir();
+        string clip = Media.Generate(dir.File("in.mp4"), 96, 64, "25", 0.4, audio: false);
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "flicker-table", "--clips", clip, "--model", "toon", "--frames", "4", "--device", "cpu", "--out", "res", "-q");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("| toon | in.mp4 | 96x64, 3 |", stdout, StringComparison.Ordinal);
+        Assert.Contains("not trained", stdout, StringComparison.Ordinal);
+
+        foreach (var (args, expected) in new (string[] Args, string Expected)[]
+        {
+            (["--clips", clip, "--model", "no-such-model"], "unknown model 'no-such-model'"),
+            (["--clips", "missing.mp4", "--model", "toon"], "missing.mp4"),
+            (["--clips", clip, "--model", "toon", "--frames", "1"], "--frames 1 is out of range"),
+            (["--clips", clip, "--model", "toon", "--strip-crop", "big"], "--strip-crop 'big' is not W:H:X:Y"),
+        })
+        {
+            (code, _, stderr) = CliProcess.Run(dir.Path, ["eval", "flicker-table", "--out", "bad", .. args]);
+            Assert.Equal(1, code);
+            Assert.StartsWith("video: error: ", stderr, StringComparison.Ordinal);
+            Assert.Contains(expected, stderr, StringComparison.Ordinal);
+            Assert.Single(stderr.Trim().Split('\n'));
+            Assert.False(Directory.Exists(dir.File("bad")), "nothing written on bad input");
+        }
+    }
+
     /// <summary>A textured moving clip, a steady "stylized" version (inverted) and a flickering one (inverted, brightness alternating).</summary>
     private static (string Clip, string Steady, string Flickering) Clips(TempDir dir)
     {

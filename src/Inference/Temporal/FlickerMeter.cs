@@ -23,11 +23,16 @@ public sealed class FlickerMeter : IDisposable
     public const int DefaultFlowWidth = 640;
 
     /// <summary>
-    /// A pair whose <em>original</em> frames still differ by more than this after motion compensation (an RMS
-    /// difference above 25 of 255 levels on the visible pixels) is a scene cut: no motion maps one frame onto
-    /// the other, so the pair says nothing about temporal consistency and is left out of every version's mean.
+    /// A pair is a scene cut when the <em>original</em> frames still differ by more than this after motion
+    /// compensation (an RMS difference above 25 of 255 levels on the visible pixels) <em>and</em> fewer than
+    /// <see cref="CutVisibleFraction"/> of the pixels pass the occlusion check: no motion maps one frame onto
+    /// the other, so the pair says nothing about temporal consistency and is left out of every version's
+    /// mean. Fast, blurred motion (the cockatoo flying off: errors up to 0.038, 75 % visible) is kept.
     /// </summary>
     public const double DefaultCutError = 0.01;
+
+    /// <summary>Largest share of visible pixels a scene-cut pair can have (see <see cref="DefaultCutError"/>).</summary>
+    public const double CutVisibleFraction = 0.5;
 
     /// <summary>Flow components below this (in pixels of the flow image) are numerical noise and set to 0.</summary>
     private const float FlowNoise = 0.05f;
@@ -162,7 +167,7 @@ public sealed class FlickerMeter : IDisposable
                 errors[v + 1] = PairError(versions[v], _history[v + 1], mask);
             }
 
-            bool cut = _cutError > 0 && errors[0] > _cutError;
+            bool cut = _cutError > 0 && errors[0] > _cutError && visible < CutVisibleFraction;
             _pairs.Add(new FlickerPair(_pushed, visible, greyChange, errors, cut));
             if (cut)
             {

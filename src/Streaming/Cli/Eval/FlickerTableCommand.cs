@@ -228,7 +228,7 @@ internal static class FlickerTableCommand
         int met = rows.Count(r => r.Ratio is <= 0.5);
         b.AppendLine(string.Create(inv, $"Goal flow/off ≤ 0.5 met on {met} of {rows.Count} rows."));
         var f = request.Filter;
-        b.AppendLine(string.Create(inv, $"Filter: --temporal flow, strength {f.Strength}, tolerance {f.Tolerance}, flow width {(f.FlowWidth is { } w ? w.ToString(inv) : "auto (frame width / 4, at least 160)")}; metric flow up to {request.MetricFlowWidth} px wide; scene-cut pairs (original's own pair error > {FlickerMeter.DefaultCutError}) left out; {(request.Frames is { } n ? $"first {n} frames of each clip" : "whole clips")}; device {request.Device.ToString().ToLowerInvariant()}."));
+        b.AppendLine(string.Create(inv, $"Filter: --temporal flow, strength {f.Strength}, tolerance {f.Tolerance}, flow width {(f.FlowWidth is { } w ? w.ToString(inv) : "auto (frame width / 4, at least 160)")}; metric flow up to {request.MetricFlowWidth} px wide; scene-cut pairs (original's own pair error > {FlickerMeter.DefaultCutError} with under {FlickerMeter.CutVisibleFraction:0%} of pixels visible) left out; {(request.Frames is { } n ? $"first {n} frames of each clip" : "whole clips")}; device {request.Device.ToString().ToLowerInvariant()}."));
         if (rows.Count > 0)
         {
             var r = rows[0];
