@@ -26,11 +26,12 @@ internal static class LoadtestCommand
         var size = new Option<string>("--size") { Description = "Frame size WxH (a comma-separated list runs each)", DefaultValueFactory = _ => "320x180" };
         var policy = new Option<string>("--policy") { Description = "latest (live, drops) or all (lossless, backpressure); 'latest,all' runs both", DefaultValueFactory = _ => "latest" };
         var model = new Option<string?>("--model", "-m") { Description = "Model name (default: the server's default; a comma-separated list runs each)" };
+        var queue = new Option<string>("--queue") { Description = "Live queue length asked for (policy latest; 0 = the server's default; a comma-separated list runs each)", DefaultValueFactory = _ => "0" };
         var warmup = new Option<double>("--warmup") { Description = "Seconds at the start of each case whose latencies are not counted (plans are built on the first frame)", DefaultValueFactory = _ => 1 };
         var apiKey = new Option<string?>("--api-key") { Description = "API key (default: $VIDEO_API_KEY)" };
         var command = new Command("loadtest", "Open N streams of synthetic frames against a server; report frames/s, p50/p95/p99 latency, drops and batch size per case")
         {
-            server, streams, seconds, fps, size, policy, model, warmup, apiKey,
+            server, streams, seconds, fps, size, policy, model, queue, warmup, apiKey,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -41,6 +42,7 @@ internal static class LoadtestCommand
                 throw new VideoException("--streams must be 1..256, --seconds 0..3600, --fps 0..240 and --warmup 0..seconds");
             }
 
+            var queues = List<int>(parse.GetValue(queue)!, "--queue", v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int q) && q <= 8 ? q : null);
             var sizes = List(parse.GetValue(size)!, "--size", v => CommonOptions.ParseSize(v));
             var policies = List(parse.GetValue(policy)!, "--policy", v => v switch { "latest" => Policy.Latest, "all" => Policy.All, _ => (Policy?)null });
             var models = parse.GetValue(model) is { } m ? Names(m, "--model") : [string.Empty];
@@ -56,9 +58,10 @@ internal static class LoadtestCommand
                     labels.Add(await LabelAsync(client, ct).ConfigureAwait(false));
                 }
 
-                bool matrix = clients.Count > 1 || counts.Count > 1 || sizes.Count > 1 || policies.Count > 1 || models.Count > 1;
+                bool matrix = clients.Count > 1 || queues.Count > 1 || counts.Count > 1 || sizes.Count > 1 || policies.Count > 1 || models.Count > 1;
                 var rows = new List<(Case Case, int Server, LoadTestResult Result)>();
                 foreach (var p in policies)
+                foreach (int q in p == Policy.Latest ? queues : [0])
                 {
                     foreach (var name in models)
                     {
@@ -66,7 +69,7 @@ internal static class LoadtestCommand
                         {
                             foreach (int n in counts)
                             {
-                                var c = new Case(p, name, w, h, n);
+                                var c = new Case(p, name, w, h, n, q);
                                 for (int i = 0; i < clients.Count; i++)
                                 {
                                     var options = new LoadTestOptions
@@ -79,8 +82,9 @@ internal static class LoadtestCommand
                                         Policy = p,
                                         Model = name,
                                         Warmup = TimeSpan.FromSeconds(warm),
+                                        QueueCapacity = q,
                                     };
-                                    Console.Out.WriteLine($"loadtest: {n} stream(s) of {w}x{h} RGB24 at {rate:0.#} fps for {s:0.#} s, policy {PolicyName(p)}, against {clients[i].Address} ({labels[i]})");
+                                    Console.Out.WriteLine($"loadtest: {n} stream(s) of {w}x{h} RGB24 at {rate:0.#} fps for {s:0.#} s, policy {PolicyName(p)}{(q > 0 ? $" (queue {q})" : string.Empty)}, against {clients[i].Address} ({labels[i]})");
                                     var result = await LoadTest.RunAsync(clients[i], options, ct).ConfigureAwait(false);
                                     Console.Out.WriteLine(result.ToString());
                                     rows.Add((c, i, result));
@@ -118,7 +122,7 @@ internal static class LoadtestCommand
         sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var (c, i, r) in rows)
         {
-            sb.AppendLine(inv, $"| {PolicyName(c.Policy)} | {r.Model} | {c.Width}x{c.Height} | {c.Streams} | {labels[i]} | {r.FramesSent} | {r.FramesReceived} | {r.FramesDropped} ({r.DropPercent:0.0} %) | {r.Fps:0.0} | {r.P50Ms:0.0} | {r.P95Ms:0.0} | {r.P99Ms:0.0} | {r.MeanQueueMs:0.0} / {r.MeanInferenceMs:0.0} / {r.MeanServerTotalMs:0.0} | {r.MeanBatch:0.00} |");
+            sb.AppendLine(inv, $"| {PolicyName(c.Policy)}{(c.Queue > 0 ? $" (queue {c.Queue})" : string.Empty)} | {r.Model} | {c.Width}x{c.Height} | {c.Streams} | {labels[i]} | {r.FramesSent} | {r.FramesReceived} | {r.FramesDropped} ({r.DropPercent:0.0} %) | {r.Fps:0.0} | {r.P50Ms:0.0} | {r.P95Ms:0.0} | {r.P99Ms:0.0} | {r.MeanQueueMs:0.0} / {r.MeanInferenceMs:0.0} / {r.MeanServerTotalMs:0.0} | {r.MeanBatch:0.00} |");
         }
 
         if (labels.Count > 1)
@@ -138,7 +142,7 @@ internal static class LoadtestCommand
 
                 foreach (var (c, i, r) in group.Where(r => r.Server != 0))
                 {
-                    sb.AppendLine(inv, $"| {PolicyName(c.Policy)} | {r.Model} | {c.Width}x{c.Height} | {c.Streams} | {labels[i]} | {Ratio(r.Fps, first.Fps)} | {Ratio(r.P50Ms, first.P50Ms)} | {Ratio(r.P95Ms, first.P95Ms)} | {Ratio(r.P99Ms, first.P99Ms)} | {r.DropPercent:0.0} / {first.DropPercent:0.0} |");
+                    sb.AppendLine(inv, $"| {PolicyName(c.Policy)}{(c.Queue > 0 ? $" (queue {c.Queue})" : string.Empty)} | {r.Model} | {c.Width}x{c.Height} | {c.Streams} | {labels[i]} | {Ratio(r.Fps, first.Fps)} | {Ratio(r.P50Ms, first.P50Ms)} | {Ratio(r.P95Ms, first.P95Ms)} | {Ratio(r.P99Ms, first.P99Ms)} | {r.DropPercent:0.0} / {first.DropPercent:0.0} |");
                 }
             }
         }
@@ -182,5 +186,5 @@ internal static class LoadtestCommand
     }
 
     /// <summary>One load-test case (everything but the server).</summary>
-    internal readonly record struct Case(Policy Policy, string Model, int Width, int Height, int Streams);
+    internal readonly record struct Case(Policy Policy, string Model, int Width, int Height, int Streams, int Queue = 0);
 }

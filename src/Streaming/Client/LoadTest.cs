@@ -24,6 +24,9 @@ public sealed record LoadTestOptions
 
     public string Model { get; init; } = string.Empty;
 
+    /// <summary>The <c>queue_capacity</c> asked for under <c>POLICY_LATEST</c>; 0 = the server's default.</summary>
+    public int QueueCapacity { get; init; }
+
     /// <summary>Frames sent during the first <see cref="Warmup"/> count as sent, received and dropped, but their
     /// latency is left out of the percentiles (the server builds its per-size plans on a stream's first frame).</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
@@ -117,7 +120,7 @@ public static class LoadTest
         var figures = new StreamFigures();
         var sentAt = new long[Ring];
         long warmupTicks = (long)(options.Warmup.TotalSeconds * Stopwatch.Frequency);
-        using var stream = await client.OpenStreamAsync(new SessionConfig { Model = options.Model, Policy = options.Policy, OutputEncoding = Protos.V1.Encoding.Rgb24 }, cancellationToken).ConfigureAwait(false);
+        using var stream = await client.OpenStreamAsync(new SessionConfig { Model = options.Model, Policy = options.Policy, OutputEncoding = Protos.V1.Encoding.Rgb24, QueueCapacity = (uint)options.QueueCapacity }, cancellationToken).ConfigureAwait(false);
 
         async Task SendAsync()
         {
