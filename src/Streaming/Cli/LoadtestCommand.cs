@@ -60,37 +60,33 @@ internal static class LoadtestCommand
 
                 bool matrix = clients.Count > 1 || queues.Count > 1 || counts.Count > 1 || sizes.Count > 1 || policies.Count > 1 || models.Count > 1;
                 var rows = new List<(Case Case, int Server, LoadTestResult Result)>();
-                foreach (var p in policies)
-                foreach (int q in p == Policy.Latest ? queues : [0])
+                // Queue lengths and servers vary innermost, so the runs a ratio compares are measured next to each other.
+                var cases = (from p in policies
+                             from name in models
+                             from size in sizes
+                             from n in counts
+                             from q in p == Policy.Latest ? queues : [0]
+                             select new Case(p, name, size.Width, size.Height, n, q)).Distinct().ToList();
+                foreach (var c in cases)
                 {
-                    foreach (var name in models)
+                    for (int i = 0; i < clients.Count; i++)
                     {
-                        foreach (var (w, h) in sizes)
+                        var options = new LoadTestOptions
                         {
-                            foreach (int n in counts)
-                            {
-                                var c = new Case(p, name, w, h, n, q);
-                                for (int i = 0; i < clients.Count; i++)
-                                {
-                                    var options = new LoadTestOptions
-                                    {
-                                        Streams = n,
-                                        Duration = TimeSpan.FromSeconds(s),
-                                        Fps = rate,
-                                        Width = w,
-                                        Height = h,
-                                        Policy = p,
-                                        Model = name,
-                                        Warmup = TimeSpan.FromSeconds(warm),
-                                        QueueCapacity = q,
-                                    };
-                                    Console.Out.WriteLine($"loadtest: {n} stream(s) of {w}x{h} RGB24 at {rate:0.#} fps for {s:0.#} s, policy {PolicyName(p)}{(q > 0 ? $" (queue {q})" : string.Empty)}, against {clients[i].Address} ({labels[i]})");
-                                    var result = await LoadTest.RunAsync(clients[i], options, ct).ConfigureAwait(false);
-                                    Console.Out.WriteLine(result.ToString());
-                                    rows.Add((c, i, result));
-                                }
-                            }
-                        }
+                            Streams = c.Streams,
+                            Duration = TimeSpan.FromSeconds(s),
+                            Fps = rate,
+                            Width = c.Width,
+                            Height = c.Height,
+                            Policy = c.Policy,
+                            Model = c.Model,
+                            Warmup = TimeSpan.FromSeconds(warm),
+                            QueueCapacity = c.Queue,
+                        };
+                        Console.Out.WriteLine($"loadtest: {c.Streams} stream(s) of {c.Width}x{c.Height} RGB24 at {rate:0.#} fps for {s:0.#} s, policy {PolicyName(c.Policy)}{(c.Queue > 0 ? $" (queue {c.Queue})" : string.Empty)}, against {clients[i].Address} ({labels[i]})");
+                        var result = await LoadTest.RunAsync(clients[i], options, ct).ConfigureAwait(false);
+                        Console.Out.WriteLine(result.ToString());
+                        rows.Add((c, i, result));
                     }
                 }
 
