@@ -105,37 +105,6 @@ public class BenchCliTests
         return null;
     }
 
-    /// <summary><see cref="CliProcess.Run"/> with extra environment variables.</summary>
-    private static (int ExitCode, string Stdout, string Stderr) Run(string workingDirectory, Dictionary<string, string> env, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = workingDirectory,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "video.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment["VIDEO_DEBUG"] = "0";
-        psi.Environment.Remove("VIDEO_EAGER_SKIP");
-        foreach (var (k, v) in env)
-        {
-            psi.Environment[k] = v;
-        }
-
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(300_000))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException("video did not finish in 300 s: " + string.Join(' ', args));
-        }
-
-        return (p.ExitCode, stdout, stderr.Result);
-    }
+    private static (int ExitCode, string Stdout, string Stderr) Run(string workingDirectory, Dictionary<string, string> env, params string[] args) =>
+        CliProcess.Run(workingDirectory, env, TimeSpan.FromSeconds(300), args);
 }

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using TorchSharp;
+using Video.Inference.Benchmarks;
 using Video.Training.Data;
 using Video.Training.Export;
 using Video.Training.Methods;

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Video.Capture;
 using Video.Inference;
+using Video.Inference.Benchmarks;
 using Video.Inference.Onnx;
 using Video.Inference.Temporal;
 using Video.Streaming.Cli.Bench;
@@ -298,7 +299,7 @@ internal static class BenchCommand
         return row with { GFlopPerFrame = gflop, GFlops = gflops, PeakFraction = convPeak is { } p ? gflops / p : null };
     }
 
-    private static (long, string, double?) EagerRow(EagerResult? r)
+    private static (long, string, double?) EagerRow(EagerBenchResult? r)
     {
         if (r is null)
         {

@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using Google.Protobuf;
 using Onnx;
 using TorchSharp;
+using Video.Inference.Benchmarks;
 using Video.Training.Data;
 using Video.Training.Export;
 using Video.Training.Losses;
@@ -13,26 +14,6 @@ using Video.Training.Models;
 using static TorchSharp.torch;
 
 namespace Video.Training.Methods;
-
-/// <summary>What <c>video-train eager-bench</c> measured for one model at one size.</summary>
-/// <remarks>
-/// Status is <c>ok</c>, <c>n/a</c> (not a trainer architecture; times are NaN) or <c>mismatch</c> (TorchSharp and ONNX
-/// Runtime disagree; not timed). MaxAbsDiff is the largest |TorchSharp − ONNX Runtime| over the check frame's output.
-/// </remarks>
-public sealed record EagerBenchResult(
-    string Model,
-    string Architecture,
-    string Status,
-    string? Reason,
-    int Width,
-    int Height,
-    int Frames,
-    int Threads,
-    double MedianMs,
-    double MeanMs,
-    double P90Ms,
-    double Fps,
-    double MaxAbsDiff);
 
 /// <summary>
 /// The PyTorch-style baseline for <c>video bench</c>: rebuilds a shipped model's architecture as a TorchSharp module, loads

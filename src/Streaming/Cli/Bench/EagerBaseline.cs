@@ -2,23 +2,9 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Video.Streaming.Cli.Bench;
+using Video.Inference.Benchmarks;
 
-/// <summary>What <c>video-train eager-bench --json</c> prints (the trainer's <c>EagerBenchResult</c>).</summary>
-internal sealed record EagerResult(
-    string Model,
-    string Architecture,
-    string Status,
-    string? Reason,
-    int Width,
-    int Height,
-    int Frames,
-    int Threads,
-    double MedianMs,
-    double MeanMs,
-    double P90Ms,
-    double Fps,
-    double MaxAbsDiff);
+namespace Video.Streaming.Cli.Bench;
 
 /// <summary>
 /// The TorchSharp-eager baseline of <c>video bench</c>, run in the trainer (<c>video-train eager-bench</c>) as a child
@@ -90,7 +76,7 @@ internal sealed class EagerBaseline
     /// Runs the baseline for one model at one tensor size. Returns null when the baseline is (or has just been) switched
     /// off; <see cref="SkipReason"/> then says why.
     /// </summary>
-    public async Task<EagerResult?> RunAsync(string modelPath, string? stylePath, int width, int height, int frames, CancellationToken ct)
+    public async Task<EagerBenchResult?> RunAsync(string modelPath, string? stylePath, int width, int height, int frames, CancellationToken ct)
     {
         if (!Enabled)
         {
@@ -151,7 +137,7 @@ internal sealed class EagerBaseline
         {
             try
             {
-                if (JsonSerializer.Deserialize<EagerResult>(line, JsonOptions) is { } result)
+                if (JsonSerializer.Deserialize<EagerBenchResult>(line, JsonOptions) is { } result)
                 {
                     return result;
                 }
