@@ -34,6 +34,8 @@ public sealed class FlickerMeter : IDisposable
     /// <summary>Largest share of visible pixels a scene-cut pair can have (see <see cref="DefaultCutError"/>).</summary>
     public const double CutVisibleFraction = 0.5;
 
+    // (A constructor argument overrides it, e.g. for synthetic cuts between textures so alike that the flow still looks consistent.)
+
     /// <summary>Flow components below this (in pixels of the flow image) are numerical noise and set to 0.</summary>
     private const float FlowNoise = 0.05f;
 
@@ -57,15 +59,17 @@ public sealed class FlickerMeter : IDisposable
     private readonly InputArray _noneIn;
     private readonly List<FlickerPair> _pairs = [];
     private readonly double _cutError;
+    private readonly double _cutVisible;
     private long _pushed;
     private CvBuffer _cur;
     private CvBuffer _prev;
     private bool _started;
 
     /// <summary>Creates a meter for an original and <paramref name="versions"/> stylized versions of it, all of one size.</summary>
-    public FlickerMeter(int width, int height, int versions, int flowWidth = DefaultFlowWidth, double cutError = DefaultCutError)
+    public FlickerMeter(int width, int height, int versions, int flowWidth = DefaultFlowWidth, double cutError = DefaultCutError, double cutVisibleFraction = CutVisibleFraction)
     {
         _cutError = cutError;
+        _cutVisible = cutVisibleFraction;
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 8);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 8);
         ArgumentOutOfRangeException.ThrowIfNegative(versions);
@@ -167,7 +171,7 @@ public sealed class FlickerMeter : IDisposable
                 errors[v + 1] = PairError(versions[v], _history[v + 1], mask);
             }
 
-            bool cut = _cutError > 0 && errors[0] > _cutError && visible < CutVisibleFraction;
+            bool cut = _cutError > 0 && errors[0] > _cutError && visible < _cutVisible;
             _pairs.Add(new FlickerPair(_pushed, visible, greyChange, errors, cut));
             if (cut)
             {

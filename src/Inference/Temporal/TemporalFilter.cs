@@ -59,12 +59,18 @@ public sealed class TemporalFilter : IDisposable
     private readonly CvBuffer _forward;
     private readonly byte[] _visible;
     private readonly CvBuffer _lowWeights;
+    private readonly CvBuffer _lowWeights3;
     private readonly CvBuffer _weights;
     private readonly CvBuffer? _fullFlow;
     private readonly CvBuffer? _grid;
     private readonly CvBuffer? _map;
     private readonly CvBuffer _history;
     private readonly CvBuffer? _warped;
+    private readonly CvBuffer? _stylizedCopy;
+    private readonly CvBuffer? _low;
+    private readonly CvBuffer? _high;
+    private readonly Mat? _clampKernel;
+    private readonly InputArray? _clampKernelIn;
     private readonly Mat _none = new();
     private readonly InputArray _noneIn;
     private CvBuffer _cur;
@@ -98,7 +104,8 @@ public sealed class TemporalFilter : IDisposable
         _forward = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_32FC2);
         _visible = new byte[lowPixels];
         _lowWeights = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_8UC1);
-        _weights = new CvBuffer(height, width, MatType.CV_8UC1);
+        _lowWeights3 = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_8UC3);
+        _weights = new CvBuffer(height, width, MatType.CV_8UC3);
         _history = new CvBuffer(height, width, MatType.CV_8UC3);
         _noneIn = InputArray.Create(_none);
         if (options.Mode == TemporalMode.Flow)
@@ -108,6 +115,16 @@ public sealed class TemporalFilter : IDisposable
             _map = new CvBuffer(height, width, MatType.CV_32FC2);
             _warped = new CvBuffer(height, width, MatType.CV_8UC3);
             FlowKernels.FillPixelGrid(_grid.Span<float>(), width, height);
+            ClampRadius = options.ClampRadius ?? Math.Max(1, _factor / 2);
+            if (ClampRadius > 0)
+            {
+                _stylizedCopy = new CvBuffer(height, width, MatType.CV_8UC3);
+                _low = new CvBuffer(height, width, MatType.CV_8UC3);
+                _high = new CvBuffer(height, width, MatType.CV_8UC3);
+                int k = (2 * ClampRadius) + 1;
+                _clampKernel = Cv2.GetStructuringElement(MorphShapes.Rect, new Size(k, k));
+                _clampKernelIn = InputArray.Create(_clampKernel);
+            }
         }
     }
 
@@ -122,6 +139,9 @@ public sealed class TemporalFilter : IDisposable
 
     /// <summary>Size of the grey image the flow is computed on.</summary>
     public (int Width, int Height) FlowSize => (_flowWidth, _flowHeight);
+
+    /// <summary>Radius of the neighbourhood clamp in <see cref="TemporalMode.Flow"/> (0: off); see <see cref="TemporalOptions.ClampRadius"/>.</summary>
+    public int ClampRadius { get; }
 
     /// <summary>What the last <see cref="Apply"/> did.</summary>
     public TemporalOutcome LastOutcome { get; private set; }
@@ -212,7 +232,9 @@ public sealed class TemporalFilter : IDisposable
             return;
         }
 
-        Cv2.Resize(_lowWeights.In, _weights.Out, _weights.Size, 0, 0, InterpolationFlags.Linear);
+        // One weight per channel, so the blend is a plain per-byte (vectorised) loop.
+        FlowKernels.Triple(_lowWeights.Span<byte>(), _lowWeights3.Span<byte>());
+        Cv2.Resize(_lowWeights3.In, _weights.Out, _weights.Size, 0, 0, InterpolationFlags.Linear);
         CvBuffer history = _history;
         if (flow)
         {
@@ -222,7 +244,20 @@ public sealed class TemporalFilter : IDisposable
             history = _warped;
         }
 
-        FlowKernels.Blend(stylized.Pixels, history.Span<byte>(), _weights.Span<byte>());
+        if (flow && _low is not null)
+        {
+            // Neighbourhood clamp (as in temporal anti-aliasing): where the flow is wrong by more than the
+            // radius, the warped history holds colours the new frame has nowhere near; clamping them to the
+            // new frame's local range stops them from being smeared along as trails.
+            stylized.Pixels.CopyTo(_stylizedCopy!.Span<byte>());
+            Cv2.Erode(_stylizedCopy.In, _low.Out, _clampKernelIn!, null, 1, BorderTypes.Replicate);
+            Cv2.Dilate(_stylizedCopy.In, _high!.Out, _clampKernelIn!, null, 1, BorderTypes.Replicate);
+            FlowKernels.Blend(stylized.Pixels, history.Span<byte>(), _weights.Span<byte>(), _low.Span<byte>(), _high.Span<byte>());
+        }
+        else
+        {
+            FlowKernels.Blend(stylized.Pixels, history.Span<byte>(), _weights.Span<byte>());
+        }
         FramesBlended++;
         Remember(stylized, TemporalOutcome.Blended);
     }
@@ -244,10 +279,13 @@ public sealed class TemporalFilter : IDisposable
 
     public void Dispose()
     {
-        foreach (var b in new[] { _current, _previous, _backward, _forward, _lowWeights, _weights, _fullFlow, _grid, _map, _history, _warped })
+        foreach (var b in new[] { _current, _previous, _backward, _forward, _lowWeights, _lowWeights3, _weights, _fullFlow, _grid, _map, _history, _warped, _stylizedCopy, _low, _high })
         {
             b?.Dispose();
         }
+
+        _clampKernelIn?.Dispose();
+        _clampKernel?.Dispose();
 
         _noneIn.Dispose();
         _none.Dispose();

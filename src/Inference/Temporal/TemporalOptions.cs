@@ -55,8 +55,16 @@ public sealed record TemporalOptions
     /// input up to which the history is fully trusted; trust falls to 0 at three times this. Larger values
     /// smooth more where the scene really changes (smoke, water), at the risk of trails.
     /// </summary>
-    public double Tolerance { get; init; } = 10;
+    public double Tolerance { get; init; } = 20;
 
+    /// <summary>
+    /// In <see cref="TemporalMode.Flow"/>, each channel of the warped history is clamped to the minimum and
+    /// maximum of the new stylized frame within this many pixels before blending; 0 turns the clamp off, and
+    /// null (the default) uses half the flow's downscale factor (2 at 640×360), the size of the flow's own
+    /// error. Stops trails where the flow is wrong, at the cost of keeping flicker larger than the local
+    /// contrast.
+    /// </summary>
+    public int? ClampRadius { get; init; }
     /// <summary>
     /// Fraction of pixels whose history is unusable (occluded or changed) above which the frame is treated
     /// as a scene cut and the filter resets.
@@ -91,6 +99,11 @@ public sealed record TemporalOptions
         if (!(Tolerance > 0 && Tolerance <= 255))
         {
             throw new VideoException($"temporal tolerance {Tolerance} is out of range (0, 255]");
+        }
+
+        if (ClampRadius is { } r && r is < 0 or > 8)
+        {
+            throw new VideoException($"temporal clamp radius {ClampRadius} is out of range [0, 8]");
         }
 
         if (!(SceneCutFraction > 0 && SceneCutFraction <= 1))

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace Video.Inference.Temporal.Internal;
@@ -183,24 +184,64 @@ internal static class FlowKernels
     }
 
     /// <summary>
-    /// out = stylized + w·(history − stylized) per RGB24 pixel, with w = <paramref name="weights"/>/255
-    /// (one weight per pixel), written into <paramref name="stylized"/>.
+    /// out = stylized + w·(history − stylized) per byte, with w = <paramref name="weights"/>/255 given per
+    /// byte (one weight per channel: the per-pixel weight repeated for R, G and B), written into
+    /// <paramref name="stylized"/>. When <paramref name="low"/> and <paramref name="high"/> are not empty,
+    /// each history byte is first clamped to [low, high] (the minimum and maximum of the stylized frame
+    /// around the pixel): the history can then only smooth values the new frame has nearby, never bring in a
+    /// colour that is no longer there (a trail). Vectorised; the same result as the scalar formula
+    /// s + (((h − s)·w' + 128) >> 8) with w' = w + (w >> 7) in 0..256.
     /// </summary>
-    public static void Blend(Span<byte> stylized, ReadOnlySpan<byte> history, ReadOnlySpan<byte> weights)
+    public static void Blend(Span<byte> stylized, ReadOnlySpan<byte> history, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> low = default, ReadOnlySpan<byte> high = default)
     {
-        for (int p = 0, i = 0; p < weights.Length; p++, i += 3)
+        bool clamp = !low.IsEmpty;
+        int n = weights.Length;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
         {
-            int w = weights[p];
-            if (w == 0)
+            var round = new Vector<ushort>(128);
+            var full = new Vector<ushort>(256);
+            for (; i <= n - Vector<byte>.Count; i += Vector<byte>.Count)
             {
-                continue;
-            }
+                var vs = new Vector<byte>(stylized[i..]);
+                var vh = new Vector<byte>(history[i..]);
+                if (clamp)
+                {
+                    vh = Vector.Min(Vector.Max(vh, new Vector<byte>(low[i..])), new Vector<byte>(high[i..]));
+                }
 
-            w += w >> 7; // 0..256
-            int s0 = stylized[i], s1 = stylized[i + 1], s2 = stylized[i + 2];
-            stylized[i] = (byte)(s0 + ((((history[i] - s0) * w) + 128) >> 8));
-            stylized[i + 1] = (byte)(s1 + ((((history[i + 1] - s1) * w) + 128) >> 8));
-            stylized[i + 2] = (byte)(s2 + ((((history[i + 2] - s2) * w) + 128) >> 8));
+                Vector.Widen(vs, out var s0, out var s1);
+                Vector.Widen(vh, out var h0, out var h1);
+                Vector.Widen(new Vector<byte>(weights[i..]), out var w0, out var w1);
+                w0 += Vector.ShiftRightLogical(w0, 7);
+                w1 += Vector.ShiftRightLogical(w1, 7);
+
+                // s·(256 − w) + h·w + 128 ≤ 65408: fits in 16 bits.
+                var r0 = Vector.ShiftRightLogical((s0 * (full - w0)) + (h0 * w0) + round, 8);
+                var r1 = Vector.ShiftRightLogical((s1 * (full - w1)) + (h1 * w1) + round, 8);
+                Vector.Narrow(r0, r1).CopyTo(stylized[i..]);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            int w = weights[i];
+            w += w >> 7;
+            int s = stylized[i];
+            int h = clamp ? Math.Clamp(history[i], low[i], high[i]) : history[i];
+            stylized[i] = (byte)(s + ((((h - s) * w) + 128) >> 8));
+        }
+    }
+
+    /// <summary>Repeats each byte of <paramref name="single"/> three times into <paramref name="triple"/> (one weight per RGB channel).</summary>
+    public static void Triple(ReadOnlySpan<byte> single, Span<byte> triple)
+    {
+        for (int p = 0, i = 0; p < single.Length; p++, i += 3)
+        {
+            byte v = single[p];
+            triple[i] = v;
+            triple[i + 1] = v;
+            triple[i + 2] = v;
         }
     }
 }
