@@ -1,3 +1,4 @@
+using Video.Capture;
 using Video.Inference;
 using Video.Inference.Onnx;
 using Video.Tests.Shared;
@@ -128,6 +129,26 @@ public class ManifestTests
             {
                 Assert.True(m.Provenance!.Value.TryGetProperty(key, out _), $"{m.Name}: provenance lacks '{key}'");
             }
+        }
+    }
+
+    [Fact]
+    public void TemporalLossVariants_ValidateLoadAndRecordTheirWeight()
+    {
+        var shipped = ModelCatalog.Load(Repo.Models);
+        var variants = ModelCatalog.Load(Path.Combine(Repo.Models, "temporal-loss"));
+        Assert.Empty(variants.Problems);
+        Assert.NotEmpty(variants.Models);
+        foreach (var m in variants.Models)
+        {
+            Assert.Contains(shipped.Models, s => s.Name == m.Name);
+            Assert.True(m.Provenance!.Value.TryGetProperty("temporalWeight", out var w) && w.GetDouble() > 0, $"{m.Name}: provenance lacks a positive temporalWeight");
+            using var stylizer = Stylizer.Load(m, new StylizerOptions { Device = Device.Cpu });
+            using var plan = stylizer.CreatePlan(64, 48, 64, 48);
+            using var frame = Frame.CreateUnpooled(64, 48);
+            frame.Pixels.Fill(100);
+            plan.StylizeInPlace(frame);
+            Assert.Contains(frame.Pixels.ToArray(), b => b != 100);
         }
     }
 }
