@@ -252,7 +252,7 @@ public sealed class TemporalFilter : IDisposable
             stylized.Pixels.CopyTo(_stylizedCopy!.Span<byte>());
             Cv2.Erode(_stylizedCopy.In, _low.Out, _clampKernelIn!, null, 1, BorderTypes.Replicate);
             Cv2.Dilate(_stylizedCopy.In, _high!.Out, _clampKernelIn!, null, 1, BorderTypes.Replicate);
-            FlowKernels.Blend(stylized.Pixels, history.Span<byte>(), _weights.Span<byte>(), _low.Span<byte>(), _high.Span<byte>());
+            FlowKernels.Blend(stylized.Pixels, history.Span<byte>(), _weights.Span<byte>(), _low.Span<byte>(), _high.Span<byte>(), _options.ClampMargin);
         }
         else
         {

@@ -65,6 +65,13 @@ public sealed record TemporalOptions
     /// contrast.
     /// </summary>
     public int? ClampRadius { get; init; }
+
+    /// <summary>
+    /// Levels (0–255) by which the clamp range is widened each way: flicker smaller than this is smoothed
+    /// even in flat areas, where the new frame's local range is nearly empty; a colour further away than
+    /// this from everything nearby (dark ink over a light wall) is still stopped.
+    /// </summary>
+    public int ClampMargin { get; init; } = 16;
     /// <summary>
     /// Fraction of pixels whose history is unusable (occluded or changed) above which the frame is treated
     /// as a scene cut and the filter resets.
@@ -104,6 +111,11 @@ public sealed record TemporalOptions
         if (ClampRadius is { } r && r is < 0 or > 8)
         {
             throw new VideoException($"temporal clamp radius {ClampRadius} is out of range [0, 8]");
+        }
+
+        if (ClampMargin is < 0 or > 255)
+        {
+            throw new VideoException($"temporal clamp margin {ClampMargin} is out of range [0, 255]");
         }
 
         if (!(SceneCutFraction > 0 && SceneCutFraction <= 1))

@@ -189,10 +189,11 @@ internal static class FlowKernels
     /// <paramref name="stylized"/>. When <paramref name="low"/> and <paramref name="high"/> are not empty,
     /// each history byte is first clamped to [low, high] (the minimum and maximum of the stylized frame
     /// around the pixel): the history can then only smooth values the new frame has nearby, never bring in a
-    /// colour that is no longer there (a trail). Vectorised; the same result as the scalar formula
+    /// colour that is no longer there (a trail); <paramref name="margin"/> widens that range by so many levels
+    /// each way, so that flicker in flat areas (where the range is nearly empty) is still smoothed. Vectorised; the same result as the scalar formula
     /// s + (((h − s)·w' + 128) >> 8) with w' = w + (w >> 7) in 0..256.
     /// </summary>
-    public static void Blend(Span<byte> stylized, ReadOnlySpan<byte> history, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> low = default, ReadOnlySpan<byte> high = default)
+    public static void Blend(Span<byte> stylized, ReadOnlySpan<byte> history, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> low = default, ReadOnlySpan<byte> high = default, int margin = 0)
     {
         bool clamp = !low.IsEmpty;
         int n = weights.Length;
@@ -201,17 +202,23 @@ internal static class FlowKernels
         {
             var round = new Vector<ushort>(128);
             var full = new Vector<ushort>(256);
+            var m = new Vector<ushort>((ushort)margin);
+            var m2 = new Vector<ushort>((ushort)(2 * margin));
             for (; i <= n - Vector<byte>.Count; i += Vector<byte>.Count)
             {
                 var vs = new Vector<byte>(stylized[i..]);
                 var vh = new Vector<byte>(history[i..]);
-                if (clamp)
-                {
-                    vh = Vector.Min(Vector.Max(vh, new Vector<byte>(low[i..])), new Vector<byte>(high[i..]));
-                }
-
                 Vector.Widen(vs, out var s0, out var s1);
                 Vector.Widen(vh, out var h0, out var h1);
+                if (clamp)
+                {
+                    // h into [low − margin, high + margin], shifted by +margin so nothing goes below 0.
+                    Vector.Widen(new Vector<byte>(low[i..]), out var l0, out var l1);
+                    Vector.Widen(new Vector<byte>(high[i..]), out var u0, out var u1);
+                    h0 = Vector.Min(Vector.Max(h0 + m, l0), u0 + m2) - m;
+                    h1 = Vector.Min(Vector.Max(h1 + m, l1), u1 + m2) - m;
+                }
+
                 Vector.Widen(new Vector<byte>(weights[i..]), out var w0, out var w1);
                 w0 += Vector.ShiftRightLogical(w0, 7);
                 w1 += Vector.ShiftRightLogical(w1, 7);
@@ -228,7 +235,7 @@ internal static class FlowKernels
             int w = weights[i];
             w += w >> 7;
             int s = stylized[i];
-            int h = clamp ? Math.Clamp(history[i], low[i], high[i]) : history[i];
+            int h = clamp ? Math.Clamp(history[i], low[i] - margin, high[i] + margin) : history[i];
             stylized[i] = (byte)(s + ((((h - s) * w) + 128) >> 8));
         }
     }
