@@ -259,7 +259,7 @@ internal static class BenchCommand
           joined by bounded channels; fps is output frames over wall time. **+ temporal flow** adds the optical-flow filter.
         - **Eager (TorchSharp)** is the PyTorch-style baseline: `video-train eager-bench` (the trainer, a separate process;
           the host never loads libtorch) rebuilds the model's architecture as the trainer's TorchSharp module
-          (`FastStylizer.FullFrame`: 2×2 average downscale, generator, fast guided filter; or `AdaInStylizer.FullFrame` with
+          (`FastStylizer.FullFrame`: 2×2 average downscale, generator, detail-restoring upsample; or `AdaInStylizer.FullFrame` with
           the style statistics computed once beforehand), loads the weights from the ONNX file's own initializers, checks
           on one random frame that its output equals ONNX Runtime's within 1e-3 (max abs diff in the notes), then times
           frames one by one under `torch.inference_mode()` with 2 threads, on a 1×3×H×W tensor already in memory (the same
@@ -275,7 +275,7 @@ internal static class BenchCommand
         - **Peak** is one large operator alone in ONNX Runtime with the stylizer's session options: a 3×3 `Conv` 64→64 on
           1×64×180×320 (4.25 GFLOP) and a 1024×1024 by 1024×1024 `MatMul` (2.15 GFLOP), preallocated input and output,
           2 warm-up runs, median of the runs in about 1.5 s. "% of conv peak" = a model's GFLOP/s over the conv peak's.
-          Our models' 3-channel end convs, 1×1 luma convs and memory-bound guided filter cannot run at that peak, so the
+          Our models' 3-channel end convs, 1×1 luma convs, resizes and (AdaIN) memory-bound guided filter cannot run at that peak, so the
           fraction says how much of the time goes to work other than large convolutions.
 
         """;
