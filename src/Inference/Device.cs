@@ -24,6 +24,23 @@ public static class ExecutionProviders
         // The static constructor does the work, once.
     }
 
+    /// <summary>
+    /// The session options every stylizer session uses (all graph optimisations, sequential execution,
+    /// <paramref name="intraOpThreads"/> threads, 0 = ONNX Runtime's default, fatal-only logging); the
+    /// execution provider is added by <see cref="Configure"/>. The caller disposes them.
+    /// </summary>
+    public static SessionOptions CreateSessionOptions(int intraOpThreads = 0)
+    {
+        EnsureEnvironment();
+        return new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = intraOpThreads,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
+        };
+    }
+
     static ExecutionProviders()
     {
         // ONNX Runtime logs failed provider loads itself, in colour, on stderr; this class reports them in one line instead.

@@ -65,14 +65,7 @@ public sealed class Stylizer : IDisposable
             throw new ModelException($"model '{manifest.Name}': file not found: {manifest.ModelPath}");
         }
 
-        ExecutionProviders.EnsureEnvironment();
-        var so = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = options.IntraOpThreads,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
-        };
+        var so = ExecutionProviders.CreateSessionOptions(options.IntraOpThreads);
         InferenceSession session;
         InferenceSession? styleEncoder = null;
         string device;

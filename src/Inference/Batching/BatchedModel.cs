@@ -108,14 +108,7 @@ public sealed class BatchedModel : IDisposable
             model.Graph.ValueInfo.Clear();
         }
 
-        ExecutionProviders.EnsureEnvironment();
-        using var so = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = options.IntraOpThreads,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
-        };
+        using var so = ExecutionProviders.CreateSessionOptions(options.IntraOpThreads);
         InferenceSession session;
         try
         {

@@ -58,12 +58,7 @@ internal static class PeakThroughput
     private static PeakResult Run(string name, byte[] model, long[] inShape, long[] outShape, float[] input, double seconds)
     {
         double gflop = ModelCost.Count(global::Onnx.ModelProto.Parser.ParseFrom(model).Graph, new Dictionary<string, long[]>()).Flops / 1e9;
-        using var so = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
-        };
+        using var so = ExecutionProviders.CreateSessionOptions();
         using var session = new InferenceSession(model, so);
         using var run = new RunOptions();
         var output = new float[outShape.Aggregate(1L, (a, d) => a * d)];
