@@ -75,6 +75,25 @@ public sealed class EagerBenchTests : IDisposable
     }
 
     [Fact]
+    public void Measure_PadOnceSpec_RebuiltWithItsInputPad()
+    {
+        // One reflection Pad at the input and a Slice at the end: read back as InputPad, not as a pad before every conv.
+        torch.manual_seed(7);
+        using var model = new FastStylizer(StylizerSpec.CheapPadOnce);
+        model.eval();
+        var path = Path.Combine(_dir, "pad-once.onnx");
+        OnnxExporter.ExportFast(model, path);
+        var graph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph;
+        Assert.Single(graph.Node, n => n.OpType == "Pad");
+        using var rebuilt = EagerBenchMethod.BuildFast(graph, graph.Initializer.ToDictionary(t => t.Name, t => t));
+        Assert.Equal(StylizerSpec.InputPadPixels, rebuilt.Spec.InputPad);
+        Assert.False(rebuilt.Spec.ReflectPad);
+        var r = EagerBenchMethod.Measure(path, null, 64, 48, 1, 2);
+        Assert.Equal("ok", r.Status);
+        Assert.InRange(r.MaxAbsDiff, 0, EagerBenchMethod.Tolerance);
+    }
+
+    [Fact]
     public void Measure_GraphDiffersFromModule_ReportsMismatch()
     {
         torch.manual_seed(6);

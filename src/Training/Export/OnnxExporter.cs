@@ -43,6 +43,12 @@ public static class OnnxExporter
         string input = x;
         string? skip = null;
         int i = 0;
+        long pad = model.Spec.InputPad;
+        if (pad > 0)
+        {
+            x = g.Node("Pad", [x, g.InitializerInt64(g.Fresh("input_pads"), [0, 0, pad, pad, 0, 0, pad, pad], 8)], null, ("mode", "reflect"));
+        }
+
         foreach (var (kind, conv, norm) in model.Layers())
         {
             string p = $"g{i++}";
@@ -60,6 +66,11 @@ public static class OnnxExporter
             if (norm is not null)
             {
                 x = InstanceNorm(g, p, norm, x);
+            }
+
+            if (kind == "conv_sigmoid" && pad > 0)
+            {
+                x = g.Node("Slice", [x, g.InitializerInt64(g.Fresh("crop_starts"), [pad, pad], 2), g.InitializerInt64(g.Fresh("crop_ends"), [-pad, -pad], 2), g.InitializerInt64(g.Fresh("crop_axes"), [2, 3], 2)]);
             }
 
             x = kind switch

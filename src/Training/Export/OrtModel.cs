@@ -13,7 +13,7 @@ public sealed class OrtModel : IDisposable
 
     public OrtModel(string path, int threads = 2)
     {
-        using var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads, InterOpNumThreads = 1 };
+        using var so = Video.Inference.ExecutionProviders.CreateSessionOptions(threads);
         _session = new InferenceSession(path, so);
     }
 

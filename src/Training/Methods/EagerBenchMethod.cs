@@ -245,6 +245,8 @@ public static class EagerBenchMethod
             throw new TrainingDataException($"fast_stylizer graph has {layers} generator convs; expected 6 + 2 per residual block");
         }
 
+        // Pad before every conv (ReflectPad), or once at the input (InputPad, then the output is cropped by a Slice).
+        var reflectPads = graph.Node.Where(n => n.OpType == "Pad" && n.Attribute.Any(a => a.Name == "mode" && a.S.ToStringUtf8() == "reflect")).ToList();
         var spec = new StylizerSpec(
             Channels: [(int)w["g0.weight"].Dims[0], (int)w["g1.weight"].Dims[0], (int)w["g2.weight"].Dims[0]],
             ResidualBlocks: (layers - 6) / 2,
@@ -253,7 +255,8 @@ public static class EagerBenchMethod
             HalfResolution: graph.Node.Any(n => n.OpType == "AveragePool" && n.Input[0] == "input"),
             ResidualInput: graph.Node.Any(n => n.OpType == "Log"),
             ColourTransfer: w.Keys.Any(k => k.StartsWith("style_rgb_mean", StringComparison.Ordinal)),
-            ReflectPad: graph.Node.Any(n => n.OpType == "Pad" && n.Attribute.Any(a => a.Name == "mode" && a.S.ToStringUtf8() == "reflect")));
+            ReflectPad: reflectPads.Count > 1,
+            InputPad: reflectPads.Count == 1 ? InputPadOf(reflectPads[0], w) : 0);
         var model = new FastStylizer(spec);
         using (torch.no_grad())
         {
@@ -309,6 +312,18 @@ public static class EagerBenchMethod
 
         model.eval();
         return model;
+    }
+
+    /// <summary>The top border of a 4-D reflection <c>Pad</c> node (its pads initializer is [0, 0, top, left, 0, 0, bottom, right]).</summary>
+    private static int InputPadOf(NodeProto pad, IReadOnlyDictionary<string, TensorProto> w)
+    {
+        if (pad.Input.Count < 2 || !w.TryGetValue(pad.Input[1], out var t))
+        {
+            throw new TrainingDataException("the reflection Pad of the fast_stylizer graph has no constant pads");
+        }
+
+        long[] pads = t.RawData.Length > 0 ? MemoryMarshal.Cast<byte, long>(t.RawData.Span).ToArray() : [.. t.Int64Data];
+        return pads.Length == 8 ? (int)pads[2] : throw new TrainingDataException($"the reflection Pad of the fast_stylizer graph has {pads.Length} pads; expected 8");
     }
 
     private static void Load(Tensor target, IReadOnlyDictionary<string, TensorProto> w, string name)

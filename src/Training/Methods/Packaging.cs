@@ -19,8 +19,8 @@ public static class Packaging
     public static void PackageFast(string runDir, string outDir, string contentDir, string stylePath)
     {
         var state = RunState.TryLoad(runDir) ?? throw new TrainingDataException($"no state.json in {runDir}");
-        bool reflect = state.Options.TryGetValue("reflectPad", out var rp) && rp.ValueKind == System.Text.Json.JsonValueKind.True;
-        using var model = new FastStylizer(reflect ? StylizerSpec.CheapReflect : StylizerSpec.Cheap);
+        bool Flag(string option) => state.Options.TryGetValue(option, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.True;
+        using var model = new FastStylizer(StylizerSpec.CheapWith(reflectPad: Flag("reflectPad"), padOnce: Flag("padOnce")));
         model.load(Path.Combine(runDir, FastMethod.WeightsFile));
         model.eval();
         Directory.CreateDirectory(outDir);

@@ -102,6 +102,12 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var input = x;
+        int p = Spec.InputPad;
+        if (p > 0)
+        {
+            x = functional.pad(x, [p, p, p, p], PaddingModes.Reflect);
+        }
+
         Tensor? skip = null;
         foreach (var (kind, conv, norm) in Layers())
         {
@@ -124,13 +130,15 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
             x = kind switch
             {
                 "res_b" => x + skip!,
-                "conv_sigmoid" => Spec.ResidualInput ? torch.sigmoid(x + InputLogit(ResidualBase(input))) : torch.sigmoid(x),
+                "conv_sigmoid" => Spec.ResidualInput ? torch.sigmoid(Crop(x, p) + InputLogit(ResidualBase(input))) : torch.sigmoid(Crop(x, p)),
                 _ => functional.relu(x),
             };
         }
 
         return x;
     }
+
+    private static Tensor Crop(Tensor x, int p) => p == 0 ? x : x[.., .., p..^p, p..^p];
 
     /// <summary>log(c / (1 − c)) with c = clamp(x, 0.01, 0.99).</summary>
     public static Tensor InputLogit(Tensor x)

@@ -13,12 +13,13 @@ public sealed class OnnxExporterParityTests : IDisposable
     private const float Tolerance = 1e-4f;
     private readonly string _dir = Directory.CreateTempSubdirectory("video-train-export-").FullName;
 
-    public static TheoryData<string> Specs => new() { "cheap", "cheap-reflect", "johnson" };
+    public static TheoryData<string> Specs => new() { "cheap", "cheap-reflect", "cheap-pad-once", "johnson" };
 
     private static StylizerSpec SpecOf(string name) => name switch
     {
         "cheap" => StylizerSpec.Cheap,
         "cheap-reflect" => StylizerSpec.CheapReflect,
+        "cheap-pad-once" => StylizerSpec.CheapPadOnce,
         _ => StylizerSpec.Johnson,
     };
 

@@ -1,5 +1,6 @@
 using TorchSharp;
 using Video.Training.Losses;
+using Video.Training.Methods;
 using static TorchSharp.torch;
 
 namespace Video.Training.Tests.Losses;
@@ -97,5 +98,39 @@ public class StyleLossesTests
         {
             Assert.Equal(0, (fa[i] - fb[i]).abs().max().item<float>());
         }
+    }
+    /// <summary>
+    /// The random loss network has a preferred orientation (it is why the fast models painted horizontal streaks): turning
+    /// both the output and the style by 90° changes the plain Gram loss. Averaged over the four turns
+    /// (<c>--isotropic-loss</c>) it does not change: the loss depends on the output only relative to the style.
+    /// </summary>
+    [Fact]
+    public void IsotropicLoss_OutputAndStyleTurnedTogether_SameLossOnlyWhenAveragedOverTurns()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var net = new RandomLossNetwork();
+        torch.manual_seed(4);
+        var rows = torch.arange(64, dtype: ScalarType.Float32).reshape(1, 1, 64, 1);
+        var y = ((rows * 0.9).sin().expand(1, 3, 64, 64) * 0.3) + 0.5 + (torch.rand(1, 3, 64, 64) * 0.1);
+        var style = torch.rand(1, 3, 64, 64);
+        var x = torch.rand(1, 3, 64, 64);
+        Tensor Turned(Tensor t) => t.rot90(1, (2, 3));
+
+        double Plain(Tensor yy, Tensor xx, Tensor ss)
+        {
+            var g = FastMethod.StyleTargets(net, ss, isotropic: false);
+            return FastMethod.PerceptualLosses(net, xx, yy, g, 0).Style.item<float>();
+        }
+
+        double Isotropic(Tensor yy, Tensor xx, Tensor ss)
+        {
+            var g = FastMethod.StyleTargets(net, ss, isotropic: true);
+            return Enumerable.Range(0, 4).Average(k => FastMethod.PerceptualLosses(net, xx, yy, g, k).Style.item<float>());
+        }
+
+        double plain = Plain(y, x, style), plainTurned = Plain(Turned(y), Turned(x), Turned(style));
+        Assert.True(Math.Abs(plain - plainTurned) > 0.005 * plain, $"plain loss {plain} vs turned {plainTurned}: the random network shows no orientation preference");
+        double iso = Isotropic(y, x, style), isoTurned = Isotropic(Turned(y), Turned(x), Turned(style));
+        Assert.Equal(iso, isoTurned, iso * 1e-4);
     }
 }

@@ -41,10 +41,13 @@ public sealed class TrainingRunTests : IDisposable
 
         using (var net = new RandomLossNetwork())
         {
-            Assert.Equal(0, FastMethod.Run(o with { Steps = 45, Resume = true }, net));
+            // The faster padding and the isotropic loss can be switched on when resuming (same parameters).
+            Assert.Equal(0, FastMethod.Run(o with { Steps = 45, Resume = true, PadOnce = true, IsotropicLoss = true }, net));
         }
 
         var state = RunState.TryLoad(run)!;
+        Assert.True(state.Options["padOnce"].GetBoolean());
+        Assert.Contains("isotropic loss", state.Data, StringComparison.Ordinal);
         Assert.Equal(45, state.Step);
         Assert.Equal(45, LossCurve.LoadCsv(Path.Combine(run, "losses.csv")).Rows.Count);
         Assert.True(File.Exists(Path.Combine(run, "losses.png")));
