@@ -23,7 +23,8 @@ public enum TemporalOutcome
 /// <summary>
 /// Removes flicker from a stylized video, for any model: the previous stylized output is warped along the
 /// optical flow of the <em>input</em> frames and blended into the new output where the flow can be trusted
-/// (forward–backward consistent and the input looks the same there). Resets itself on scene cuts.
+/// (forward–backward consistent, and the warped previous input looks like the input there, checked on the
+/// flow's small image and at full size). Resets itself on scene cuts.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -57,13 +58,23 @@ public sealed class TemporalFilter : IDisposable
     private readonly CvBuffer _previous;
     private readonly CvBuffer _backward;
     private readonly CvBuffer _forward;
+    private readonly int _checkFactor;
+    private readonly CvBuffer _currentCheck;
+    private readonly CvBuffer _previousCheck;
     private readonly byte[] _visible;
     private readonly CvBuffer _lowWeights;
-    private readonly CvBuffer _lowWeights3;
+    private readonly CvBuffer _weight;
     private readonly CvBuffer _weights;
-    private readonly CvBuffer? _fullFlow;
-    private readonly CvBuffer? _grid;
+    private readonly CvBuffer? _lowMap;
     private readonly CvBuffer? _map;
+    private readonly CvBuffer? _mapWhole;
+    private readonly CvBuffer? _mapFraction;
+    private readonly CvBuffer? _greyA;
+    private readonly CvBuffer? _greyB;
+    private readonly CvBuffer? _warpedGrey;
+    private readonly CvBuffer? _greyDifference;
+    private readonly CvBuffer? _smoothDifference;
+    private readonly Size _differenceBox = new(3, 3);
     private readonly CvBuffer _history;
     private readonly CvBuffer? _warped;
     private readonly CvBuffer? _stylizedCopy;
@@ -75,6 +86,8 @@ public sealed class TemporalFilter : IDisposable
     private readonly InputArray _noneIn;
     private CvBuffer _cur;
     private CvBuffer _prev;
+    private CvBuffer? _curGrey;
+    private CvBuffer? _prevGrey;
     private bool _hasHistory;
 
     /// <summary>Creates a filter for frames of the given size.</summary>
@@ -91,9 +104,10 @@ public sealed class TemporalFilter : IDisposable
         _flowHeight = height / _factor;
         int lowPixels = _flowWidth * _flowHeight;
         _observeRowSums = new int[_flowWidth];
+        bool flow = options.Mode == TemporalMode.Flow;
         for (int i = 0; i < RingSize; i++)
         {
-            _ring[i] = new Slot(lowPixels);
+            _ring[i] = new Slot(lowPixels, flow ? width * height : 0);
         }
 
         _current = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_8UC1);
@@ -101,20 +115,34 @@ public sealed class TemporalFilter : IDisposable
         _cur = _current;
         _prev = _previous;
         _backward = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_32FC2);
-        _forward = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_32FC2);
+
+        // The forward flow only feeds the occlusion check: it runs on the flow image halved (a quarter of the
+        // cost; the full-size photometric check catches the thin parts a coarser check misses), with a larger
+        // slack for its coarser pixels.
+        _checkFactor = Math.Min(_flowWidth, _flowHeight) >= 32 ? 2 : 1;
+        _currentCheck = new CvBuffer(_flowHeight / _checkFactor, _flowWidth / _checkFactor, MatType.CV_8UC1);
+        _previousCheck = new CvBuffer(_flowHeight / _checkFactor, _flowWidth / _checkFactor, MatType.CV_8UC1);
+        _forward = new CvBuffer(_flowHeight / _checkFactor, _flowWidth / _checkFactor, MatType.CV_32FC2);
         _visible = new byte[lowPixels];
         _lowWeights = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_8UC1);
-        _lowWeights3 = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_8UC3);
+        _weight = new CvBuffer(height, width, MatType.CV_8UC1);
         _weights = new CvBuffer(height, width, MatType.CV_8UC3);
         _history = new CvBuffer(height, width, MatType.CV_8UC3);
         _noneIn = InputArray.Create(_none);
-        if (options.Mode == TemporalMode.Flow)
+        if (flow)
         {
-            _fullFlow = new CvBuffer(height, width, MatType.CV_32FC2);
-            _grid = new CvBuffer(height, width, MatType.CV_32FC2);
+            _lowMap = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_32FC2);
             _map = new CvBuffer(height, width, MatType.CV_32FC2);
+            _mapWhole = new CvBuffer(height, width, MatType.CV_16SC2);
+            _mapFraction = new CvBuffer(height, width, MatType.CV_16UC1);
             _warped = new CvBuffer(height, width, MatType.CV_8UC3);
-            FlowKernels.FillPixelGrid(_grid.Span<float>(), width, height);
+            _greyA = new CvBuffer(height, width, MatType.CV_8UC1);
+            _greyB = new CvBuffer(height, width, MatType.CV_8UC1);
+            _curGrey = _greyA;
+            _prevGrey = _greyB;
+            _warpedGrey = new CvBuffer(height, width, MatType.CV_8UC1);
+            _greyDifference = new CvBuffer(height, width, MatType.CV_8UC1);
+            _smoothDifference = new CvBuffer(height, width, MatType.CV_8UC1);
             ClampRadius = options.ClampRadius ?? Math.Max(1, _factor / 2);
             if (ClampRadius > 0)
             {
@@ -155,7 +183,8 @@ public sealed class TemporalFilter : IDisposable
     private bool Enabled => _options.Mode != TemporalMode.Off && _options.Strength > 0;
 
     /// <summary>
-    /// Records what the input frame looks like (a small grey copy keyed by its <see cref="Frame.Index"/>);
+    /// Records what the input frame looks like (grey copies, small and in <see cref="TemporalMode.Flow"/> also
+    /// full-size, keyed by its <see cref="Frame.Index"/>);
     /// call it before the frame is stylized in place. The frame is borrowed for the call.
     /// </summary>
     public void ObserveInput(Frame input)
@@ -174,7 +203,7 @@ public sealed class TemporalFilter : IDisposable
             slot.State = SlotState.Writing;
         }
 
-        FlowKernels.DownscaleToGrey(input.Pixels, input.Stride, _factor, slot.Grey, _flowWidth, _flowHeight, _observeRowSums);
+        FlowKernels.DownscaleToGrey(input.Pixels, input.Stride, _factor, slot.Grey, _flowWidth, _flowHeight, _observeRowSums, slot.FullGrey, Width, Height);
         lock (_ringLock)
         {
             slot.State = SlotState.Ready;
@@ -194,7 +223,7 @@ public sealed class TemporalFilter : IDisposable
         }
 
         CheckSize(stylized);
-        if (!TakeGrey(stylized.Index, _cur.Span<byte>()))
+        if (!TakeGrey(stylized.Index, _cur.Span<byte>(), _curGrey is null ? default : _curGrey.Span<byte>()))
         {
             // Without the input we cannot know how it moved: restart from this frame (next frame blends again
             // only after its own input is observed).
@@ -221,8 +250,18 @@ public sealed class TemporalFilter : IDisposable
         if (flow)
         {
             DenseFlow.Fast.Compute(_cur, _prev, _backward);
-            DenseFlow.Check.Compute(_prev, _cur, _forward);
-            FlowKernels.ConsistencyMask(_backward.Span<float>(), _forward.Span<float>(), _flowWidth, _flowHeight, slack: 0.25f, _visible);
+            if (_checkFactor == 1)
+            {
+                DenseFlow.Check.Compute(_prev, _cur, _forward);
+            }
+            else
+            {
+                FlowKernels.Halve(cur, _flowWidth, _flowHeight, _checkFactor, _currentCheck.Span<byte>());
+                FlowKernels.Halve(prev, _flowWidth, _flowHeight, _checkFactor, _previousCheck.Span<byte>());
+                DenseFlow.Check.Compute(_previousCheck, _currentCheck, _forward);
+            }
+
+            FlowKernels.ConsistencyMask(_backward.Span<float>(), _forward.Span<float>(), _flowWidth, _flowHeight, slack: _checkFactor == 1 ? 0.25f : 1f, _visible, _checkFactor);
         }
 
         int unusable = FlowKernels.BlendWeights(cur, prev, flow ? _backward.Span<float>() : default, _visible, _flowWidth, _flowHeight, (float)_options.Strength, (float)_options.Tolerance, _lowWeights.Span<byte>());
@@ -232,17 +271,43 @@ public sealed class TemporalFilter : IDisposable
             return;
         }
 
-        // One weight per channel, so the blend is a plain per-byte (vectorised) loop.
-        FlowKernels.Triple(_lowWeights.Span<byte>(), _lowWeights3.Span<byte>());
-        Cv2.Resize(_lowWeights3.In, _weights.Out, _weights.Size, 0, 0, InterpolationFlags.Linear);
+        Cv2.Resize(_lowWeights.In, _weight.Out, _weight.Size, 0, 0, InterpolationFlags.Linear);
         CvBuffer history = _history;
         if (flow)
         {
-            Cv2.Resize(_backward.In, _fullFlow!.Out, _fullFlow.Size, 0, 0, InterpolationFlags.Linear);
-            Cv2.ScaleAdd(_fullFlow.In, _factor, _grid!.In, _map!.Out);
-            Cv2.Remap(_history.In, _warped!.Out, _map.In, _noneIn, InterpolationFlags.Linear, BorderTypes.Replicate);
+            // Where each pixel comes from: built at the flow's size and upsampled bilinearly. Its identity part
+            // is affine, so this equals upsampling the flow and adding the pixel grid, in one full-size pass
+            // instead of three; the border pixels, where the resize replicates, are put right afterwards. It
+            // serves two remaps, so it is converted once to OpenCV's fixed-point form (1/32 pixel).
+            FlowKernels.LowResolutionMap(_backward.Span<float>(), _flowWidth, _flowHeight, Width, Height, _lowMap!.Span<float>());
+            Cv2.Resize(_lowMap.In, _map!.Out, _map.Size, 0, 0, InterpolationFlags.Linear);
+            FlowKernels.FixMapBorders(_map.Span<float>(), _flowWidth, _flowHeight, Width, Height);
+            Cv2.ConvertMaps(_map.In, _noneIn, _mapWhole!.Out, _mapFraction!.Out, MatType.CV_16SC2);
+            Cv2.Remap(_history.In, _warped!.Out, _mapWhole.In, _mapFraction.In, InterpolationFlags.Linear, BorderTypes.Replicate);
             history = _warped;
+
+            // The full-size photometric check (Lai et al. and ReCoNet weight their temporal losses the same way,
+            // on the input): the check on the flow's small image averages away a thin part that moved (a leg,
+            // an arm, the edge of a sign) when the coarse flow does not follow it, and there the warped history
+            // would be blended over something new, a faded, half-transparent copy of the old frame (ghosting).
+            // |grey input − warped previous grey input|, box-averaged over 3×3 pixels against single-pixel
+            // noise, lowers each weight.
+            Cv2.Remap(_prevGrey!.In, _warpedGrey!.Out, _mapWhole.In, _mapFraction.In, InterpolationFlags.Linear, BorderTypes.Replicate);
+            FlowKernels.AbsDifference(_curGrey!.Span<byte>(), _warpedGrey.Span<byte>(), _greyDifference!.Span<byte>());
+            Cv2.Blur(_greyDifference.In, _smoothDifference!.Out, _differenceBox);
+            FlowKernels.LimitWeights(_smoothDifference.Span<byte>(), _weight.Span<byte>(), (float)_options.Strength, (float)_options.FineTolerance);
+
+            // The same scene-cut rule as above, on the full-size weights: two unrelated pictures can pass the
+            // check on the small image where their box averages happen to agree.
+            if (FlowKernels.CountBelow(_weight.Span<byte>(), (byte)Math.Ceiling(51 * _options.Strength)) > _options.SceneCutFraction * Width * Height)
+            {
+                Remember(stylized, TemporalOutcome.SceneCut);
+                return;
+            }
         }
+
+        // One weight per channel, so the blend is a plain per-byte (vectorised) loop.
+        Cv2.CvtColor(_weight.In, _weights.Out, ColorConversionCodes.GRAY2RGB);
 
         if (flow && _low is not null)
         {
@@ -279,7 +344,12 @@ public sealed class TemporalFilter : IDisposable
 
     public void Dispose()
     {
-        foreach (var b in new[] { _current, _previous, _backward, _forward, _lowWeights, _lowWeights3, _weights, _fullFlow, _grid, _map, _history, _warped, _stylizedCopy, _low, _high })
+        foreach (var b in new[] { _current, _previous, _backward, _forward, _lowWeights, _weight, _weights, _currentCheck, _previousCheck, _lowMap, _map, _mapWhole, _mapFraction, _history, _warped, _stylizedCopy, _low, _high })
+        {
+            b?.Dispose();
+        }
+
+        foreach (var b in new[] { _greyA, _greyB, _warpedGrey, _greyDifference, _smoothDifference })
         {
             b?.Dispose();
         }
@@ -295,6 +365,7 @@ public sealed class TemporalFilter : IDisposable
     {
         output.Pixels.CopyTo(_history.Span<byte>());
         (_cur, _prev) = (_prev, _cur);
+        (_curGrey, _prevGrey) = (_prevGrey, _curGrey);
         _hasHistory = true;
         LastOutcome = outcome;
         if (outcome == TemporalOutcome.SceneCut)
@@ -303,7 +374,7 @@ public sealed class TemporalFilter : IDisposable
         }
     }
 
-    private bool TakeGrey(long index, Span<byte> destination)
+    private bool TakeGrey(long index, Span<byte> destination, Span<byte> fullDestination)
     {
         Slot? found = null;
         lock (_ringLock)
@@ -325,6 +396,7 @@ public sealed class TemporalFilter : IDisposable
         }
 
         found.Grey.CopyTo(destination);
+        found.FullGrey.CopyTo(fullDestination);
         lock (_ringLock)
         {
             found.State = SlotState.Free;
@@ -377,9 +449,12 @@ public sealed class TemporalFilter : IDisposable
         Reading,
     }
 
-    private sealed class Slot(int pixels)
+    private sealed class Slot(int pixels, int fullPixels)
     {
         public byte[] Grey { get; } = new byte[pixels];
+
+        /// <summary>The grey input at full size (flow mode only, for the full-size photometric check).</summary>
+        public byte[] FullGrey { get; } = new byte[fullPixels];
 
         public long Index { get; set; }
 

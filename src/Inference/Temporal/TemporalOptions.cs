@@ -58,6 +58,15 @@ public sealed record TemporalOptions
     public double Tolerance { get; init; } = 20;
 
     /// <summary>
+    /// In <see cref="TemporalMode.Flow"/>, the same check at full size: grey-level difference (averaged over
+    /// 3×3 pixels) between the input and the previous input warped along the flow, up to which the history is
+    /// fully trusted (trust 0 at three times this). It catches what the check on the small flow image averages
+    /// away: a thin part that moved (a leg, an arm, the edge of a sign) where the warped history would be
+    /// blended over something new, the ghosting of moving objects. Lower is crisper, higher smooths more.
+    /// </summary>
+    public double FineTolerance { get; init; } = 12;
+
+    /// <summary>
     /// In <see cref="TemporalMode.Flow"/>, each channel of the warped history is clamped to the minimum and
     /// maximum of the new stylized frame within this many pixels before blending; 0 turns the clamp off, and
     /// null (the default) uses half the flow's downscale factor (2 at 640×360), the size of the flow's own
@@ -106,6 +115,11 @@ public sealed record TemporalOptions
         if (!(Tolerance > 0 && Tolerance <= 255))
         {
             throw new VideoException($"temporal tolerance {Tolerance} is out of range (0, 255]");
+        }
+
+        if (!(FineTolerance > 0 && FineTolerance <= 85))
+        {
+            throw new VideoException($"temporal fine tolerance {FineTolerance} is out of range (0, 85]");
         }
 
         if (ClampRadius is { } r && r is < 0 or > 8)

@@ -117,8 +117,9 @@ public class TemporalFilterTests
 
         long perFrame = (GC.GetAllocatedBytesForCurrentThread() - before) / 30;
 
-        // OpenCvSharp wraps each output argument in a small object it disposes after the call; nothing else.
-        Assert.InRange(perFrame, 0, 1024);
+        // OpenCvSharp wraps each output argument in a small object (about 100 bytes) it disposes after the call;
+        // flow mode makes 12 such calls per frame. Nothing else.
+        Assert.InRange(perFrame, 0, 1536);
     }
 
     [Fact]

@@ -12,19 +12,48 @@ internal static class FlowKernels
     /// <summary>
     /// Box-averages an RGB24 image by <paramref name="factor"/> in each direction into 8-bit luma (BT.601
     /// weights). Pixels beyond the last whole block are ignored. <paramref name="rowSums"/> needs
-    /// <paramref name="dstWidth"/> elements.
+    /// <paramref name="dstWidth"/> elements. When <paramref name="fullGrey"/> is not empty, the luma of every
+    /// pixel of the <paramref name="fullWidth"/> × <paramref name="fullHeight"/> image is also written there
+    /// (same weights, rounded), in the same pass.
     /// </summary>
-    public static void DownscaleToGrey(ReadOnlySpan<byte> rgb, int stride, int factor, Span<byte> grey, int dstWidth, int dstHeight, Span<int> rowSums)
+    public static void DownscaleToGrey(ReadOnlySpan<byte> rgb, int stride, int factor, Span<byte> grey, int dstWidth, int dstHeight, Span<int> rowSums, Span<byte> fullGrey = default, int fullWidth = 0, int fullHeight = 0)
     {
         int area = factor * factor;
         int half = (area << 8) / 2;
+        bool full = !fullGrey.IsEmpty;
         for (int y = 0; y < dstHeight; y++)
         {
             rowSums[..dstWidth].Clear();
             for (int dy = 0; dy < factor; dy++)
             {
-                var row = rgb.Slice(((y * factor) + dy) * stride, dstWidth * factor * 3);
+                int sy = (y * factor) + dy;
+                var row = rgb.Slice(sy * stride, dstWidth * factor * 3);
                 int i = 0;
+                if (full)
+                {
+                    var fullRow = fullGrey.Slice(sy * fullWidth, fullWidth);
+                    for (int x = 0, p = 0; x < dstWidth; x++)
+                    {
+                        int s = 0;
+                        for (int k = 0; k < factor; k++, i += 3, p++)
+                        {
+                            int l = (77 * row[i]) + (150 * row[i + 1]) + (29 * row[i + 2]);
+                            fullRow[p] = (byte)((l + 128) >> 8);
+                            s += l;
+                        }
+
+                        rowSums[x] += s;
+                    }
+
+                    if (fullWidth > dstWidth * factor)
+                    {
+                        int done = dstWidth * factor;
+                        ToGrey(rgb.Slice((sy * stride) + (done * 3)), stride, fullWidth - done, 1, fullRow[done..]);
+                    }
+
+                    continue;
+                }
+
                 for (int x = 0; x < dstWidth; x++)
                 {
                     int s = 0;
@@ -43,6 +72,115 @@ internal static class FlowKernels
                 dst[x] = (byte)((rowSums[x] + half) / (area << 8));
             }
         }
+
+        if (full && fullHeight > dstHeight * factor)
+        {
+            int done = dstHeight * factor;
+            ToGrey(rgb.Slice(done * stride), stride, fullWidth, fullHeight - done, fullGrey[(done * fullWidth)..]);
+        }
+    }
+
+    /// <summary>Box-averages an 8-bit grey image by <paramref name="factor"/> (1: a copy) into <paramref name="destination"/>.</summary>
+    public static void Halve(ReadOnlySpan<byte> grey, int width, int height, int factor, Span<byte> destination)
+    {
+        if (factor == 1)
+        {
+            grey.CopyTo(destination);
+            return;
+        }
+
+        int dw = width / factor, dh = height / factor, area = factor * factor;
+        for (int y = 0; y < dh; y++)
+        {
+            for (int x = 0; x < dw; x++)
+            {
+                int s = 0;
+                for (int dy = 0; dy < factor; dy++)
+                {
+                    var row = grey.Slice((((y * factor) + dy) * width) + (x * factor), factor);
+                    foreach (byte b in row)
+                    {
+                        s += b;
+                    }
+                }
+
+                destination[(y * dw) + x] = (byte)((s + (area / 2)) / area);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The remap at the flow's size: for each flow pixel j, where its centre lands in the full-size previous
+    /// frame, (j + ½)·s − ½ + s·b(j) with s = full size / flow size per axis. Upsampled bilinearly (as
+    /// <c>Cv2.Resize</c> does, centres aligned) this is exactly x + s·b at full size, except in the outer
+    /// pixels where the resize replicates the edge (<see cref="FixMapBorders"/>).
+    /// </summary>
+    public static void LowResolutionMap(ReadOnlySpan<float> flow, int width, int height, int fullWidth, int fullHeight, Span<float> map)
+    {
+        float sx = fullWidth / (float)width, sy = fullHeight / (float)height;
+        for (int y = 0, i = 0; y < height; y++)
+        {
+            float gy = ((y + 0.5f) * sy) - 0.5f;
+            for (int x = 0; x < width; x++, i += 2)
+            {
+                map[i] = ((x + 0.5f) * sx) - 0.5f + (sx * flow[i]);
+                map[i + 1] = gy + (sy * flow[i + 1]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Corrects the identity part of an upsampled <see cref="LowResolutionMap"/> in the border pixels, where the
+    /// bilinear resize clamps to the outermost flow pixel (up to half a flow pixel on each side).
+    /// </summary>
+    public static void FixMapBorders(Span<float> map, int width, int height, int fullWidth, int fullHeight)
+    {
+        float sx = fullWidth / (float)width, sy = fullHeight / (float)height;
+        for (int x = 0; x < fullWidth; x++)
+        {
+            float fix = BorderFix(x, sx, width);
+            if (fix != 0)
+            {
+                for (int y = 0; y < fullHeight; y++)
+                {
+                    map[2 * ((y * fullWidth) + x)] += fix;
+                }
+            }
+            else if (x < fullWidth / 2)
+            {
+                x = Math.Max(x, fullWidth - 1 - (int)MathF.Ceiling(sx)); // skip the interior
+            }
+        }
+
+        for (int y = 0; y < fullHeight; y++)
+        {
+            float fix = BorderFix(y, sy, height);
+            if (fix != 0)
+            {
+                var row = map.Slice(2 * y * fullWidth, 2 * fullWidth);
+                for (int i = 1; i < row.Length; i += 2)
+                {
+                    row[i] += fix;
+                }
+            }
+            else if (y < fullHeight / 2)
+            {
+                y = Math.Max(y, fullHeight - 1 - (int)MathF.Ceiling(sy));
+            }
+        }
+    }
+
+    // What the clamped resize got wrong at full-size coordinate v (0 inside): the source coordinate of v was
+    // clamped to the first or last flow pixel, whose identity part is (c + ½)·s − ½.
+    private static float BorderFix(int v, float s, int size)
+    {
+        float c = ((v + 0.5f) / s) - 0.5f;
+        if (c >= 0 && c <= size - 1)
+        {
+            return 0;
+        }
+
+        return v - (((Math.Clamp(c, 0, size - 1) + 0.5f) * s) - 0.5f);
     }
 
     /// <summary>Fills an interleaved (x, y) map with each pixel's own coordinates: the identity for <c>Cv2.Remap</c>, to which flow is added.</summary>
@@ -120,10 +258,13 @@ internal static class FlowKernels
     /// Forward–backward consistency (Sundaram et al. 2010): a pixel x of the current frame, with backward
     /// flow b(x) into the previous frame and forward flow f at x + b(x), is visible in both frames when
     /// |b + f|² ≤ 0.01·(|b|² + |f|²) + <paramref name="slack"/>, and lands inside the previous frame.
-    /// Writes 1 for visible, 0 for occluded; returns the number of occluded pixels.
+    /// Writes 1 for visible, 0 for occluded; returns the number of occluded pixels. The forward flow may be
+    /// <paramref name="forwardFactor"/> times smaller than the backward one (both in their own pixels).
     /// </summary>
-    public static int ConsistencyMask(ReadOnlySpan<float> backward, ReadOnlySpan<float> forward, int width, int height, float slack, Span<byte> visible)
+    public static int ConsistencyMask(ReadOnlySpan<float> backward, ReadOnlySpan<float> forward, int width, int height, float slack, Span<byte> visible, int forwardFactor = 1)
     {
+        int fw = width / forwardFactor, fh = height / forwardFactor;
+        float inv = 1f / forwardFactor;
         int occluded = 0;
         for (int y = 0; y < height; y++)
         {
@@ -135,7 +276,9 @@ internal static class FlowKernels
                 bool ok = px >= -0.5f && py >= -0.5f && px <= width - 0.5f && py <= height - 0.5f;
                 if (ok)
                 {
-                    var (fu, fv) = SampleFlow(forward, width, height, px, py);
+                    var (fu, fv) = SampleFlow(forward, fw, fh, ((px + 0.5f) * inv) - 0.5f, ((py + 0.5f) * inv) - 0.5f);
+                    fu *= forwardFactor;
+                    fv *= forwardFactor;
                     float du = bu + fu, dv = bv + fv;
                     ok = (du * du) + (dv * dv) <= (0.01f * ((bu * bu) + (bv * bv) + (fu * fu) + (fv * fv))) + slack;
                 }
@@ -240,15 +383,110 @@ internal static class FlowKernels
         }
     }
 
-    /// <summary>Repeats each byte of <paramref name="single"/> three times into <paramref name="triple"/> (one weight per RGB channel).</summary>
-    public static void Triple(ReadOnlySpan<byte> single, Span<byte> triple)
+    /// <summary>
+    /// RGB24 to 8-bit luma (the BT.601 weights of <see cref="DownscaleToGrey"/>) at full size, into a
+    /// continuous <paramref name="grey"/> of <paramref name="width"/> × <paramref name="height"/>.
+    /// </summary>
+    public static void ToGrey(ReadOnlySpan<byte> rgb, int stride, int width, int height, Span<byte> grey)
     {
-        for (int p = 0, i = 0; p < single.Length; p++, i += 3)
+        for (int y = 0; y < height; y++)
         {
-            byte v = single[p];
-            triple[i] = v;
-            triple[i + 1] = v;
-            triple[i + 2] = v;
+            var row = rgb.Slice(y * stride, width * 3);
+            var dst = grey.Slice(y * width, width);
+            for (int x = 0, i = 0; x < dst.Length; x++, i += 3)
+            {
+                dst[x] = (byte)(((77 * row[i]) + (150 * row[i + 1]) + (29 * row[i + 2]) + 128) >> 8);
+            }
+        }
+    }
+
+    /// <summary>How many bytes are below <paramref name="threshold"/> (vectorised).</summary>
+    public static int CountBelow(ReadOnlySpan<byte> values, byte threshold)
+    {
+        int n = values.Length;
+        int i = 0;
+        long count = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var t = new Vector<byte>(threshold);
+            var one = Vector<byte>.One;
+            while (i <= n - Vector<byte>.Count)
+            {
+                // Count in byte lanes for at most 255 vectors, then add them up.
+                var acc = Vector<byte>.Zero;
+                for (int k = 0; k < 255 && i <= n - Vector<byte>.Count; k++, i += Vector<byte>.Count)
+                {
+                    acc += Vector.LessThan(new Vector<byte>(values[i..]), t) & one;
+                }
+
+                Vector.Widen(acc, out var a0, out var a1);
+                count += Vector.Sum(a0 + a1);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            count += values[i] < threshold ? 1 : 0;
+        }
+
+        return (int)count;
+    }
+
+    /// <summary>|a − b| per byte (vectorised).</summary>
+    public static void AbsDifference(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, Span<byte> difference)
+    {
+        int n = difference.Length;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector<byte>.Count; i += Vector<byte>.Count)
+            {
+                var va = new Vector<byte>(a[i..]);
+                var vb = new Vector<byte>(b[i..]);
+                (Vector.Max(va, vb) - Vector.Min(va, vb)).CopyTo(difference[i..]);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            difference[i] = (byte)Math.Abs(a[i] - b[i]);
+        }
+    }
+
+    /// <summary>
+    /// Lowers each weight (0–255) in <paramref name="weights"/> to what the fine photometric check allows:
+    /// 255·<paramref name="strength"/> while the grey difference between the input and the warped previous
+    /// input (<paramref name="difference"/>) is at most <paramref name="tolerance"/> levels, falling linearly
+    /// to 0 at 3 × <paramref name="tolerance"/> (the shape of <see cref="BlendWeights"/>). Vectorised.
+    /// </summary>
+    public static void LimitWeights(ReadOnlySpan<byte> difference, Span<byte> weights, float strength, float tolerance)
+    {
+        // w = min(255·S, (3T − d)·255·S/(2T)), in 1/16 steps: (3T − d)·k ≤ 24·255·S < 65536.
+        int top = Math.Min(255, (int)MathF.Round(3 * tolerance));
+        int k = Math.Max(1, (int)MathF.Round(16 * 255 * strength / (2 * tolerance)));
+        int max = (int)((255 * strength) + 0.5f);
+        int n = weights.Length;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vTop = new Vector<ushort>((ushort)top);
+            var vK = new Vector<ushort>((ushort)k);
+            var vMax = new Vector<ushort>((ushort)max);
+            for (; i <= n - Vector<byte>.Count; i += Vector<byte>.Count)
+            {
+                Vector.Widen(new Vector<byte>(difference[i..]), out var d0, out var d1);
+                Vector.Widen(new Vector<byte>(weights[i..]), out var w0, out var w1);
+                var f0 = Vector.Min(vMax, Vector.ShiftRightLogical((vTop - Vector.Min(d0, vTop)) * vK, 4));
+                var f1 = Vector.Min(vMax, Vector.ShiftRightLogical((vTop - Vector.Min(d1, vTop)) * vK, 4));
+                Vector.Narrow(Vector.Min(w0, f0), Vector.Min(w1, f1)).CopyTo(weights[i..]);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            int d = difference[i];
+            int f = Math.Min(max, ((top - Math.Min(d, top)) * k) >> 4);
+            weights[i] = (byte)Math.Min(weights[i], f);
         }
     }
 }
