@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Video.Inference.Temporal.Internal;
 
@@ -32,13 +33,17 @@ internal static class FlowKernels
                 if (full)
                 {
                     var fullRow = fullGrey.Slice(sy * fullWidth, fullWidth);
+
+                    // Without bounds checks (the slices above are checked once): this loop sees every pixel.
+                    ref byte src = ref MemoryMarshal.GetReference(row);
+                    ref byte out0 = ref MemoryMarshal.GetReference(fullRow[..(dstWidth * factor)]);
                     for (int x = 0, p = 0; x < dstWidth; x++)
                     {
                         int s = 0;
                         for (int k = 0; k < factor; k++, i += 3, p++)
                         {
-                            int l = (77 * row[i]) + (150 * row[i + 1]) + (29 * row[i + 2]);
-                            fullRow[p] = (byte)((l + 128) >> 8);
+                            int l = (77 * Unsafe.Add(ref src, i)) + (150 * Unsafe.Add(ref src, i + 1)) + (29 * Unsafe.Add(ref src, i + 2));
+                            Unsafe.Add(ref out0, p) = (byte)((l + 128) >> 8);
                             s += l;
                         }
 
