@@ -38,6 +38,9 @@ internal sealed class TrainingSession
             Step = previous.Step;
             _priorMinutes = previous.Minutes;
             state.Command += " && " + o.Command;
+
+            // The weights are the last session's work: its commit is the one to rebuild the trainer from (the command keeps the history).
+            state.GitCommit = RunState.CurrentGitCommit();
             Console.WriteLine($"resuming at step {Step} ({_priorMinutes:0.0} min so far)");
         }
 
