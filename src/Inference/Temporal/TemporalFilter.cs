@@ -107,7 +107,7 @@ public sealed class TemporalFilter : IDisposable
         bool flow = options.Mode == TemporalMode.Flow;
         for (int i = 0; i < RingSize; i++)
         {
-            _ring[i] = new Slot(lowPixels, flow ? width * height : 0);
+            _ring[i] = new Slot(lowPixels, flow && options.FineTolerance > 0 ? width * height : 0);
         }
 
         _current = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_8UC1);
@@ -136,13 +136,16 @@ public sealed class TemporalFilter : IDisposable
             _mapWhole = new CvBuffer(height, width, MatType.CV_16SC2);
             _mapFraction = new CvBuffer(height, width, MatType.CV_16UC1);
             _warped = new CvBuffer(height, width, MatType.CV_8UC3);
-            _greyA = new CvBuffer(height, width, MatType.CV_8UC1);
-            _greyB = new CvBuffer(height, width, MatType.CV_8UC1);
-            _curGrey = _greyA;
-            _prevGrey = _greyB;
-            _warpedGrey = new CvBuffer(height, width, MatType.CV_8UC1);
-            _greyDifference = new CvBuffer(height, width, MatType.CV_8UC1);
-            _smoothDifference = new CvBuffer(height, width, MatType.CV_8UC1);
+            if (options.FineTolerance > 0)
+            {
+                _greyA = new CvBuffer(height, width, MatType.CV_8UC1);
+                _greyB = new CvBuffer(height, width, MatType.CV_8UC1);
+                _curGrey = _greyA;
+                _prevGrey = _greyB;
+                _warpedGrey = new CvBuffer(height, width, MatType.CV_8UC1);
+                _greyDifference = new CvBuffer(height, width, MatType.CV_8UC1);
+                _smoothDifference = new CvBuffer(height, width, MatType.CV_8UC1);
+            }
             ClampRadius = options.ClampRadius ?? Math.Max(1, _factor / 2);
             if (ClampRadius > 0)
             {
@@ -292,17 +295,20 @@ public sealed class TemporalFilter : IDisposable
             // would be blended over something new, a faded, half-transparent copy of the old frame (ghosting).
             // |grey input − warped previous grey input|, box-averaged over 3×3 pixels against single-pixel
             // noise, lowers each weight.
-            Cv2.Remap(_prevGrey!.In, _warpedGrey!.Out, _mapWhole.In, _mapFraction.In, InterpolationFlags.Linear, BorderTypes.Replicate);
-            FlowKernels.AbsDifference(_curGrey!.Span<byte>(), _warpedGrey.Span<byte>(), _greyDifference!.Span<byte>());
-            Cv2.Blur(_greyDifference.In, _smoothDifference!.Out, _differenceBox);
-            FlowKernels.LimitWeights(_smoothDifference.Span<byte>(), _weight.Span<byte>(), (float)_options.Strength, (float)_options.FineTolerance);
-
-            // The same scene-cut rule as above, on the full-size weights: two unrelated pictures can pass the
-            // check on the small image where their box averages happen to agree.
-            if (FlowKernels.CountBelow(_weight.Span<byte>(), (byte)Math.Ceiling(51 * _options.Strength)) > _options.SceneCutFraction * Width * Height)
+            if (_prevGrey is not null)
             {
-                Remember(stylized, TemporalOutcome.SceneCut);
-                return;
+                Cv2.Remap(_prevGrey.In, _warpedGrey!.Out, _mapWhole.In, _mapFraction.In, InterpolationFlags.Linear, BorderTypes.Replicate);
+                FlowKernels.AbsDifference(_curGrey!.Span<byte>(), _warpedGrey.Span<byte>(), _greyDifference!.Span<byte>());
+                Cv2.Blur(_greyDifference.In, _smoothDifference!.Out, _differenceBox);
+                FlowKernels.LimitWeights(_smoothDifference.Span<byte>(), _weight.Span<byte>(), (float)_options.Strength, (float)_options.FineTolerance);
+
+                // The same scene-cut rule as above, on the full-size weights: two unrelated pictures can pass the
+                // check on the small image where their box averages happen to agree.
+                if (FlowKernels.CountBelow(_weight.Span<byte>(), (byte)Math.Ceiling(51 * _options.Strength)) > _options.SceneCutFraction * Width * Height)
+                {
+                    Remember(stylized, TemporalOutcome.SceneCut);
+                    return;
+                }
             }
         }
 

@@ -62,7 +62,8 @@ public sealed record TemporalOptions
     /// 3×3 pixels) between the input and the previous input warped along the flow, up to which the history is
     /// fully trusted (trust 0 at three times this). It catches what the check on the small flow image averages
     /// away: a thin part that moved (a leg, an arm, the edge of a sign) where the warped history would be
-    /// blended over something new, the ghosting of moving objects. Lower is crisper, higher smooths more.
+    /// blended over something new, the ghosting of moving objects. Lower is crisper, higher smooths more; 0 turns
+    /// the check off (the filter before it, for comparisons).
     /// </summary>
     public double FineTolerance { get; init; } = 12;
 
@@ -117,9 +118,9 @@ public sealed record TemporalOptions
             throw new VideoException($"temporal tolerance {Tolerance} is out of range (0, 255]");
         }
 
-        if (!(FineTolerance > 0 && FineTolerance <= 85))
+        if (!(FineTolerance >= 0 && FineTolerance <= 85))
         {
-            throw new VideoException($"temporal fine tolerance {FineTolerance} is out of range (0, 85]");
+            throw new VideoException($"temporal fine tolerance {FineTolerance} is out of range [0, 85]");
         }
 
         if (ClampRadius is { } r && r is < 0 or > 8)

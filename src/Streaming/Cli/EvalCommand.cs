@@ -351,7 +351,7 @@ internal static class EvalCommand
         var size = new Option<string>("--size") { Description = "Frame size WxH", DefaultValueFactory = _ => "640x360" };
         var frames = new Option<int>("--frames") { Description = "Frames timed per mode", DefaultValueFactory = _ => 300 };
         var strength = new Option<double>("--temporal-strength") { Description = "Filter strength", DefaultValueFactory = _ => 0.8 };
-        var command = new Command("temporal-bench", "Time the temporal filter per frame (ema, flow, and flow without the neighbourhood clamp, interleaved frame by frame so all see the same machine load)")
+        var command = new Command("temporal-bench", "Time the temporal filter per frame (ema, flow, flow without the neighbourhood clamp and without the full-size check, interleaved frame by frame so all see the same machine load)")
         {
             size, frames, strength,
         };
@@ -413,6 +413,7 @@ internal static class EvalCommand
             ("ema", new TemporalOptions { Mode = TemporalMode.Ema, Strength = strength }),
             ("flow", new TemporalOptions { Mode = TemporalMode.Flow, Strength = strength }),
             ("flow, no clamp", new TemporalOptions { Mode = TemporalMode.Flow, Strength = strength, ClampRadius = 0 }),
+            ("flow, no full-size check", new TemporalOptions { Mode = TemporalMode.Flow, Strength = strength, FineTolerance = 0 }),
         ];
         var filters = modes.Select(m => new TemporalFilter(width, height, m.Options)).ToArray();
         var work = Frame.CreateUnpooled(width, height);
@@ -464,13 +465,13 @@ internal static class EvalCommand
 
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine(string.Create(inv, $"temporal filter at {width}x{height}, strength {strength}, {frames} frames per mode (interleaved), {Environment.ProcessorCount} cores"));
-        output.WriteLine(string.Create(inv, $"flow image {filters[1].FlowSize.Width}x{filters[1].FlowSize.Height}, tolerance {modes[1].Options.Tolerance}, clamp radius {filters[1].ClampRadius}"));
-        output.WriteLine("mode            median ms  mean ms  p10 ms  p90 ms  bytes allocated/frame  frames blended");
+        output.WriteLine(string.Create(inv, $"flow image {filters[1].FlowSize.Width}x{filters[1].FlowSize.Height}, tolerance {modes[1].Options.Tolerance}, full-size tolerance {modes[1].Options.FineTolerance}, clamp radius {filters[1].ClampRadius}"));
+        output.WriteLine("mode                      median ms  mean ms  p10 ms  p90 ms  bytes allocated/frame  frames blended");
         for (int m = 0; m < modes.Length; m++)
         {
             var sorted = times[m].Order().ToArray();
             double Pct(double q) => sorted[(int)Math.Clamp(Math.Round(q * (sorted.Length - 1)), 0, sorted.Length - 1)];
-            output.WriteLine(string.Create(inv, $"{modes[m].Label,-15} {Pct(0.5),10:0.00} {sorted.Average(),8:0.00} {Pct(0.1),7:0.00} {Pct(0.9),7:0.00} {allocated[m] / (double)frames,22:0} {blended[m],15}"));
+            output.WriteLine(string.Create(inv, $"{modes[m].Label,-25} {Pct(0.5),10:0.00} {sorted.Average(),8:0.00} {Pct(0.1),7:0.00} {Pct(0.9),7:0.00} {allocated[m] / (double)frames,22:0} {blended[m],15}"));
         }
     }
 }
