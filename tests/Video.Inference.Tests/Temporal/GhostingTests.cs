@@ -153,6 +153,26 @@ public class GhostingTests
         }
     }
 
+    [Theory]
+    [InlineData(640, 360, 4)]
+    [InlineData(650, 370, 4)]
+    [InlineData(97, 61, 3)]
+    public void DownscaleToGrey_WithFullGrey_WritesEveryPixelsLuma(int width, int height, int factor)
+    {
+        var rgb = new byte[width * height * 3];
+        new Random(2).NextBytes(rgb);
+        int dw = width / factor, dh = height / factor;
+        var small = new byte[dw * dh];
+        var smallAlone = new byte[dw * dh];
+        var full = new byte[width * height];
+        var expected = new byte[width * height];
+        FlowKernels.DownscaleToGrey(rgb, width * 3, factor, small, dw, dh, new int[dw], full, width, height);
+        FlowKernels.DownscaleToGrey(rgb, width * 3, factor, smallAlone, dw, dh, new int[dw]);
+        FlowKernels.ToGrey(rgb, width * 3, width, height, expected);
+        Assert.Equal(expected, full);
+        Assert.Equal(smallAlone, small);
+    }
+
     private static int BarX(int t) => 200 + (t * Speed);
 
     // A static textured background with a thin dark bar (like a leg or a pole) that moves right.
