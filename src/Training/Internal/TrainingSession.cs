@@ -85,8 +85,12 @@ internal sealed class TrainingSession
         double budgetMinutes = _o.MaxMinutes - _priorMinutes;
         var progress = new ProgressReporter(_o.Steps, budgetMinutes, Step, _clock);
         var last = new Dictionary<string, double>();
-        while (Step < _o.Steps && _clock.Elapsed.TotalMinutes < budgetMinutes)
+
+        // Stop while the next step and the final checkpoint still fit in the budget, so a run never ends past it.
+        double stepMinutes = 0;
+        while (Step < _o.Steps && _clock.Elapsed.TotalMinutes + (2 * stepMinutes) + FinalCheckpointMinutes < budgetMinutes)
         {
+            double started = _clock.Elapsed.TotalMinutes;
             using (var scope = torch.NewDisposeScope())
             {
                 last = trainStep(rng);
@@ -97,6 +101,7 @@ internal sealed class TrainingSession
                 }
             }
 
+            stepMinutes = Math.Max(stepMinutes * 0.9, _clock.Elapsed.TotalMinutes - started);
             _curve.Add(Step, last);
             progress.Report(Step, last);
             if (Step % _o.CheckpointEvery == 0)
@@ -111,6 +116,9 @@ internal sealed class TrainingSession
         Checkpoint(plotTitle);
         Console.WriteLine($"{label}: stopped at step {Step} after {State.Minutes:0.0} min; run state in {_o.RunDir}");
     }
+
+    /// <summary>Time kept for the last checkpoint (weights, optimizer, loss CSV and plot): 3 s.</summary>
+    private const double FinalCheckpointMinutes = 0.05;
 
     private void Checkpoint(string plotTitle)
     {

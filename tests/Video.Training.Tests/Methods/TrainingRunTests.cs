@@ -53,6 +53,26 @@ public sealed class TrainingRunTests : IDisposable
         Assert.True(File.Exists(Path.Combine(run, "losses.png")));
     }
 
+    [Fact]
+    public void FastRun_TimeBudget_StopsBeforeItNotAfter()
+    {
+        // A run that cannot finish its steps in --max-minutes stops early enough that its recorded time, the last step and
+        // the final checkpoint included, stays within the budget (the manifests state it and must not exceed it).
+        var o = new FastOptions
+        {
+            Name = "budget", Style = TestData.SyntheticStyle(_runs), ContentDir = _content, RunDir = Path.Combine(_runs, "budget"), Steps = 100_000,
+            Batch = 2, Crop = 48, ContentShortSide = 56, StyleLongSide = 64, CheckpointEvery = 1000, HoldoutEvery = 0, MaxMinutes = 0.1,
+        };
+        using (var net = new RandomLossNetwork())
+        {
+            Assert.Equal(0, FastMethod.Run(o, net));
+        }
+
+        var state = RunState.TryLoad(o.RunDir)!;
+        Assert.InRange(state.Step, 1, 99_999);
+        Assert.InRange(state.Minutes, 0.01, o.MaxMinutes);
+    }
+
     /// <summary>
     /// Fine-tuning with the temporal loss: an existing run resumed with --temporal-weight logs and records the term, and the
     /// generator becomes more consistent under motion on a fixed evaluation batch (with a negligible weight it does not:
