@@ -146,6 +146,7 @@ public sealed class TemporalFilter : IDisposable
                 _greyDifference = new CvBuffer(height, width, MatType.CV_8UC1);
                 _smoothDifference = new CvBuffer(height, width, MatType.CV_8UC1);
             }
+
             ClampRadius = options.ClampRadius ?? Math.Max(1, _factor / 2);
             if (ClampRadius > 0)
             {
