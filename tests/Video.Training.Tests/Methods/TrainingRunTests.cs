@@ -99,11 +99,11 @@ public sealed class TrainingRunTests : IDisposable
         {
             Assert.Equal(0, FastMethod.Run(o, net));
             File.Copy(Path.Combine(run, FastMethod.WeightsFile), before);
-            Assert.Equal(0, FastMethod.Run(o with { Steps = 40, Resume = true, TemporalWeight = weight, Command = "./video train fast second --temporal-weight 1000" }, net));
+            Assert.Equal(0, FastMethod.Run(o with { Steps = 80, Resume = true, TemporalWeight = weight, Command = "./video train fast second --temporal-weight 1000" }, net));
         }
 
         var rows = LossCurve.LoadCsv(Path.Combine(run, "losses.csv")).Rows;
-        Assert.Equal(40, rows.Count);
+        Assert.Equal(80, rows.Count);
         Assert.All(rows.Take(10), r => Assert.False(r.Values.ContainsKey("temporal")));
         Assert.All(rows.Skip(10), r => Assert.True(r.Values["temporal"] is > 0 and < 1, $"temporal term {r.Values["temporal"]} at step {r.Step}"));
 
