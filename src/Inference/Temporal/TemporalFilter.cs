@@ -351,12 +351,7 @@ public sealed class TemporalFilter : IDisposable
 
     public void Dispose()
     {
-        foreach (var b in new[] { _current, _previous, _backward, _forward, _lowWeights, _weight, _weights, _currentCheck, _previousCheck, _lowMap, _map, _mapWhole, _mapFraction, _history, _warped, _stylizedCopy, _low, _high })
-        {
-            b?.Dispose();
-        }
-
-        foreach (var b in new[] { _greyA, _greyB, _warpedGrey, _greyDifference, _smoothDifference })
+        foreach (var b in new[] { _current, _previous, _backward, _forward, _lowWeights, _weight, _weights, _currentCheck, _previousCheck, _lowMap, _map, _mapWhole, _mapFraction, _history, _warped, _stylizedCopy, _low, _high, _greyA, _greyB, _warpedGrey, _greyDifference, _smoothDifference })
         {
             b?.Dispose();
         }
