@@ -14,7 +14,14 @@ public sealed class OrtModel : IDisposable
     public OrtModel(string path, int threads = 2)
     {
         using var so = Video.Inference.ExecutionProviders.CreateSessionOptions(threads);
-        _session = new InferenceSession(path, so);
+        try
+        {
+            _session = new InferenceSession(path, so);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new Data.TrainingDataException($"cannot load ONNX model {path}: {e.Message.Split('\n')[0]}");
+        }
     }
 
     public IReadOnlyList<string> InputNames => _session.InputNames;
@@ -52,30 +59,35 @@ public sealed class OrtModel : IDisposable
 
     public Tensor Run(string inputName, Tensor input) => Run(new Dictionary<string, Tensor> { [inputName] = input })[0];
 
-    /// <summary>Median wall time (ms) of <paramref name="runs"/> runs on pre-built inputs (inference only, no copies).</summary>
-    public double BenchmarkMs(IReadOnlyDictionary<string, (float[] Data, long[] Shape)> inputs, int warmup, int runs)
-    {
-        var names = inputs.Keys.ToArray();
-        var values = names.Select(n => OrtValue.CreateTensorValueFromMemory(inputs[n].Data, inputs[n].Shape)).ToList();
-        try
-        {
-            var times = new List<double>();
-            for (int i = 0; i < warmup + runs; i++)
-            {
-                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-                using var outputs = _session.Run(_run, names, values, _session.OutputNames);
-                if (i >= warmup)
-                {
-                    times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-                }
-            }
+    /// <summary>Binds pre-built inputs for timing (inference only, no copies); the caller disposes the result.</summary>
+    public TimedRuns Bind(IReadOnlyDictionary<string, (float[] Data, long[] Shape)> inputs) => new(this, inputs);
 
-            times.Sort();
-            return times[times.Count / 2];
-        }
-        finally
+    /// <summary>Runs of one session on bound inputs, timed one by one (see <see cref="Bind"/>).</summary>
+    /// <remarks>Not thread safe. Owns the input values.</remarks>
+    public sealed class TimedRuns : IDisposable
+    {
+        private readonly OrtModel _model;
+        private readonly string[] _names;
+        private readonly List<OrtValue> _values;
+
+        internal TimedRuns(OrtModel model, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> inputs)
         {
-            foreach (var v in values)
+            _model = model;
+            _names = inputs.Keys.ToArray();
+            _values = _names.Select(n => OrtValue.CreateTensorValueFromMemory(inputs[n].Data, inputs[n].Shape)).ToList();
+        }
+
+        /// <summary>Wall time of one run in milliseconds.</summary>
+        public double RunMs()
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            using var outputs = _model._session.Run(_model._run, _names, _values, _model._session.OutputNames);
+            return System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+
+        public void Dispose()
+        {
+            foreach (var v in _values)
             {
                 v.Dispose();
             }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using TorchSharp;
+using Video.Training.Data;
 using Video.Training.Export;
 using Video.Training.Models;
 
@@ -7,19 +8,32 @@ namespace Video.Training.Methods;
 
 /// <summary>
 /// Inference-only speed of the architectures in ONNX Runtime (CPU provider) at a given frame size: the shipped cheap
-/// fast design, the AdaIN design and the classic Johnson design, each exported with random weights.
+/// fast design, the AdaIN design and the classic Johnson design, each exported with random weights, or the given
+/// ONNX files. The candidates run interleaved (rounds of <see cref="RoundRuns"/> runs each, in turn), so load from
+/// elsewhere on this shared machine falls on all of them alike and their ratios hold even when the absolute figures move.
 /// </summary>
 public static class BenchMethod
 {
-    public static int Run(int width, int height, int runs, string? modelPath, int threads)
+    /// <summary>Runs per candidate per round.</summary>
+    public const int RoundRuns = 5;
+
+    public static int Run(int width, int height, int runs, IReadOnlyList<string> modelPaths, int threads)
     {
         var dir = Path.Combine(Path.GetTempPath(), "video-train-bench");
         Directory.CreateDirectory(dir);
-        var results = new List<(string Name, double Ms)>();
         var frame = RandomFrame(width, height);
-        if (modelPath is not null)
+        var candidates = new List<(string Name, string Path, bool AdaIn)>();
+        if (modelPaths.Count > 0)
         {
-            results.Add((Path.GetFileName(modelPath), Time(modelPath, frame, runs, threads)));
+            foreach (var path in modelPaths)
+            {
+                if (!File.Exists(path))
+                {
+                    throw new TrainingDataException($"model not found: {path}");
+                }
+
+                candidates.Add((Path.GetFileName(path), path, false));
+            }
         }
         else
         {
@@ -35,30 +49,73 @@ public static class BenchMethod
                 using var m = new FastStylizer(spec);
                 var path = Path.Combine(dir, file + ".onnx");
                 OnnxExporter.ExportFast(m, path);
-                results.Add((name, Time(path, frame, runs, threads)));
+                candidates.Add((name, path, false));
             }
 
             using var adain = new AdaInStylizer(new Losses.RandomLossNetwork());
             var main = Path.Combine(dir, "adain.onnx");
-            var enc = Path.Combine(dir, "adain.style.onnx");
-            OnnxExporter.ExportAdaIn(adain, main, enc);
-            results.Add(("adain (per frame; style stats precomputed)", TimeAdaIn(main, frame, runs, threads)));
+            OnnxExporter.ExportAdaIn(adain, main, Path.Combine(dir, "adain.style.onnx"));
+            candidates.Add(("adain (per frame; style stats precomputed)", main, true));
         }
 
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ONNX Runtime CPU, {threads} threads, 1x3x{height}x{width}, median of {runs} runs:"));
-        foreach (var (name, ms) in results)
+        var medians = Interleaved(candidates.Select(c => (c.Path, c.AdaIn ? AdaInInputs(frame) : null)).ToList(), frame, runs, threads);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ONNX Runtime CPU, {threads} threads, 1x3x{height}x{width}, median of {runs} runs each, interleaved in rounds of {RoundRuns}:"));
+        for (int i = 0; i < candidates.Count; i++)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-50} {ms,8:0.0} ms  {1000 / ms,6:0.0} fps"));
+            double ms = medians[i];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {candidates[i].Name,-50} {ms,8:0.0} ms  {1000 / ms,6:0.0} fps  {ms / medians[0],6:0.00}x the first"));
         }
 
-        var cheap = results.FirstOrDefault(r => r.Name.Contains("shipped", StringComparison.Ordinal));
-        var johnson = results.FirstOrDefault(r => r.Name.StartsWith("johnson", StringComparison.Ordinal));
-        if (cheap.Name is not null && johnson.Name is not null)
+        int cheap = candidates.FindIndex(c => c.Name.Contains("shipped", StringComparison.Ordinal));
+        int johnson = candidates.FindIndex(c => c.Name.StartsWith("johnson", StringComparison.Ordinal));
+        if (cheap >= 0 && johnson >= 0)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  speed ratio fast/johnson: {johnson.Ms / cheap.Ms:0.0}x"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  speed ratio fast/johnson: {medians[johnson] / medians[cheap]:0.0}x"));
         }
 
         return 0;
+    }
+
+    /// <summary>Median ms per candidate; one warm-up round, then rounds until each has <paramref name="runs"/> timed runs.</summary>
+    private static double[] Interleaved(
+        IReadOnlyList<(string Path, Dictionary<string, (float[], long[])>? Inputs)> candidates, (float[] Data, long[] Shape) frame, int runs, int threads)
+    {
+        var models = new List<OrtModel>();
+        var bound = new List<OrtModel.TimedRuns>();
+        try
+        {
+            foreach (var (path, inputs) in candidates)
+            {
+                var m = new OrtModel(path, threads);
+                models.Add(m);
+                bound.Add(m.Bind(inputs ?? new Dictionary<string, (float[], long[])> { [m.InputNames[0]] = frame }));
+            }
+
+            var times = candidates.Select(_ => new List<double>()).ToList();
+            for (int done = -RoundRuns; done < runs; done += RoundRuns)
+            {
+                for (int c = 0; c < bound.Count; c++)
+                {
+                    for (int i = 0; i < Math.Min(RoundRuns, runs - Math.Max(done, 0)); i++)
+                    {
+                        double ms = bound[c].RunMs();
+                        if (done >= 0)
+                        {
+                            times[c].Add(ms);
+                        }
+                    }
+                }
+            }
+
+            return times.Select(t => t.Order().ElementAt(t.Count / 2)).ToArray();
+        }
+        finally
+        {
+            bound.ForEach(b => b.Dispose());
+            models.ForEach(m => m.Dispose());
+        }
     }
 
     private static (float[] Data, long[] Shape) RandomFrame(int width, int height)
@@ -73,29 +130,17 @@ public static class BenchMethod
         return (data, [1, 3, height, width]);
     }
 
-    private static double Time(string path, (float[] Data, long[] Shape) frame, int runs, int threads)
+    private static Dictionary<string, (float[], long[])> AdaInInputs((float[] Data, long[] Shape) frame)
     {
-        using var m = new OrtModel(path, threads);
-        return m.BenchmarkMs(new Dictionary<string, (float[], long[])> { [m.InputNames[0]] = frame }, 3, runs);
-    }
-
-    private static double TimeAdaIn(string path, (float[] Data, long[] Shape) frame, int runs, int threads)
-    {
-        using var m = new OrtModel(path, threads);
         int c = AdaInStylizer.FeatureChannels;
-        var mean = new float[c];
-        var std = Enumerable.Repeat(1f, c).ToArray();
-        return m.BenchmarkMs(
-            new Dictionary<string, (float[], long[])>
-            {
-                ["input"] = frame,
-                ["style_mean"] = (mean, [1, c, 1, 1]),
-                ["style_std"] = (std, [1, c, 1, 1]),
-                ["style_rgb_mean"] = (new float[3], [1, 3, 1, 1]),
-                ["style_rgb_std"] = ([1f, 1f, 1f], [1, 3, 1, 1]),
-                ["alpha"] = ([1f], [1]),
-            },
-            3,
-            runs);
+        return new Dictionary<string, (float[], long[])>
+        {
+            ["input"] = frame,
+            ["style_mean"] = (new float[c], [1, c, 1, 1]),
+            ["style_std"] = (Enumerable.Repeat(1f, c).ToArray(), [1, c, 1, 1]),
+            ["style_rgb_mean"] = (new float[3], [1, 3, 1, 1]),
+            ["style_rgb_std"] = ([1f, 1f, 1f], [1, 3, 1, 1]),
+            ["alpha"] = ([1f], [1]),
+        };
     }
 }

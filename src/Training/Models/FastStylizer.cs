@@ -192,7 +192,10 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
         var iHi = (frame * luma).sum(1, keepdim: true);
         var iLo = (low * luma).sum(1, keepdim: true);
         Tensor Up(Tensor t) => functional.interpolate(t, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
-        return (Up(styledLow) + (iHi - Up(iLo))).clamp(0, 1);
+
+        // Bilinear ×2 is linear and per channel, so Up(styledLow) − Up(iLo) = Up(styledLow − iLo): one full-size resize
+        // instead of two (the exported graph's luma of the full frame is its most expensive full-size op after that).
+        return (Up(styledLow - iLo) + iHi).clamp(0, 1);
     }
 
     private static IEnumerable<int> NormChannels(StylizerSpec s)
