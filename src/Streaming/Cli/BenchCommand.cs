@@ -275,7 +275,7 @@ internal static class BenchCommand
         - **Peak** is one large operator alone in ONNX Runtime with the stylizer's session options: a 3×3 `Conv` 64→64 on
           1×64×180×320 (4.25 GFLOP) and a 1024×1024 by 1024×1024 `MatMul` (2.15 GFLOP), preallocated input and output,
           2 warm-up runs, median of the runs in about 1.5 s. "% of conv peak" = a model's GFLOP/s over the conv peak's.
-          Our models' 3-channel end convs, 1×1 luma convs, resizes and (AdaIN) memory-bound guided filter cannot run at that peak, so the
+          Our models' 3-channel end convs, full-size luma and resizes cannot run at that peak, so the
           fraction says how much of the time goes to work other than large convolutions.
 
         """;

@@ -7,7 +7,7 @@ namespace Video.Training.Export;
 
 /// <summary>
 /// Hand-written TorchSharp → ONNX export (opset 17) of the layers our models use: Conv, InstanceNormalization, Relu,
-/// Sigmoid, Add, nearest/bilinear Resize, AveragePool, the fast guided filter and AdaIN. Each graph mirrors a
+/// Sigmoid, Add, nearest/bilinear Resize, AveragePool, the detail-restoring upsample and AdaIN. Each graph mirrors a
 /// TorchSharp forward pass op for op; the parity tests check them against ONNX Runtime.
 /// </summary>
 /// <remarks>Stateless; the graphs are written through <see cref="OnnxGraphBuilder"/>.</remarks>
@@ -164,25 +164,6 @@ public static class OnnxExporter
         return t => g.Node("ReduceSum", [g.Node("Mul", [t, weights]), channelAxis], null, ("keepdims", 1));
     }
 
-    /// <summary>The ONNX twin of <see cref="FastStylizer.GuidedUpsample"/>.</summary>
-    internal static string GuidedUpsample(OnnxGraphBuilder g, string frame, string low, string styledLow, int radius, double eps)
-    {
-        var luma = LumaOf(g);
-        string Box(string t) => AvgPool(g, t, (2 * radius) + 1, 1, radius, countIncludePad: false);
-        var iHi = luma(frame);
-        var iLo = luma(low);
-        var meanI = Box(iLo);
-        var meanP = Box(styledLow);
-        var corr = Box(g.Node("Mul", [iLo, styledLow]));
-        var varI = g.Node("Sub", [Box(g.Node("Mul", [iLo, iLo])), g.Node("Mul", [meanI, meanI])]);
-        var a = g.Node("Div", [g.Node("Sub", [corr, g.Node("Mul", [meanI, meanP])]), g.Node("Add", [varI, Scalar(g, "eps", (float)eps)])]);
-        var b = g.Node("Sub", [meanP, g.Node("Mul", [a, meanI])]);
-        var aHi = ResizeBilinear2x(g, Box(a));
-        var bHi = ResizeBilinear2x(g, Box(b));
-        var y = g.Node("Add", [g.Node("Mul", [aHi, iHi]), bHi]);
-        return g.Node("Clip", [y, Scalar(g, "zero", 0f), Scalar(g, "one", 1f)]);
-    }
-
     /// <summary>The ONNX twin of <see cref="FastStylizer.DetailUpsample"/>.</summary>
     internal static string DetailUpsample(OnnxGraphBuilder g, string frame, string low, string styledLow)
     {
@@ -253,7 +234,7 @@ public static class OnnxExporter
             t = sigmoid ? g.Node("Sigmoid", [g.Node("Add", [t, colourLogit])]) : g.Node("Relu", [t]);
         }
 
-        var result = GuidedUpsample(g, input, low, t, FastStylizer.GuidedRadius, FastStylizer.GuidedEpsilon);
+        var result = DetailUpsample(g, input, low, t);
         g.Node("Identity", [result], "output");
         g.Output("output", 1, 3, null, null);
         g.Save(mainPath, "video-train", metadata);

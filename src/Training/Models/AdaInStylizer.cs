@@ -14,7 +14,7 @@ namespace Video.Training.Models;
 /// applied to its RGB values (a per-channel colour transfer), so the style's palette is there from the first step and
 /// the decoder only has to add texture; decoding random features from scratch ignored the style for the first
 /// thousand steps. Like the fast model it runs on the half-resolution frame and is brought back to full resolution
-/// by the fast guided filter.
+/// by <see cref="FastStylizer.DetailUpsample"/>.
 /// </summary>
 /// <remarks>Not thread safe. The encoder's weights belong to the loss network passed in (not disposed here).</remarks>
 public sealed class AdaInStylizer : Module<Tensor, Tensor>
@@ -100,11 +100,11 @@ public sealed class AdaInStylizer : Module<Tensor, Tensor>
     public Tensor Stylize(Tensor image, AdaInStyle style, Tensor alpha) =>
         Decode(Target(Encode(image), style.Mean, style.Std, alpha), Target(image, style.RgbMean, style.RgbStd, alpha));
 
-    /// <summary>What the exported graph computes: 2×2 average downscale, encode, AdaIN, decode, guided-filter upsample.</summary>
+    /// <summary>What the exported graph computes: 2×2 average downscale, encode, AdaIN, decode, detail-restoring upsample.</summary>
     public Tensor FullFrame(Tensor frame, AdaInStyle style, Tensor alpha)
     {
         var low = functional.avg_pool2d(frame, 2, 2);
-        return FastStylizer.GuidedUpsample(frame, low, Stylize(low, style, alpha));
+        return FastStylizer.DetailUpsample(frame, low, Stylize(low, style, alpha));
     }
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("use Stylize or FullFrame");

@@ -13,9 +13,6 @@ namespace Video.Training.Models;
 /// <remarks>Not thread safe (TorchSharp module).</remarks>
 public sealed class FastStylizer : Module<Tensor, Tensor>
 {
-    public const int GuidedRadius = 1;
-    public const double GuidedEpsilon = 1e-3;
-
     private readonly Conv2d conv_in;
     private readonly Conv2d down1;
     private readonly Conv2d down2;
@@ -160,31 +157,10 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Fast guided filter (He &amp; Sun 2015): fits y_low ≈ A·I_low + b per window on the low-resolution luma guide,
-    /// smooths A and b, upsamples them bilinearly and applies them to the full-resolution luma.
-    /// </summary>
-    public static Tensor GuidedUpsample(Tensor frame, Tensor low, Tensor styledLow, int radius = GuidedRadius, double eps = GuidedEpsilon)
-    {
-        var luma = torch.tensor(new float[] { 0.299f, 0.587f, 0.114f }).reshape(1, 3, 1, 1);
-        var iHi = (frame * luma).sum(1, keepdim: true);
-        var iLo = (low * luma).sum(1, keepdim: true);
-        Tensor Box(Tensor t) => functional.avg_pool2d(t, (2 * radius) + 1, 1, radius, count_include_pad: false);
-        var meanI = Box(iLo);
-        var meanP = Box(styledLow);
-        var corr = Box(iLo * styledLow);
-        var varI = Box(iLo * iLo) - (meanI * meanI);
-        var a = (corr - (meanI * meanP)) / (varI + eps);
-        var b = meanP - (a * meanI);
-        var aHi = functional.interpolate(Box(a), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
-        var bHi = functional.interpolate(Box(b), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
-        return ((aHi * iHi) + bHi).clamp(0, 1);
-    }
-
-    /// <summary>
     /// Brings the half-resolution result to full size: bilinear ×2 of <paramref name="styledLow"/> plus the luma detail the
     /// 2×2 downscale removed (<c>luma(frame) − bilinear ×2 of luma(low)</c>), added to every channel. All of the
-    /// generator's texture survives (the loss was taken on it); the guided filter (<see cref="GuidedUpsample"/>, still
-    /// used by AdaIN) fits the result to the luma in 3×3 windows and smoothed the brush texture away.
+    /// generator's texture survives (the loss was taken on it); the fast guided filter used before (He &amp; Sun 2015) fitted
+    /// the result to the luma in 3×3 windows and smoothed the brush texture away.
     /// </summary>
     public static Tensor DetailUpsample(Tensor frame, Tensor low, Tensor styledLow)
     {

@@ -18,7 +18,7 @@ public sealed record StylizerSpec(
     [property: JsonPropertyName("reflectPad")] bool ReflectPad = false,
     [property: JsonPropertyName("inputPad")] int InputPad = 0)
 {
-    /// <summary>0.2 M parameters, no normalisation, run on the half-resolution frame and upsampled by a fast guided filter.</summary>
+    /// <summary>0.2 M parameters, no normalisation, run on the half-resolution frame and brought back to full size by <see cref="FastStylizer.DetailUpsample"/>.</summary>
     /// <remarks>
     /// The last conv predicts a change in logit space, <c>y = sigmoid(z + logit(clamp(x, 0.01, 0.99)))</c>, so an untrained
     /// network is (nearly) the identity. Without that start, training from scratch without normalisation collapsed to flat
