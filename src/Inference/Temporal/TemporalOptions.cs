@@ -81,7 +81,7 @@ public sealed record TemporalOptions
     /// even in flat areas, where the new frame's local range is nearly empty; a colour further away than
     /// this from everything nearby (dark ink over a light wall) is still stopped.
     /// </summary>
-    public int ClampMargin { get; init; } = 16;
+    public int ClampMargin { get; init; } = 48;
     /// <summary>
     /// Fraction of pixels whose history is unusable (occluded or changed) above which the frame is treated
     /// as a scene cut and the filter resets.

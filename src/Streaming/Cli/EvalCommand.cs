@@ -325,9 +325,13 @@ internal static class EvalCommand
         var strength = new Option<double>("--temporal-strength") { Description = "Largest weight of the previous output, in [0, 1)", DefaultValueFactory = _ => 0.8 };
         var tolerance = new Option<double>("--tolerance") { Description = "Grey-level change of the input up to which history is fully trusted", DefaultValueFactory = _ => new TemporalOptions().Tolerance };
         var flowWidth = new Option<int?>("--flow-width") { Description = "Approximate width of the image the filter's flow runs on (default: a quarter of the frame width, at least 160)" };
+        var defaults = new TemporalOptions();
+        var fineTolerance = new Option<double>("--fine-tolerance") { Description = "Grey-level change of the motion-compensated input at full size up to which history is fully trusted; 0 = no full-size check", DefaultValueFactory = _ => defaults.FineTolerance };
+        var clampRadius = new Option<int?>("--clamp-radius") { Description = "Radius of the clamp of the warped history to the new frame's local range; 0 = no clamp (default: half the flow's downscale factor)" };
+        var clampMargin = new Option<int>("--clamp-margin") { Description = "Levels by which the clamp range is widened each way", DefaultValueFactory = _ => defaults.ClampMargin };
         var command = new Command("temporal-apply", "Run the temporal filter over an already stylized clip, guided by the original (for any stylizer's output)")
         {
-            original, stylized, output, mode, strength, tolerance, flowWidth,
+            original, stylized, output, mode, strength, tolerance, flowWidth, fineTolerance, clampRadius, clampMargin,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -337,6 +341,9 @@ internal static class EvalCommand
                 Strength = parse.GetValue(strength),
                 Tolerance = parse.GetValue(tolerance),
                 FlowWidth = parse.GetValue(flowWidth),
+                FineTolerance = parse.GetValue(fineTolerance),
+                ClampRadius = parse.GetValue(clampRadius),
+                ClampMargin = parse.GetValue(clampMargin),
             };
             string path = parse.GetValue(output)!;
             var (n, blended, cuts) = await ApplyTemporalAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, path, options, ct).ConfigureAwait(false);
