@@ -155,7 +155,7 @@ public static class OnnxExporter
     /// <summary>
     /// Returns a function appending 0.299 R + 0.587 G + 0.114 B (1×1×H×W) of a 1×3×H×W value. Written as Mul + ReduceSum,
     /// not as a 1×1 Conv: ONNX Runtime runs such a Conv in its blocked NCHWc layout, which pads the one output channel to
-    /// 16 and adds a layout conversion; at full frame size that was about 15 % of a fast model's time.
+    /// 16 and adds a layout conversion; the two at full frame size were about a tenth of a fast model's time.
     /// </summary>
     internal static Func<string, string> LumaOf(OnnxGraphBuilder g)
     {

@@ -19,6 +19,31 @@ public static class BenchMethod
 
     public static int Run(int width, int height, int runs, IReadOnlyList<string> modelPaths, int threads)
     {
+        var rows = Measure(width, height, runs, modelPaths, threads);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ONNX Runtime CPU, {threads} threads, 1x3x{height}x{width}, median of {runs} runs each, interleaved in rounds of {RoundRuns}:"));
+        foreach (var (name, ms) in rows)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {name,-50} {ms,8:0.0} ms  {1000 / ms,6:0.0} fps  {ms / rows[0].Ms,6:0.00}x the first"));
+        }
+
+        int cheap = rows.FindIndex(r => r.Name.Contains("shipped", StringComparison.Ordinal));
+        int johnson = rows.FindIndex(r => r.Name.StartsWith("johnson", StringComparison.Ordinal));
+        if (cheap >= 0 && johnson >= 0)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  speed ratio fast/johnson: {rows[johnson].Ms / rows[cheap].Ms:0.0}x"));
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// Median ms per frame of each candidate: the given single-input ONNX files (named by their path), or with none the
+    /// built-in designs exported with random weights. A missing or unloadable file is a <see cref="TrainingDataException"/>.
+    /// </summary>
+    public static List<(string Name, double Ms)> Measure(int width, int height, int runs, IReadOnlyList<string> modelPaths, int threads)
+    {
         var dir = Path.Combine(Path.GetTempPath(), "video-train-bench");
         Directory.CreateDirectory(dir);
         var frame = RandomFrame(width, height);
@@ -32,7 +57,7 @@ public static class BenchMethod
                     throw new TrainingDataException($"model not found: {path}");
                 }
 
-                candidates.Add((Path.GetFileName(path), path, false));
+                candidates.Add((path, path, false));
             }
         }
         else
@@ -59,23 +84,7 @@ public static class BenchMethod
         }
 
         var medians = Interleaved(candidates.Select(c => (c.Path, c.AdaIn ? AdaInInputs(frame) : null)).ToList(), frame, runs, threads);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ONNX Runtime CPU, {threads} threads, 1x3x{height}x{width}, median of {runs} runs each, interleaved in rounds of {RoundRuns}:"));
-        for (int i = 0; i < candidates.Count; i++)
-        {
-            double ms = medians[i];
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {candidates[i].Name,-50} {ms,8:0.0} ms  {1000 / ms,6:0.0} fps  {ms / medians[0],6:0.00}x the first"));
-        }
-
-        int cheap = candidates.FindIndex(c => c.Name.Contains("shipped", StringComparison.Ordinal));
-        int johnson = candidates.FindIndex(c => c.Name.StartsWith("johnson", StringComparison.Ordinal));
-        if (cheap >= 0 && johnson >= 0)
-        {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  speed ratio fast/johnson: {medians[johnson] / medians[cheap]:0.0}x"));
-        }
-
-        return 0;
+        return candidates.Select((c, i) => (c.Name, medians[i])).ToList();
     }
 
     /// <summary>Median ms per candidate; one warm-up round, then rounds until each has <paramref name="runs"/> timed runs.</summary>
