@@ -236,7 +236,7 @@ public static class TrainerCli
         var height = new Option<int>("--height") { DefaultValueFactory = _ => 360 };
         var runs = new Option<int>("--runs") { DefaultValueFactory = _ => 30 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 2 };
-        var model = new Option<string[]>("--model") { Description = "time these ONNX files (single-input models; repeat the option) instead of the built-in designs" };
+        var model = new Option<string[]>("--model") { Description = "time these ONNX files (single-input models or the AdaIN model; repeat the option) instead of the built-in designs" };
         var cmd = new Command("bench", "inference-only speed of the fast, AdaIN and classic Johnson designs in ONNX Runtime (CPU)") { width, height, runs, threads, model };
         cmd.SetAction(r => BenchMethod.Run(r.GetValue(width), r.GetValue(height), r.GetValue(runs), r.GetValue(model) ?? [], r.GetValue(threads)));
         return cmd;

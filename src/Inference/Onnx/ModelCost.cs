@@ -42,10 +42,17 @@ public sealed record ModelCost(double ConvFlops, double MatMulFlops, double Othe
     {
         var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
         var constants = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
+
+        // Values of the small int64 tensors that shapes are computed from (Shape → Slice → Concat → Reshape).
+        var values = new Dictionary<string, long[]>(StringComparer.Ordinal);
         foreach (var init in graph.Initializer)
         {
             shapes[init.Name] = [.. init.Dims];
             constants[init.Name] = init;
+            if (init.DataType == (int)TensorProto.Types.DataType.Int64)
+            {
+                values[init.Name] = Int64Values(init);
+            }
         }
 
         foreach (var input in graph.Input)
@@ -77,9 +84,64 @@ public sealed record ModelCost(double ConvFlops, double MatMulFlops, double Othe
             long[] In(int i) => i < node.Input.Count && node.Input[i].Length > 0 && shapes.TryGetValue(node.Input[i], out var s)
                 ? s
                 : throw new ModelException($"{node.OpType} node '{node.Name}': shape of input {i} is unknown");
+            long[]? ValueOf(int i) => i < node.Input.Count && values.TryGetValue(node.Input[i], out var v) ? v : null;
+            long[] Known(int i, string what) => ValueOf(i) ?? throw new ModelException($"{node.OpType} node '{node.Name}': {what} must be known");
+            long[]? value = null;
             long[] output;
             switch (node.OpType)
             {
+                case "Shape":
+                    value = In(0);
+                    output = [value.Length];
+                    break;
+                case "Slice":
+                {
+                    var x = In(0);
+                    var starts = Known(1, "starts");
+                    var ends = Known(2, "ends");
+                    var axes = ValueOf(3) ?? Enumerable.Range(0, starts.Length).Select(a => (long)a).ToArray();
+                    if (ValueOf(4) is { } steps && steps.Any(st => st != 1))
+                    {
+                        throw new ModelException($"Slice node '{node.Name}': only step 1 is supported");
+                    }
+
+                    var from = new long[x.Length];
+                    output = (long[])x.Clone();
+                    for (int k = 0; k < axes.Length; k++)
+                    {
+                        int ax = (int)(axes[k] < 0 ? axes[k] + x.Length : axes[k]);
+                        long Clamp(long e) => Math.Clamp(e < 0 ? e + x[ax] : e, 0, x[ax]);
+                        from[ax] = Clamp(starts[k]);
+                        output[ax] = Math.Max(0, Clamp(ends[k]) - from[ax]);
+                    }
+
+                    if (ValueOf(0) is { } xv && x.Length == 1)
+                    {
+                        value = xv.Skip((int)from[0]).Take((int)output[0]).ToArray();
+                    }
+
+                    break;
+                }
+
+                case "Reshape":
+                {
+                    var x = In(0);
+                    var target = (long[])Known(1, "the target shape").Clone();
+                    for (int k = 0; k < target.Length; k++)
+                    {
+                        target[k] = target[k] == 0 ? x[k] : target[k];
+                    }
+
+                    int free = Array.IndexOf(target, -1L);
+                    if (free >= 0)
+                    {
+                        target[free] = (long)(Product(x) / -Product(target));
+                    }
+
+                    output = target;
+                    break;
+                }
+
                 case "Conv":
                 {
                     var x = In(0);
@@ -202,6 +264,12 @@ public sealed record ModelCost(double ConvFlops, double MatMulFlops, double Othe
                     int ax = (int)(axis < 0 ? axis + parts[0].Length : axis);
                     output = (long[])parts[0].Clone();
                     output[ax] = parts.Sum(p => p[ax]);
+                    var partValues = Enumerable.Range(0, node.Input.Count).Select(ValueOf).ToList();
+                    if (parts[0].Length == 1 && partValues.All(v => v is not null))
+                    {
+                        value = partValues.SelectMany(v => v!).ToArray();
+                    }
+
                     break;
                 }
 
@@ -225,7 +293,7 @@ public sealed record ModelCost(double ConvFlops, double MatMulFlops, double Othe
                     throw new ModelException($"cannot count FLOPs: operator {node.OpType} (node '{node.Name}') is not supported by the shape walk");
             }
 
-            if (node.OpType is not ("Conv" or "ConvTranspose" or "MatMul" or "Gemm" or "Identity"))
+            if (node.OpType is not ("Conv" or "ConvTranspose" or "MatMul" or "Gemm" or "Identity" or "Shape" or "Reshape") && value is null)
             {
                 other += Product(output);
             }
@@ -233,6 +301,10 @@ public sealed record ModelCost(double ConvFlops, double MatMulFlops, double Othe
             foreach (var o in node.Output.Where(o => o.Length > 0))
             {
                 shapes[o] = output;
+                if (value is not null)
+                {
+                    values[o] = value;
+                }
             }
         }
 

@@ -153,15 +153,24 @@ public static class OnnxExporter
     internal static string Scalar(OnnxGraphBuilder g, string prefix, float value) => g.Initializer(g.Fresh(prefix), [value]);
 
     /// <summary>
-    /// Returns a function appending 0.299 R + 0.587 G + 0.114 B (1×1×H×W) of a 1×3×H×W value. Written as Mul + ReduceSum,
-    /// not as a 1×1 Conv: ONNX Runtime runs such a Conv in its blocked NCHWc layout, which pads the one output channel to
-    /// 16 and adds a layout conversion; the two at full frame size were about a tenth of a fast model's time.
+    /// Returns a function appending 0.299 R + 0.587 G + 0.114 B (1×1×H×W) of a 1×3×H×W value, as one MatMul of the
+    /// weights (1×3) with the value flattened to 1×3×(H·W). Not a 1×1 Conv: ONNX Runtime runs such a Conv in its blocked
+    /// NCHWc layout, which pads the one output channel to 16 and adds a layout conversion (the two at full frame size
+    /// were about a tenth of a fast model's time); Mul + ReduceSum, tried next, made two passes over the frame.
     /// </summary>
     internal static Func<string, string> LumaOf(OnnxGraphBuilder g)
     {
-        var weights = g.Initializer(g.Fresh("luma"), [0.299f, 0.587f, 0.114f], 1, 3, 1, 1);
-        var channelAxis = g.InitializerInt64(g.Fresh("channel_axis"), [1], 1);
-        return t => g.Node("ReduceSum", [g.Node("Mul", [t, weights]), channelAxis], null, ("keepdims", 1));
+        var weights = g.Initializer(g.Fresh("luma"), [0.299f, 0.587f, 0.114f], 1, 3);
+        var flat = g.InitializerInt64(g.Fresh("luma_flat"), [1, 3, -1], 3);
+        var oneOne = g.InitializerInt64(g.Fresh("luma_one_one"), [1, 1], 2);
+        var hwStart = g.InitializerInt64(g.Fresh("luma_hw_start"), [2], 1);
+        var hwEnd = g.InitializerInt64(g.Fresh("luma_hw_end"), [4], 1);
+        return t =>
+        {
+            var hw = g.Node("Slice", [g.Node("Shape", [t]), hwStart, hwEnd]);
+            var y = g.Node("MatMul", [weights, g.Node("Reshape", [t, flat])]);
+            return g.Node("Reshape", [y, g.Node("Concat", [oneOne, hw], null, ("axis", 0L))]);
+        };
     }
 
     /// <summary>The ONNX twin of <see cref="FastStylizer.DetailUpsample"/>.</summary>

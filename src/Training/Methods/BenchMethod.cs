@@ -39,7 +39,7 @@ public static class BenchMethod
     }
 
     /// <summary>
-    /// Median ms per frame of each candidate: the given single-input ONNX files (named by their path), or with none the
+    /// Median ms per frame of each candidate: the given ONNX files (single-input or AdaIN; named by their path), or with none the
     /// built-in designs exported with random weights. A missing or unloadable file is a <see cref="TrainingDataException"/>.
     /// </summary>
     public static List<(string Name, double Ms)> Measure(int width, int height, int runs, IReadOnlyList<string> modelPaths, int threads)
@@ -99,7 +99,7 @@ public static class BenchMethod
             {
                 var m = new OrtModel(path, threads);
                 models.Add(m);
-                bound.Add(m.Bind(inputs ?? new Dictionary<string, (float[], long[])> { [m.InputNames[0]] = frame }));
+                bound.Add(m.Bind(inputs ?? InputsFor(m, path, frame)));
             }
 
             var times = candidates.Select(_ => new List<double>()).ToList();
@@ -125,6 +125,20 @@ public static class BenchMethod
             bound.ForEach(b => b.Dispose());
             models.ForEach(m => m.Dispose());
         }
+    }
+
+    /// <summary>The frame for a single-input model; neutral statistics for one with the AdaIN inputs.</summary>
+    private static Dictionary<string, (float[], long[])> InputsFor(OrtModel m, string path, (float[] Data, long[] Shape) frame)
+    {
+        if (m.InputNames.Count == 1)
+        {
+            return new Dictionary<string, (float[], long[])> { [m.InputNames[0]] = frame };
+        }
+
+        var adain = AdaInInputs(frame);
+        return m.InputNames.All(adain.ContainsKey)
+            ? adain
+            : throw new TrainingDataException($"{path} has inputs {string.Join(", ", m.InputNames)}; bench takes single-input models and the AdaIN model");
     }
 
     private static (float[] Data, long[] Shape) RandomFrame(int width, int height)

@@ -62,6 +62,39 @@ public class ModelCostTests
         Assert.Equal(16_128 * 8, large.ConvFlops);
     }
 
+    /// <summary>
+    /// Luma the way the exported fast models compute it: x (1×3×H×W) flattened to 1×3×(H·W) by a Reshape whose target is
+    /// fixed, multiplied by 1×3 weights, and reshaped back to 1×1×H×W with a target built from Shape → Slice → Concat.
+    /// </summary>
+    [Fact]
+    public void Count_ShapeComputedReshape_FollowsTheValues()
+    {
+        var g = new OnnxGraphBuilder("luma");
+        g.Input("x", 1, 3, null, null);
+        var w = g.Initializer("w", [0.299f, 0.587f, 0.114f], 1, 3);
+        var flat = g.InitializerInt64("flat", [1, 3, -1], 3);
+        var oneOne = g.InitializerInt64("one_one", [1, 1], 2);
+        var start = g.InitializerInt64("start", [2], 1);
+        var end = g.InitializerInt64("end", [4], 1);
+        var hw = g.Node("Slice", [g.Node("Shape", ["x"]), start, end]);
+        var y = g.Node("MatMul", [w, g.Node("Reshape", ["x", flat])]);
+        var luma = g.Node("Reshape", [y, g.Node("Concat", [oneOne, hw], null, ("axis", 0L))]);
+        var crop = g.Node("Slice", [luma, g.InitializerInt64("c0", [1, 2], 2), g.InitializerInt64("c1", [-1, -2], 2), g.InitializerInt64("ca", [2, 3], 2)]);
+        g.Node("Relu", [crop], "out");
+        g.Output("out", 1, 1, null, null);
+        var graph = global::Onnx.ModelProto.Parser.ParseFrom(g.ToBytes()).Graph;
+
+        var cost = ModelCost.Count(graph, new Dictionary<string, long[]> { ["x"] = [1, 3, 6, 10] });
+
+        // MatMul 1×3 by 1×3×60: 2·1·3·60 = 360. The Relu sees the luma (1×1×6×10) cropped by 1 row and 2 columns a side: 4×6.
+        Assert.Equal(360, cost.MatMulFlops);
+        Assert.Equal(0, cost.ConvFlops);
+        Assert.Equal(1, cost.CountedNodes);
+
+        // Elements counted: the crop (24) and the Relu (24); shape arithmetic and reshapes count nothing.
+        Assert.Equal(24 + 24, cost.OtherElements);
+    }
+
     [Fact]
     public void Count_DynamicInputWithoutSize_Throws()
     {

@@ -27,6 +27,32 @@ public sealed class BenchMethodTests : IDisposable
         Assert.All(rows, r => Assert.True(r.Ms > 0 && double.IsFinite(r.Ms), $"{r.Name}: {r.Ms} ms"));
     }
 
+    [SkippableFact]
+    public void Measure_AdaInModel_GetsItsStatisticsInputs()
+    {
+        var adain = Shipped("adain");
+
+        var rows = BenchMethod.Measure(64, 48, 2, [adain], 1);
+
+        Assert.True(rows.Single().Ms > 0);
+    }
+
+    [Fact]
+    public void Measure_ModelWithOtherInputs_IsOneLineError()
+    {
+        var other = Path.Combine(_dir, "two-inputs.onnx");
+        var g = new Video.Inference.Onnx.OnnxGraphBuilder("two");
+        g.Input("a", 1, 3, null, null);
+        g.Input("b", 1, 3, null, null);
+        g.Node("Add", ["a", "b"], "out");
+        g.Output("out", 1, 3, null, null);
+        File.WriteAllBytes(other, g.ToBytes());
+
+        var e = Assert.Throws<TrainingDataException>(() => BenchMethod.Measure(64, 48, 1, [other], 1));
+
+        Assert.Equal($"{other} has inputs a, b; bench takes single-input models and the AdaIN model", e.Message);
+    }
+
     [Fact]
     public void Measure_MissingModel_IsOneLineError()
     {
