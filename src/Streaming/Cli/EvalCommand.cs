@@ -472,7 +472,7 @@ internal static class EvalCommand
 
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine(string.Create(inv, $"temporal filter at {width}x{height}, strength {strength}, {frames} frames per mode (interleaved), {Environment.ProcessorCount} cores"));
-        output.WriteLine(string.Create(inv, $"flow image {filters[1].FlowSize.Width}x{filters[1].FlowSize.Height}, tolerance {modes[1].Options.Tolerance}, full-size tolerance {modes[1].Options.FineTolerance}, clamp radius {filters[1].ClampRadius}"));
+        output.WriteLine(string.Create(inv, $"flow image {filters[1].FlowSize.Width}x{filters[1].FlowSize.Height}, tolerance {modes[1].Options.Tolerance}, full-size tolerance {modes[1].Options.FineTolerance}, clamp radius {filters[1].ClampRadius}, clamp margin {modes[1].Options.ClampMargin}"));
         output.WriteLine("mode                      median ms  mean ms  p10 ms  p90 ms  bytes allocated/frame  frames blended");
         for (int m = 0; m < modes.Length; m++)
         {
