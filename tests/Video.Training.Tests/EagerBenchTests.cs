@@ -16,19 +16,12 @@ public sealed class EagerBenchTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("video-train-eager-").FullName;
 
-    private static string Shipped(string name)
-    {
-        var path = Path.Combine(TestData.RepoRoot, "models", name + ".onnx");
-        Skip.IfNot(File.Exists(path), $"{path} is not shipped");
-        return path;
-    }
-
     [SkippableTheory]
     [InlineData("great-wave", "fast")]
     [InlineData("adain", "adain")]
     public void Measure_ShippedModel_MatchesOnnxRuntimeAndTimesEveryFrame(string name, string architecture)
     {
-        var r = EagerBenchMethod.Measure(Shipped(name), null, 64, 48, 3, 2);
+        var r = EagerBenchMethod.Measure(TestData.ShippedModel(name), null, 64, 48, 3, 2);
         Assert.Equal("ok", r.Status);
         Assert.Equal(architecture, r.Architecture);
         Assert.InRange(r.MaxAbsDiff, 0, EagerBenchMethod.Tolerance);
@@ -46,7 +39,7 @@ public sealed class EagerBenchTests : IDisposable
             ImageTensors.Save(t, style);
         }
 
-        var r = EagerBenchMethod.Measure(Shipped("adain"), style, 64, 48, 1, 2);
+        var r = EagerBenchMethod.Measure(TestData.ShippedModel("adain"), style, 64, 48, 1, 2);
         Assert.Equal("ok", r.Status);
         Assert.InRange(r.MaxAbsDiff, 0, EagerBenchMethod.Tolerance);
     }
@@ -54,7 +47,7 @@ public sealed class EagerBenchTests : IDisposable
     [SkippableFact]
     public void Measure_ProceduralToon_NotApplicable()
     {
-        var r = EagerBenchMethod.Measure(Shipped("toon"), null, 64, 48, 3, 2);
+        var r = EagerBenchMethod.Measure(TestData.ShippedModel("toon"), null, 64, 48, 3, 2);
         Assert.Equal("n/a", r.Status);
         Assert.Equal("not a trainer architecture", r.Reason);
         Assert.True(double.IsNaN(r.Fps));

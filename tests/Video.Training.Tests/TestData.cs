@@ -21,6 +21,14 @@ internal static class TestData
 
     public static string SharedData => TrainerCli.SharedDataDir();
 
+    /// <summary><c>models/NAME.onnx</c> of this repository; the test is skipped when it is not shipped.</summary>
+    public static string ShippedModel(string name)
+    {
+        var path = Path.Combine(RepoRoot, "models", name + ".onnx");
+        Skip.IfNot(File.Exists(path), $"{path} is not shipped");
+        return path;
+    }
+
     /// <summary>
     /// A file from the shared data folder. Missing data fails the test when CI=true and skips it locally.
     /// </summary>

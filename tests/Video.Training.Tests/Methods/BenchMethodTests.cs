@@ -8,18 +8,11 @@ public sealed class BenchMethodTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("video-train-bench-").FullName;
 
-    private static string Shipped(string name)
-    {
-        var path = Path.Combine(TestData.RepoRoot, "models", name + ".onnx");
-        Skip.IfNot(File.Exists(path), $"{path} is not shipped");
-        return path;
-    }
-
     [SkippableFact]
     public void Measure_TwoModels_TimesEachUnderItsPath()
     {
-        var a = Shipped("great-wave");
-        var b = Shipped("toon");
+        var a = TestData.ShippedModel("great-wave");
+        var b = TestData.ShippedModel("toon");
 
         var rows = BenchMethod.Measure(64, 48, 7, [a, b], 1);
 
@@ -30,7 +23,7 @@ public sealed class BenchMethodTests : IDisposable
     [SkippableFact]
     public void Measure_AdaInModel_GetsItsStatisticsInputs()
     {
-        var adain = Shipped("adain");
+        var adain = TestData.ShippedModel("adain");
 
         var rows = BenchMethod.Measure(64, 48, 2, [adain], 1);
 
