@@ -13,7 +13,9 @@ namespace Video.Inference.Onnx;
 /// <c>ConvTranspose</c> 2·N·C_in·(C_out/groups)·kH·kW·H_in·W_in, <c>MatMul</c> 2·batch·M·K·N, <c>Gemm</c> 2·M·K·N.
 /// Elementwise, pooling, normalisation, resize and padding operators get shapes but no FLOPs: they are memory-bound and
 /// would make a "fraction of the conv/matmul peak" meaningless. <see cref="OtherElements"/> counts their output elements, as a
-/// hint of how much memory traffic they add. Immutable; thread safe.
+/// hint of how much memory traffic they add. Shape arithmetic is followed: the values of int64 constants and of
+/// <c>Shape</c>, <c>Slice</c> and <c>Concat</c> on them are kept, so a <c>Reshape</c> whose target is computed from the
+/// input's shape gets its output shape. Immutable; thread safe.
 /// </remarks>
 public sealed record ModelCost(double ConvFlops, double MatMulFlops, double OtherElements, int CountedNodes, int Nodes)
 {
