@@ -47,7 +47,7 @@ public static class BenchMethod
         var dir = Path.Combine(Path.GetTempPath(), "video-train-bench");
         Directory.CreateDirectory(dir);
         var frame = RandomFrame(width, height);
-        var candidates = new List<(string Name, string Path, bool AdaIn)>();
+        var candidates = new List<(string Name, string Path)>();
         if (modelPaths.Count > 0)
         {
             foreach (var path in modelPaths)
@@ -57,7 +57,7 @@ public static class BenchMethod
                     throw new TrainingDataException($"model not found: {path}");
                 }
 
-                candidates.Add((path, path, false));
+                candidates.Add((path, path));
             }
         }
         else
@@ -74,35 +74,34 @@ public static class BenchMethod
                 using var m = new FastStylizer(spec);
                 var path = Path.Combine(dir, file + ".onnx");
                 OnnxExporter.ExportFast(m, path);
-                candidates.Add((name, path, false));
+                candidates.Add((name, path));
             }
 
             using var adain = new AdaInStylizer(new Losses.RandomLossNetwork());
             var main = Path.Combine(dir, "adain.onnx");
             OnnxExporter.ExportAdaIn(adain, main, Path.Combine(dir, "adain.style.onnx"));
-            candidates.Add(("adain (per frame; style stats precomputed)", main, true));
+            candidates.Add(("adain (per frame; style stats precomputed)", main));
         }
 
-        var medians = Interleaved(candidates.Select(c => (c.Path, c.AdaIn ? AdaInInputs(frame) : null)).ToList(), frame, runs, threads);
+        var medians = Interleaved(candidates.Select(c => c.Path).ToList(), frame, runs, threads);
         return candidates.Select((c, i) => (c.Name, medians[i])).ToList();
     }
 
     /// <summary>Median ms per candidate; one warm-up round, then rounds until each has <paramref name="runs"/> timed runs.</summary>
-    private static double[] Interleaved(
-        IReadOnlyList<(string Path, Dictionary<string, (float[], long[])>? Inputs)> candidates, (float[] Data, long[] Shape) frame, int runs, int threads)
+    private static double[] Interleaved(IReadOnlyList<string> paths, (float[] Data, long[] Shape) frame, int runs, int threads)
     {
         var models = new List<OrtModel>();
         var bound = new List<OrtModel.TimedRuns>();
         try
         {
-            foreach (var (path, inputs) in candidates)
+            foreach (var path in paths)
             {
                 var m = new OrtModel(path, threads);
                 models.Add(m);
-                bound.Add(m.Bind(inputs ?? InputsFor(m, path, frame)));
+                bound.Add(m.Bind(InputsFor(m, path, frame)));
             }
 
-            var times = candidates.Select(_ => new List<double>()).ToList();
+            var times = paths.Select(_ => new List<double>()).ToList();
             for (int done = -RoundRuns; done < runs; done += RoundRuns)
             {
                 for (int c = 0; c < bound.Count; c++)
