@@ -107,6 +107,12 @@ public sealed class FlickerMeter : IDisposable
 
     public int Height { get; }
 
+    /// <summary>
+    /// Whether motion boundaries are masked out as well as occlusions (Lai et al.'s mask; default true).
+    /// Set before the first <see cref="Push"/>.
+    /// </summary>
+    public bool MotionBoundaries { get; init; } = true;
+
     /// <summary>Number of stylized versions measured beside the original.</summary>
     public int Versions { get; }
 
@@ -158,6 +164,10 @@ public sealed class FlickerMeter : IDisposable
             // Sundaram/Ruder's threshold is 0.5 px² at full size; the flow here is in pixels of the smaller image.
             float slack = 0.5f / (_factor * _factor);
             int occluded = FlowKernels.ConsistencyMask(_backward.Span<float>(), _forward.Span<float>(), _flowWidth, _flowHeight, slack, _lowVisible.Span<byte>());
+            if (MotionBoundaries)
+            {
+                occluded += FlowKernels.MotionBoundaryMask(_backward.Span<float>(), _flowWidth, _flowHeight, _factor, _lowVisible.Span<byte>());
+            }
             double visible = 1 - (occluded / (double)(_flowWidth * _flowHeight));
             double greyChange = FlowKernels.MeanAbsDifference(_cur.Span<byte>(), _prev.Span<byte>());
             Cv2.Resize(_lowVisible.In, _visible.Out, _visible.Size, 0, 0, InterpolationFlags.Nearest);

@@ -93,10 +93,10 @@ internal static class EvalCommand
     }
 
     /// <summary>Measures E_warp of the original and the stylized versions, reading the clips in lockstep.</summary>
-    public static async Task<FlickerReport> MeasureFlickerAsync(string original, string stylized, string? versus, int flowWidth, CancellationToken cancellationToken, long? maxFrames = null, double cutError = FlickerMeter.DefaultCutError)
+    public static async Task<FlickerReport> MeasureFlickerAsync(string original, string stylized, string? versus, int flowWidth, CancellationToken cancellationToken, long? maxFrames = null, double cutError = FlickerMeter.DefaultCutError, bool motionBoundaries = true)
     {
         string[] versions = versus is null ? [stylized] : [stylized, versus];
-        var m = await MeasureAsync(original, versions, flowWidth, maxFrames, cutError, cancellationToken).ConfigureAwait(false);
+        var m = await MeasureAsync(original, versions, flowWidth, maxFrames, cutError, cancellationToken, motionBoundaries).ConfigureAwait(false);
         return new FlickerReport(original, stylized, versus, m.Width, m.Height, m.Pairs, m.OriginalWarpError, m.WarpErrors[0], versus is null ? null : m.WarpErrors[1], m.VisibleFraction)
         {
             Cuts = m.Cuts,
@@ -107,9 +107,10 @@ internal static class EvalCommand
     /// <summary>
     /// Measures E_warp of <paramref name="original"/> and of each clip in <paramref name="versions"/> (all of
     /// one size and frame count), reading them in lockstep; with <paramref name="maxFrames"/>, only the first
-    /// that many frames of each.
+    /// that many frames of each. <paramref name="motionBoundaries"/> false masks occlusions only (the metric
+    /// before motion boundaries were masked too).
     /// </summary>
-    public static async Task<FlickerMeasurement> MeasureAsync(string original, IReadOnlyList<string> versions, int flowWidth, long? maxFrames, double cutError, CancellationToken cancellationToken)
+    public static async Task<FlickerMeasurement> MeasureAsync(string original, IReadOnlyList<string> versions, int flowWidth, long? maxFrames, double cutError, CancellationToken cancellationToken, bool motionBoundaries = true)
     {
         if (maxFrames is < 2)
         {
@@ -151,7 +152,7 @@ internal static class EvalCommand
                 pools.Add(new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 2));
             }
 
-            using var meter = new FlickerMeter(info.Width, info.Height, paths.Length - 1, flowWidth, cutError);
+            using var meter = new FlickerMeter(info.Width, info.Height, paths.Length - 1, flowWidth, cutError) { MotionBoundaries = motionBoundaries };
             var frames = new Frame?[paths.Length];
             var versionFrames = new Frame[paths.Length - 1];
             long count = 0;
@@ -296,13 +297,14 @@ internal static class EvalCommand
         var frames = new Option<long?>("--frames") { Description = "Measure only the first N frames of each clip" };
         var keepCuts = new Option<bool>("--keep-cuts") { Description = "Count scene-cut pairs too (by default a pair whose original frames no motion explains is left out)" };
         var pairs = new Option<bool>("--pairs") { Description = "Also print every frame pair's figures (visible share, grey change, errors of original, stylized, vs)" };
+        var noBoundaries = new Option<bool>("--no-motion-boundaries") { Description = "Mask occlusions only, not motion boundaries as well (the metric's definition before this option)" };
         var command = new Command("flicker", "Flicker of stylized video as E_warp (Lai et al. 2018), with the original's own E_warp as the floor")
         {
-            original, stylized, versus, json, flowWidth, pairs, frames, keepCuts,
+            original, stylized, versus, json, flowWidth, pairs, frames, keepCuts, noBoundaries,
         };
         command.SetAction(async (parse, ct) =>
         {
-            var report = await MeasureFlickerAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, parse.GetValue(versus), parse.GetValue(flowWidth), ct, parse.GetValue(frames), parse.GetValue(keepCuts) ? 0 : FlickerMeter.DefaultCutError).ConfigureAwait(false);
+            var report = await MeasureFlickerAsync(parse.GetValue(original)!, parse.GetValue(stylized)!, parse.GetValue(versus), parse.GetValue(flowWidth), ct, parse.GetValue(frames), parse.GetValue(keepCuts) ? 0 : FlickerMeter.DefaultCutError, !parse.GetValue(noBoundaries)).ConfigureAwait(false);
             Print(report, parse.GetValue(json), Console.Out);
             if (parse.GetValue(pairs))
             {
