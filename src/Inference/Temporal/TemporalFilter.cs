@@ -66,6 +66,7 @@ public sealed class TemporalFilter : IDisposable
     private readonly CvBuffer _weight;
     private readonly CvBuffer _weights;
     private readonly CvBuffer? _lowMap;
+    private readonly StillScene? _still;
     private readonly CvBuffer? _map;
     private readonly CvBuffer? _mapWhole;
     private readonly CvBuffer? _mapFraction;
@@ -132,6 +133,7 @@ public sealed class TemporalFilter : IDisposable
         if (flow)
         {
             _lowMap = new CvBuffer(_flowHeight, _flowWidth, MatType.CV_32FC2);
+            _still = new StillScene(_flowWidth, _flowHeight);
             _map = new CvBuffer(height, width, MatType.CV_32FC2);
             _mapWhole = new CvBuffer(height, width, MatType.CV_16SC2);
             _mapFraction = new CvBuffer(height, width, MatType.CV_16UC1);
@@ -254,6 +256,10 @@ public sealed class TemporalFilter : IDisposable
         if (flow)
         {
             DenseFlow.Fast.Compute(_cur, _prev, _backward);
+
+            // Where the picture stands still, follow no flow: Farnebäck's small, frame-to-frame different
+            // flows there would jitter the history by fractions of a pixel, flicker on sharp outlines.
+            _still!.Apply(_cur, _prev, _backward);
             if (_checkFactor == 1)
             {
                 DenseFlow.Check.Compute(_prev, _cur, _forward);
@@ -356,6 +362,7 @@ public sealed class TemporalFilter : IDisposable
             b?.Dispose();
         }
 
+        _still?.Dispose();
         _clampKernelIn?.Dispose();
         _clampKernel?.Dispose();
 

@@ -35,6 +35,58 @@ public class TemporalFilterTests
     }
 
     [Fact]
+    public void Apply_StillNoisyScene_KeepsSharpOutlinesWhereTheyAre()
+    {
+        // A still camera with sensor noise; the "stylizer" draws the same 1-pixel dark outlines every frame. Any
+        // flow the filter follows here is noise, and shifting the history by it would make the outlines flicker
+        // (1.1 levels per pixel and frame when the filter followed Farnebäck's flow here; 0.03 with the
+        // zero-motion preference).
+        const int SW = 640, SH = 360; // the filter's flow image is then a quarter of it, as in use
+        var texture = TemporalFixtures.Texture(SW, SH, seed: 8);
+        var random = new Random(3);
+        using var still = TemporalFixtures.Pan(texture, SW, SW, SH, 0, 0, 0);
+        using var outlines = Frame.CreateUnpooled(SW, SH);
+        var o = outlines.Pixels;
+        for (int y = 0; y < SH; y++)
+        {
+            for (int x = 0; x < SW; x++)
+            {
+                byte v = (x % 7 == 3 || y % 9 == 4) ? (byte)20 : (byte)230;
+                o.Slice(((y * SW) + x) * 3, 3).Fill(v);
+            }
+        }
+
+        using var filter = new TemporalFilter(SW, SH, new TemporalOptions { Mode = TemporalMode.Flow, Strength = 0.8 });
+        long change = 0;
+        int counted = 0;
+        using var previous = TemporalFixtures.Copy(outlines);
+        for (int t = 0; t < 20; t++)
+        {
+            using var input = TemporalFixtures.Flicker(still, 0, random, 2);
+            input.Index = t;
+            using var output = TemporalFixtures.Copy(outlines);
+            output.Index = t;
+            filter.ObserveInput(input);
+            filter.Apply(output);
+            if (t >= 2)
+            {
+                Assert.Equal(TemporalOutcome.Blended, filter.LastOutcome);
+                for (int i = 0; i < output.Pixels.Length; i++)
+                {
+                    change += Math.Abs(output.Pixels[i] - previous.Pixels[i]);
+                }
+
+                counted++;
+            }
+
+            output.Pixels.CopyTo(previous.Pixels);
+        }
+
+        double meanChange = change / (double)(counted * outlines.Pixels.Length);
+        Assert.True(meanChange < 0.25, $"the output changed by {meanChange:0.00} levels per pixel and frame on a still scene");
+    }
+
+    [Fact]
     public void Apply_SceneCut_ResetsAndBlendsNothingAcrossIt()
     {
         var before = TemporalFixtures.Texture(TW, TH, seed: 1);
@@ -118,8 +170,8 @@ public class TemporalFilterTests
         long perFrame = (GC.GetAllocatedBytesForCurrentThread() - before) / 30;
 
         // OpenCvSharp wraps each output argument in a small object (about 100 bytes) it disposes after the call;
-        // flow mode makes 12 such calls per frame. Nothing else.
-        Assert.InRange(perFrame, 0, 1536);
+        // flow mode makes 18 such calls per frame (6 of them for the zero-motion preference). Nothing else.
+        Assert.InRange(perFrame, 0, 2048);
     }
 
     [Fact]

@@ -297,6 +297,78 @@ internal static class FlowKernels
     }
 
     /// <summary>
+    /// Zero-motion preference (see <see cref="StillScene"/>): sets the flow to 0 where it is shorter than
+    /// <paramref name="maxLength"/> pixels and the 3×3 sum of |current − previous| in place is at most
+    /// <paramref name="stillSum"/> and no larger than the same sum taken along the flow. Returns the number of
+    /// pixels set to 0.
+    /// </summary>
+    public static int PreferZeroMotion(ReadOnlySpan<ushort> inPlaceSums, ReadOnlySpan<ushort> alongFlowSums, Span<float> backward, float maxLength, int stillSum)
+    {
+        int zeroed = 0;
+        float max2 = maxLength * maxLength;
+        for (int i = 0; i < inPlaceSums.Length; i++)
+        {
+            int still = inPlaceSums[i];
+            if (still > stillSum || still > alongFlowSums[i])
+            {
+                continue;
+            }
+
+            float u = backward[2 * i], v = backward[(2 * i) + 1];
+            if ((u != 0 || v != 0) && (u * u) + (v * v) < max2)
+            {
+                backward[2 * i] = 0;
+                backward[(2 * i) + 1] = 0;
+                zeroed++;
+            }
+        }
+
+        return zeroed;
+    }
+
+    /// <summary>
+    /// Motion boundaries (Ruder et al. 2016; the second half of Lai et al.'s occlusion mask): clears
+    /// <paramref name="visible"/> where the backward flow changes fast, |∇u|² + |∇v|² &gt;
+    /// 0.01·|b|² + 0.002, with forward differences (0 in the last column and row) and |b| in pixels of the
+    /// full frame, <paramref name="scale"/> times the flow image's. The gradient is the same at either size
+    /// (flow and distance scale together). Returns the number of pixels it cleared that were visible.
+    /// </summary>
+    public static int MotionBoundaryMask(ReadOnlySpan<float> backward, int width, int height, float scale, Span<byte> visible)
+    {
+        float relative = 0.01f * scale * scale;
+        int cleared = 0;
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                int i = (y * width) + x;
+                float u = backward[2 * i], v = backward[(2 * i) + 1];
+                float ux = 0, vx = 0, uy = 0, vy = 0;
+                if (x + 1 < width)
+                {
+                    ux = u - backward[2 * (i + 1)];
+                    vx = v - backward[(2 * (i + 1)) + 1];
+                }
+
+                if (y + 1 < height)
+                {
+                    uy = u - backward[2 * (i + width)];
+                    vy = v - backward[(2 * (i + width)) + 1];
+                }
+
+                float gradient = (ux * ux) + (uy * uy) + (vx * vx) + (vy * vy);
+                if (visible[i] != 0 && gradient > (relative * ((u * u) + (v * v))) + 0.002f)
+                {
+                    visible[i] = 0;
+                    cleared++;
+                }
+            }
+        }
+
+        return cleared;
+    }
+
+    /// <summary>
     /// Per-pixel blend weight (0–255) of the previous output: <paramref name="strength"/> where the pixel is
     /// visible and the input at x matches the previous input at x + b(x) (or at x when
     /// <paramref name="backward"/> is empty), falling to 0 as the grey difference grows from
