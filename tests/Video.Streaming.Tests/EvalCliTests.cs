@@ -119,9 +119,14 @@ public class EvalCliTests
 
         // The variant here is the same model, so its E_warp (filter off) is the per-frame one.
         Assert.Equal(off, row.GetProperty("temporalLoss").GetDouble(), 5);
-        Assert.Equal(10, Media.Probe(dir.File("res/in-toon-off.mp4")).Frames);
-        Assert.Equal(10, Media.Probe(dir.File("res/in-toon-flow.mp4")).Frames);
-        Assert.Equal(10, Media.Probe(dir.File("res/in-toon-tloss.mp4")).Frames);
+        // Each version is a lossless PNG sequence (the default --format).
+        foreach (var version in new[] { "off", "flow", "tloss" })
+        {
+            var files = Directory.GetFiles(dir.File($"res/in-toon-{version}"), "*.png");
+            Assert.Equal(10, files.Length);
+            Assert.Equal((160, 96), (Media.Probe(files[0]).Width, Media.Probe(files[0]).Height));
+        }
+
         string table = File.ReadAllText(dir.File("res/table.md"));
         Assert.Contains("| toon | in.mp4 | 160x96, 9 |", table, StringComparison.Ordinal);
         Assert.Contains("(1.00×)", table, StringComparison.Ordinal);
@@ -131,7 +136,7 @@ public class EvalCliTests
         Assert.Equal((6 * 256, 3 * 154), (strip.Width, strip.Height));
 
         // The printed command reproduces the row.
-        (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "flicker", clip, "res/in-toon-flow.mp4", "--vs", "res/in-toon-off.mp4", "--frames", "10", "--json");
+        (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "flicker", clip, "res/in-toon-flow/", "--vs", "res/in-toon-off/", "--frames", "10", "--json");
         Assert.True(code == 0, stderr);
         Assert.Equal(flow, JsonDocument.Parse(stdout).RootElement.GetProperty("stylized").GetProperty("eWarp").GetDouble(), 9);
     }
@@ -141,10 +146,12 @@ public class EvalCliTests
     {
         using var dir = new TempDir();
         string clip = Media.Generate(dir.File("in.mp4"), 96, 64, "25", 0.4, audio: false);
-        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "flicker-table", "--clips", clip, "--model", "toon", "--frames", "4", "--device", "cpu", "--out", "res", "-q");
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "flicker-table", "--clips", clip, "--model", "toon", "--frames", "4", "--device", "cpu", "--out", "res", "--format", "mp4", "-q");
         Assert.True(code == 0, stderr);
         Assert.Contains("| toon | in.mp4 | 96x64, 3 |", stdout, StringComparison.Ordinal);
         Assert.Contains("not trained", stdout, StringComparison.Ordinal);
+        Assert.Contains("versions stored as H.264 CRF 20", stdout, StringComparison.Ordinal);
+        Assert.Equal(4, Media.Probe(dir.File("res/in-toon-flow.mp4")).Frames);
 
         foreach (var (args, expected) in new (string[] Args, string Expected)[]
         {
@@ -161,6 +168,13 @@ public class EvalCliTests
             Assert.Single(stderr.Trim().Split('\n'));
             Assert.False(Directory.Exists(dir.File("bad")), "nothing written on bad input");
         }
+
+        // An unknown --format is a usage error (exit code 2), also in one line.
+        (code, _, stderr) = CliProcess.Run(dir.Path, ["eval", "flicker-table", "--out", "bad", "--clips", clip, "--model", "toon", "--format", "gif"]);
+        Assert.Equal(2, code);
+        Assert.Contains("Argument 'gif' not recognized", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.False(Directory.Exists(dir.File("bad")), "nothing written on bad input");
     }
 
     /// <summary>A textured moving clip, a steady "stylized" version (inverted) and a flickering one (inverted, brightness alternating).</summary>

@@ -58,6 +58,12 @@ internal sealed record FlickerTableRequest
 
     public bool Reuse { get; init; }
 
+    /// <summary>
+    /// Write the stylized versions as PNG sequences (lossless, as Lai et al. measure frames) rather than
+    /// H.264 files as <c>video stylize</c> writes them.
+    /// </summary>
+    public bool Png { get; init; } = true;
+
     public string? StripsDirectory { get; init; }
 
     public string? StripClip { get; init; }
@@ -95,6 +101,7 @@ internal static class FlickerTableCommand
         var tolerance = new Option<double>("--tolerance") { Description = "Filter tolerance (grey levels) for the flow runs", DefaultValueFactory = _ => new TemporalOptions().Tolerance };
         var flowWidth = new Option<int?>("--flow-width") { Description = "Width of the filter's flow image (default: a quarter of the frame width, at least 160)" };
         var metricFlowWidth = new Option<int>("--metric-flow-width") { Description = "Largest width of the metric's flow image", DefaultValueFactory = _ => FlickerMeter.DefaultFlowWidth };
+        var format = new Option<string>("--format") { Description = "How the stylized versions are stored: png (a lossless PNG sequence per version, as Lai et al. measure frames) or mp4 (H.264 CRF 20, as video stylize writes; its coding noise adds to every version's E_warp)", DefaultValueFactory = _ => "png" }.AcceptOnlyFromAmong("png", "mp4");
         var reuse = new Option<bool>("--reuse") { Description = "Keep stylized clips already in --out instead of making them again (to resume a run)" };
         var strips = new Option<string?>("--strips") { Description = "Directory for the 6-frame strips (top: off, middle: flow, bottom: temporal-loss variant when there is one), one clip per model, e.g. docs/temporal" };
         var stripClip = new Option<string?>("--strip-clip") { Description = $"File name of the clip the strips come from (default {DefaultStripClip} when listed, else the first clip)" };
@@ -104,7 +111,7 @@ internal static class FlickerTableCommand
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
         var command = new Command("flicker-table", "Stylize clips with models, filter off and on, measure E_warp and print the table of docs/temporal.md")
         {
-            clips, model, models, temporalLoss, output, frames, style, device, strength, tolerance, flowWidth, metricFlowWidth, reuse, strips, stripClip, stripStart, stripCrop, json, quiet,
+            clips, model, models, temporalLoss, output, frames, style, device, strength, tolerance, flowWidth, metricFlowWidth, format, reuse, strips, stripClip, stripStart, stripCrop, json, quiet,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -127,6 +134,7 @@ internal static class FlickerTableCommand
                 },
                 MetricFlowWidth = parse.GetValue(metricFlowWidth),
                 Reuse = parse.GetValue(reuse),
+                Png = parse.GetValue(format) == "png",
                 StripsDirectory = parse.GetValue(strips),
                 StripClip = parse.GetValue(stripClip),
                 StripStart = parse.GetValue(stripStart),
@@ -167,8 +175,9 @@ internal static class FlickerTableCommand
             {
                 step++;
                 string stem = Path.Combine(request.OutputDirectory, $"{Path.GetFileNameWithoutExtension(clip)}-{manifest.Name}");
-                string offPath = stem + "-off.mp4", flowPath = stem + "-flow.mp4";
-                string? variantPath = variant is null ? null : stem + "-tloss.mp4";
+                string extension = request.Png ? "/" : ".mp4";
+                string offPath = stem + "-off" + extension, flowPath = stem + "-flow" + extension;
+                string? variantPath = variant is null ? null : stem + "-tloss" + extension;
                 string where = $"[{step}/{jobs.Count * request.Clips.Count}] {manifest.Name} on {Path.GetFileName(clip)}";
                 await StylizeAsync(stylizer, styleStats, clip, offPath, TemporalOptions.Disabled, request, log, $"{where}: filter off", cancellationToken).ConfigureAwait(false);
                 double? filterMs = await StylizeAsync(stylizer, styleStats, clip, flowPath, request.Filter, request, log, $"{where}: --temporal flow", cancellationToken).ConfigureAwait(false);
@@ -228,7 +237,7 @@ internal static class FlickerTableCommand
         int met = rows.Count(r => r.Ratio is <= 0.5);
         b.AppendLine(string.Create(inv, $"Goal flow/off ≤ 0.5 met on {met} of {rows.Count} rows."));
         var f = request.Filter;
-        b.AppendLine(string.Create(inv, $"Filter: --temporal flow, strength {f.Strength}, tolerance {f.Tolerance}, flow width {(f.FlowWidth is { } w ? w.ToString(inv) : "auto (frame width / 4, at least 160)")}; metric flow up to {request.MetricFlowWidth} px wide; scene-cut pairs (original's own pair error > {FlickerMeter.DefaultCutError} with under {FlickerMeter.CutVisibleFraction:0%} of pixels visible) left out; {(request.Frames is { } n ? $"first {n} frames of each clip" : "whole clips")}; device {request.Device.ToString().ToLowerInvariant()}."));
+        b.AppendLine(string.Create(inv, $"Filter: --temporal flow, strength {f.Strength}, tolerance {f.Tolerance}, flow width {(f.FlowWidth is { } w ? w.ToString(inv) : "auto (frame width / 4, at least 160)")}; versions stored as {(request.Png ? "PNG sequences (lossless)" : "H.264 CRF 20")}; metric flow up to {request.MetricFlowWidth} px wide, occlusions and motion boundaries masked; scene-cut pairs (original's own pair error > {FlickerMeter.DefaultCutError} with under {FlickerMeter.CutVisibleFraction:0%} of pixels visible) left out; {(request.Frames is { } n ? $"first {n} frames of each clip" : "whole clips")}; device {request.Device.ToString().ToLowerInvariant()}."));
         if (rows.Count > 0)
         {
             var r = rows[0];
@@ -262,6 +271,7 @@ internal static class FlickerTableCommand
 
             w.WriteEndObject();
             w.WriteNumber("metricFlowWidth", request.MetricFlowWidth);
+            w.WriteString("format", request.Png ? "png" : "mp4");
             if (request.Frames is { } n)
             {
                 w.WriteNumber("frames", n);
@@ -446,7 +456,7 @@ internal static class FlickerTableCommand
     /// <summary>Runs the <c>video stylize</c> pipeline on (the first frames of) a clip; returns the filter's ms per frame when it ran.</summary>
     private static async Task<double?> StylizeAsync(Stylizer stylizer, StyleStatistics? style, string clip, string output, TemporalOptions temporal, FlickerTableRequest request, TextWriter log, string what, CancellationToken cancellationToken)
     {
-        if (request.Reuse && File.Exists(output))
+        if (request.Reuse && (File.Exists(output) || (Directory.Exists(output) && Directory.EnumerateFiles(output).Any())))
         {
             log.WriteLine($"{what}: reusing {output}");
             return null;
@@ -493,7 +503,8 @@ internal static class FlickerTableCommand
         var args = new List<string> { "-nostdin", "-hide_banner", "-v", "error", "-y" };
         foreach (var input in inputs)
         {
-            args.AddRange(["-i", input]);
+            // A PNG sequence as video stylize writes it (frame_000000.png, …), or a video file.
+            args.AddRange(input.EndsWith('/') ? ["-framerate", "25", "-i", Path.Combine(input, "frame_%06d.png")] : ["-i", input]);
         }
 
         args.AddRange(["-filter_complex", graph.ToString(), "-frames:v", "1", temp]);
