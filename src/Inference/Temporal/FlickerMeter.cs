@@ -8,7 +8,8 @@ namespace Video.Inference.Temporal;
 /// Measures flicker as the warping error E_warp of Lai et al. 2018 ("Learning Blind Video Temporal
 /// Consistency"): for each pair of consecutive frames, optical flow is computed on the <em>original</em>
 /// frames, the previous frame of each version is warped onto the current one, and the squared difference is
-/// averaged over the pixels that are visible in both (forward–backward consistency) and over RGB, with
+/// averaged over the pixels that are visible in both (forward–backward consistency) and not on a motion
+/// boundary (Lai et al.'s mask, after Ruder et al.), and over RGB, with
 /// values in [0, 1]. E_warp of a version is the mean over all pairs. The original itself is measured the
 /// same way, which gives the floor (what flow errors and real change alone cost).
 /// </summary>
@@ -168,6 +169,7 @@ public sealed class FlickerMeter : IDisposable
             {
                 occluded += FlowKernels.MotionBoundaryMask(_backward.Span<float>(), _flowWidth, _flowHeight, _factor, _lowVisible.Span<byte>());
             }
+
             double visible = 1 - (occluded / (double)(_flowWidth * _flowHeight));
             double greyChange = FlowKernels.MeanAbsDifference(_cur.Span<byte>(), _prev.Span<byte>());
             Cv2.Resize(_lowVisible.In, _visible.Out, _visible.Size, 0, 0, InterpolationFlags.Nearest);
