@@ -21,13 +21,13 @@ internal static class LoadtestCommand
     {
         var server = new Argument<string>("server") { Description = "Server address HOST:PORT or http(s)://HOST:PORT; several, comma-separated, are measured side by side" };
         var streams = new Option<string>("--streams") { Description = "Concurrent streams (a comma-separated list runs each)", DefaultValueFactory = _ => "4" };
-        var seconds = new Option<double>("--seconds") { Description = "How long each stream sends, per case", DefaultValueFactory = _ => 10 };
+        var seconds = new Option<double>("--seconds") { Description = "How long each stream sends, from its first frame, per case", DefaultValueFactory = _ => 10 };
         var fps = new Option<double>("--fps") { Description = "Frames per second each stream sends", DefaultValueFactory = _ => 15 };
         var size = new Option<string>("--size") { Description = "Frame size WxH (a comma-separated list runs each)", DefaultValueFactory = _ => "320x180" };
         var policy = new Option<string>("--policy") { Description = "latest (live, drops) or all (lossless, backpressure); 'latest,all' runs both", DefaultValueFactory = _ => "latest" };
         var model = new Option<string?>("--model", "-m") { Description = "Model name (default: the server's default; a comma-separated list runs each)" };
         var queue = new Option<string>("--queue") { Description = "Live queue length asked for (policy latest; 0 = the server's default; a comma-separated list runs each)", DefaultValueFactory = _ => "0" };
-        var warmup = new Option<double>("--warmup") { Description = "Seconds at the start of each case whose latencies are not counted (plans are built on the first frame)", DefaultValueFactory = _ => 1 };
+        var warmup = new Option<double>("--warmup") { Description = "Seconds after each stream's first frame whose latencies are not counted (plans are built on the first frame)", DefaultValueFactory = _ => 1 };
         var apiKey = new Option<string?>("--api-key") { Description = "API key (default: $VIDEO_API_KEY)" };
         var command = new Command("loadtest", "Open N streams of synthetic frames against a server; report frames/s, p50/p95/p99 latency, drops and batch size per case")
         {

@@ -11,6 +11,7 @@ public sealed record LoadTestOptions
 {
     public int Streams { get; init; } = 4;
 
+    /// <summary>How long each stream sends, from its own first frame (opening the stream is not counted).</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Frames per second each stream sends (a live source's pace).</summary>
@@ -27,8 +28,10 @@ public sealed record LoadTestOptions
     /// <summary>The <c>queue_capacity</c> asked for under <c>POLICY_LATEST</c>; 0 = the server's default.</summary>
     public int QueueCapacity { get; init; }
 
-    /// <summary>Frames sent during the first <see cref="Warmup"/> count as sent, received and dropped, but their
-    /// latency is left out of the percentiles (the server builds its per-size plans on a stream's first frame).</summary>
+    /// <summary>Frames a stream sends during the first <see cref="Warmup"/> after its own first frame count as sent,
+    /// received and dropped, but their latency is left out of the percentiles (the server builds its per-size plans
+    /// on a stream's first frame). Counted from the first frame, not from the start: opening a stream (loading the
+    /// model) can take longer than the warm-up on a busy machine.</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
 }
 
@@ -120,16 +123,26 @@ public static class LoadTest
         var figures = new StreamFigures();
         var sentAt = new long[Ring];
         long warmupTicks = (long)(options.Warmup.TotalSeconds * Stopwatch.Frequency);
+        var warmupEnds = new[] { long.MaxValue }; // set when the first frame goes out
         using var stream = await client.OpenStreamAsync(new SessionConfig { Model = options.Model, Policy = options.Policy, OutputEncoding = Protos.V1.Encoding.Rgb24, QueueCapacity = (uint)options.QueueCapacity }, cancellationToken).ConfigureAwait(false);
 
         async Task SendAsync()
         {
             using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1 / options.Fps));
             ulong sequence = 0;
-            while (clock.Elapsed < options.Duration && await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            long durationTicks = (long)(options.Duration.TotalSeconds * Stopwatch.Frequency);
+            long stopAt = long.MaxValue; // the stream sends for Duration from its own first frame
+            while (clock.ElapsedTicks < stopAt && await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
                 var image = new Protos.V1.Image { Encoding = Protos.V1.Encoding.Rgb24, Width = (uint)options.Width, Height = (uint)options.Height, Data = frames[sequence % (ulong)frames.Length] };
-                Volatile.Write(ref sentAt[sequence % Ring], clock.ElapsedTicks);
+                long now = clock.ElapsedTicks;
+                if (sequence == 0)
+                {
+                    stopAt = now + durationTicks;
+                    Volatile.Write(ref warmupEnds[0], now + warmupTicks);
+                }
+
+                Volatile.Write(ref sentAt[sequence % Ring], now);
                 await stream.SendImageAsync(image, (long)sequence, sequence, cancellationToken).ConfigureAwait(false);
                 sequence++;
                 figures.Sent++;
@@ -152,7 +165,7 @@ public static class LoadTest
                 var f = response.Frame;
                 long now = clock.ElapsedTicks;
                 long sent = Volatile.Read(ref sentAt[f.Sequence % Ring]);
-                if (sent >= warmupTicks)
+                if (sent >= Volatile.Read(ref warmupEnds[0]))
                 {
                     figures.Latencies.Add((now - sent) * 1000.0 / Stopwatch.Frequency);
                 }
