@@ -17,6 +17,7 @@ public static class TrainerCli
         root.Subcommands.Add(AdaInCommand(args));
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(PackageCommand());
+        root.Subcommands.Add(CompareCommand());
         root.Subcommands.Add(EagerBenchMethod.Command());
         try
         {
@@ -48,6 +49,59 @@ public static class TrainerCli
         return Path.GetFullPath(Path.Combine(repo, "..", "shared", "data"));
     }
 
+    /// <summary>The loss-network options every method that takes a perceptual loss shares.</summary>
+    private sealed class LossNetworkOptions
+    {
+        public Option<string> Kind { get; } = new("--loss-net")
+        {
+            Description = "perceptual network of the losses: resnet18 (the ImageNet ResNet-18 restored with the trainer, default) or random (the fixed random multi-scale net)",
+            DefaultValueFactory = _ => "resnet18",
+        };
+
+        public Option<string> Smoothing { get; } = new("--smoothing")
+        {
+            Description = "resnet18 activations as they are (none) or softmax-smoothed over channels (swag; Wang et al. 2021)",
+            DefaultValueFactory = _ => "none",
+        };
+
+        public Option<double> Temperature { get; } = new("--temperature") { Description = "softmax temperature of --smoothing swag", DefaultValueFactory = _ => 1 };
+
+        public Option<int> Blocks { get; } = new("--loss-blocks") { Description = "resnet18 residual blocks used as style layers (1-8)", DefaultValueFactory = _ => 8 };
+
+        public Option<string?> Vgg19 { get; } = Vgg19Option();
+
+        public Option<long> Seed { get; } = LossSeedOption();
+
+        public void AddTo(Command cmd)
+        {
+            foreach (var o in new Option[] { Kind, Smoothing, Temperature, Blocks, Vgg19, Seed })
+            {
+                cmd.Options.Add(o);
+            }
+        }
+
+        public ILossNetwork Create(ParseResult r)
+        {
+            if (!string.IsNullOrEmpty(r.GetValue(Vgg19)))
+            {
+                return CreateLossNetwork(r.GetValue(Vgg19), r.GetValue(Seed));
+            }
+
+            var smoothing = r.GetValue(Smoothing) switch
+            {
+                "none" => ActivationSmoothing.None,
+                "swag" => ActivationSmoothing.Softmax,
+                var other => throw new TrainingDataException($"--smoothing must be none or swag; got '{other}'"),
+            };
+            return r.GetValue(Kind) switch
+            {
+                "resnet18" => ResNet18LossNetwork.Load(blocks: r.GetValue(Blocks), smoothing: smoothing, temperature: r.GetValue(Temperature)),
+                "random" => new RandomLossNetwork(r.GetValue(Seed)),
+                var other => throw new TrainingDataException($"--loss-net must be resnet18 or random; got '{other}'"),
+            };
+        }
+    }
+
     internal static ILossNetwork CreateLossNetwork(string? vgg19Path, long seed)
     {
         if (string.IsNullOrEmpty(vgg19Path))
@@ -65,7 +119,7 @@ public static class TrainerCli
 
     private static Option<string?> Vgg19Option() => new("--vgg19")
     {
-        Description = "use a user-supplied torchvision VGG-19 state dict (.pt/.pth/.safetensors) as loss network instead of the random one",
+        Description = "use a user-supplied torchvision VGG-19 state dict (.pt/.pth/.safetensors) as loss network (wins over --loss-net)",
     };
 
     private static Option<long> LossSeedOption() => new("--loss-seed")
@@ -86,21 +140,23 @@ public static class TrainerCli
         var sw = new Option<double>("--style-weight") { DefaultValueFactory = _ => 5 };
         var tw = new Option<double>("--tv-weight") { DefaultValueFactory = _ => 1 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
-        var vgg = Vgg19Option();
-        var lossSeed = LossSeedOption();
+        var styleSize = new Option<int?>("--style-size") { Description = "long side of the style image (default: --size)" };
+        var lbfgs = new Option<bool>("--lbfgs") { Description = "optimise with L-BFGS (one step = one L-BFGS iteration) instead of Adam" };
+        var loss = new LossNetworkOptions();
         var cmd = new Command("gatys", "optimisation-based transfer of one style image onto one content image (Gatys et al. 2015); the quality reference")
         {
-            content, style, output, size, steps, minutes, cw, sw, tw, seed, vgg, lossSeed,
+            content, style, output, size, styleSize, steps, minutes, cw, sw, tw, seed, lbfgs,
         };
+        loss.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var o = new GatysOptions(
                 Content: r.GetValue(content)!, Style: r.GetValue(style)!, Output: r.GetValue(output)!,
-                Size: r.GetValue(size), StyleSize: r.GetValue(size), Steps: r.GetValue(steps), MaxMinutes: r.GetValue(minutes),
-                ContentWeight: r.GetValue(cw), StyleWeight: r.GetValue(sw), TvWeight: r.GetValue(tw), Seed: r.GetValue(seed));
+                Size: r.GetValue(size), StyleSize: r.GetValue(styleSize) ?? r.GetValue(size), Steps: r.GetValue(steps), MaxMinutes: r.GetValue(minutes),
+                ContentWeight: r.GetValue(cw), StyleWeight: r.GetValue(sw), TvWeight: r.GetValue(tw), Seed: r.GetValue(seed), Lbfgs: r.GetValue(lbfgs));
             RequireFile(o.Content, "content image");
             RequireFile(o.Style, "style image");
-            using var net = CreateLossNetwork(r.GetValue(vgg), r.GetValue(lossSeed));
+            using var net = loss.Create(r);
             return GatysMethod.Run(o, net);
         });
         return cmd;
@@ -128,17 +184,18 @@ public static class TrainerCli
         var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
         var reflect = new Option<bool>("--reflect-pad") { Description = "reflection padding in the generator (no border bands; ~10% slower); can be switched on when resuming" };
         var padOnce = new Option<bool>("--pad-once") { Description = "reflection-pad the input once and zero-pad inside the convs (~20% faster than --reflect-pad, no border bands); can be switched on when resuming" };
+        var dilated = new Option<bool>("--dilated") { Description = "dilated residual convs (1, 2, 2, 4): about twice the receptive field for the same cost" };
         var isotropic = new Option<bool>("--isotropic-loss") { Description = "show the loss network each step's images turned by a random multiple of 90 degrees (no preferred orientation, no streaks); can be switched on when resuming" };
         var temporal = new Option<double>("--temporal-weight")
         {
             Description = "weight of the temporal loss (0 = off): half of each batch are moved copies of the other half, and the output must move with them (docs/training.md); can be switched on when resuming",
         };
-        var vgg = Vgg19Option();
-        var lossSeed = LossSeedOption();
+        var loss = new LossNetworkOptions();
         var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)")
         {
-            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, padOnce, isotropic, temporal, vgg, lossSeed,
+            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, padOnce, dilated, isotropic, temporal,
         };
+        loss.AddTo(cmd);
         cmd.SetAction(r =>
         {
             string n = r.GetValue(name)!;
@@ -165,11 +222,12 @@ public static class TrainerCli
                 ReflectPad = r.GetValue(reflect),
                 PadOnce = r.GetValue(padOnce),
                 IsotropicLoss = r.GetValue(isotropic),
+                Dilated = r.GetValue(dilated),
                 TemporalWeight = r.GetValue(temporal),
                 Command = RunState.CommandLine(allArgs),
             };
             RequireFile(o.Style, "style image");
-            using var net = CreateLossNetwork(r.GetValue(vgg), r.GetValue(lossSeed));
+            using var net = loss.Create(r);
             return FastMethod.Run(o, net);
         });
         return cmd;
@@ -194,10 +252,9 @@ public static class TrainerCli
         var limit = new Option<int?>("--content-limit") { Description = "use only the first N training photos (tests)" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
-        var lossSeed = LossSeedOption();
-        var cmd = new Command("adain", "train an arbitrary-style AdaIN decoder (Huang & Belongie 2017) on the random loss network's encoder")
+        var cmd = new Command("adain", "train an arbitrary-style AdaIN decoder (Huang & Belongie 2017) on the pretrained ResNet-18 encoder")
         {
-            name, contentDir, styleDir, runDir, outDir, steps, minutes, batch, crop, cw, sw, tw, lr, every, limit, seed, resume, lossSeed,
+            name, contentDir, styleDir, runDir, outDir, steps, minutes, batch, crop, cw, sw, tw, lr, every, limit, seed, resume,
         };
         cmd.SetAction(r =>
         {
@@ -221,10 +278,9 @@ public static class TrainerCli
                 ContentLimit = r.GetValue(limit),
                 Seed = r.GetValue(seed),
                 Resume = r.GetValue(resume),
-                LossSeed = r.GetValue(lossSeed),
                 Command = RunState.CommandLine(allArgs),
             };
-            using var net = new RandomLossNetwork(o.LossSeed);
+            using var net = ResNet18LossNetwork.Load();
             return AdaInMethod.Run(o, net);
         });
         return cmd;
@@ -263,6 +319,46 @@ public static class TrainerCli
             }
 
             return 0;
+        });
+        return cmd;
+    }
+
+    private static Command CompareCommand()
+    {
+        var name = new Option<string>("--name") { Description = "name of the comparison (file stem of NAME.compare.png and NAME.distances.md)", Required = true };
+        var style = new Option<string[]>("--style") { Description = "style image (repeat for AdaIN: cycled over the rows)", Required = true };
+        var model = new Option<string[]>("--model") { Description = "TITLE=FILE.onnx, in column order (repeat); AdaIN models need FILE.style.onnx beside them", Required = true };
+        var contentDir = new Option<string?>("--content") { Description = "folder of content photos; every 8th by name is held out (default: <shared data>/content)" };
+        var outDir = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => "docs/quality" };
+        var steps = new Option<int>("--gatys-steps") { DefaultValueFactory = _ => 200 };
+        var sw = new Option<double>("--gatys-style-weight") { DefaultValueFactory = _ => 50 };
+        var photos = new Option<int>("--table-photos") { Description = "held-out photos the distance table averages over", DefaultValueFactory = _ => 12 };
+        var cmd = new Command("compare", "sheet of held-out photos | each model | Gatys on the pretrained ResNet-18, and a table of style and content distances") { name, style, model, contentDir, outDir, steps, sw, photos };
+        cmd.SetAction(r =>
+        {
+            var models = r.GetValue(model)!.Select(m =>
+            {
+                int eq = m.IndexOf('=', StringComparison.Ordinal);
+                var (title, path) = eq > 0 ? (m[..eq], m[(eq + 1)..]) : (Path.GetFileNameWithoutExtension(m), m);
+                RequireFile(path, "model");
+                return (title, path);
+            }).ToList();
+            foreach (var s in r.GetValue(style)!)
+            {
+                RequireFile(s, "style image");
+            }
+
+            return CompareMethod.Run(new CompareOptions
+            {
+                Name = r.GetValue(name)!,
+                Styles = r.GetValue(style)!,
+                Models = models,
+                ContentDir = r.GetValue(contentDir) ?? Path.Combine(SharedDataDir(), "content"),
+                OutDir = r.GetValue(outDir)!,
+                GatysSteps = r.GetValue(steps),
+                GatysStyleWeight = r.GetValue(sw),
+                TablePhotos = r.GetValue(photos),
+            });
         });
         return cmd;
     }

@@ -202,7 +202,7 @@ public static class OnnxExporter
         var s = new OnnxGraphBuilder("adain_style_encoder", Opset);
         var style = s.Input(StyleInput, 1, 3, null, null);
         var styleLow = AvgPool(s, style, 2, 2, 0, countIncludePad: true);
-        var (sm, ss) = MeanStd(s, Encoder(s, model.Encoder, styleLow));
+        var (sm, ss) = MeanStd(s, Encoder(s, model.Encoder, PadTo32(s, styleLow).Padded));
         var (rm, rs) = MeanStd(s, styleLow);
         s.Node("Identity", [sm], StyleMean);
         s.Node("Identity", [ss], StyleStd);
@@ -229,7 +229,8 @@ public static class OnnxExporter
             return g.Node("Add", [x, g.Node("Mul", [alpha, g.Node("Sub", [adain, x])])]);
         }
 
-        var t = Blend(Encoder(g, model.Encoder, low), mean, std);
+        var (padded, offsets, size) = PadTo32(g, low);
+        var t = Blend(Encoder(g, model.Encoder, padded), mean, std);
         var colourLogit = InputLogit(g, Blend(low, rgbMean, rgbStd));
         int i = 0;
         foreach (var (up, conv, sigmoid) in model.DecoderLayers())
@@ -239,8 +240,16 @@ public static class OnnxExporter
                 t = ResizeNearest2x(g, t);
             }
 
-            t = Conv(g, $"d{i++}", conv, t);
-            t = sigmoid ? g.Node("Sigmoid", [g.Node("Add", [t, colourLogit])]) : g.Node("Relu", [t]);
+            t = Conv(g, $"d{i++}", conv, t, reflectPad: true);
+            if (sigmoid)
+            {
+                var cropped = g.Node("Slice", [t, offsets, g.Node("Add", [offsets, size]), g.InitializerInt64(g.Fresh("crop_axes"), [2, 3], 2)]);
+                t = g.Node("Sigmoid", [g.Node("Add", [cropped, colourLogit])]);
+            }
+            else
+            {
+                t = g.Node("Relu", [t]);
+            }
         }
 
         var result = DetailUpsample(g, input, low, t);
@@ -249,23 +258,63 @@ public static class OnnxExporter
         g.Save(mainPath, "video-train", metadata);
     }
 
-    /// <summary>The first <see cref="AdaInStylizer.EncoderLevels"/> levels of the random loss network, input normalisation included.</summary>
-    internal static string Encoder(OnnxGraphBuilder g, Losses.RandomLossNetwork net, string x)
+    /// <summary>
+    /// The AdaIN encoder: <see cref="Losses.ResNet18LossNetwork.Preprocess"/> (RGB [0,1] → BGR 0–255 minus the channel means)
+    /// and the ResNet-18 trunk through <see cref="AdaInStylizer.EncoderBlocks"/> residual blocks, op for op: Conv with
+    /// the batch norm folded in and the file's own (asymmetric) pads, Relu, MaxPool, Add. <paramref name="x"/>'s sides
+    /// must be multiples of 32 (<see cref="PadTo32"/>).
+    /// </summary>
+    internal static string Encoder(OnnxGraphBuilder g, Losses.ResNet18LossNetwork net, string x)
     {
-        var mean = g.Initializer(g.Fresh("norm_mean"), Losses.RandomLossNetwork.NormMean.ToArray(), 1, 3, 1, 1);
-        var std = g.Initializer(g.Fresh("norm_std"), Losses.RandomLossNetwork.NormStd.ToArray(), 1, 3, 1, 1);
-        x = g.Node("Div", [g.Node("Sub", [x, mean]), std]);
-        for (int l = 0; l < AdaInStylizer.EncoderLevels; l++)
+        var bgr = g.Node("Gather", [x, g.InitializerInt64(g.Fresh("rgb_to_bgr"), [2, 1, 0], 3)], null, ("axis", 1L));
+        var mean = g.Initializer(g.Fresh("mean_bgr"), net.MeanBgr.ToArray(), 1, 3, 1, 1);
+        var values = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            if (l > 0)
+            [net.Ops[0].Inputs[0]] = g.Node("Sub", [g.Node("Mul", [bgr, Scalar(g, "scale255", 255f)]), mean]),
+        };
+        string? last = null;
+        int i = 0;
+        foreach (var op in net.TrunkOps(AdaInStylizer.EncoderBlocks))
+        {
+            string In(int k) => values[op.Inputs[k]];
+            last = op.Kind switch
             {
-                x = AvgPool(g, x, 4, 2, 1, countIncludePad: true);
-            }
-
-            x = g.Node("Relu", [Conv(g, $"enc{l}", net.Level(l), x, reflectPad: true)]);
+                Losses.ResNet18LossNetwork.OpKind.Conv => ConvOf(g, $"enc{i++}", op, In(0)),
+                Losses.ResNet18LossNetwork.OpKind.Relu => g.Node("Relu", [In(0)]),
+                Losses.ResNet18LossNetwork.OpKind.MaxPool => g.Node("MaxPool", [In(0)], null,
+                    ("kernel_shape", new[] { op.Kernel, op.Kernel }), ("strides", new[] { op.Stride, op.Stride }), ("pads", op.Pads)),
+                Losses.ResNet18LossNetwork.OpKind.Add => g.Node("Add", [In(0), In(1)]),
+                _ => throw new InvalidOperationException(op.Kind.ToString()),
+            };
+            values[op.Output] = last;
         }
 
-        return x;
+        return last!;
+    }
+
+    private static string ConvOf(OnnxGraphBuilder g, string prefix, Losses.ResNet18LossNetwork.Op op, string x)
+    {
+        var w = op.Weight!.contiguous();
+        var wName = g.Initializer(prefix + ".weight", w.data<float>().ToArray(), w.shape);
+        var bName = g.Initializer(prefix + ".bias", op.Bias!.contiguous().data<float>().ToArray(), op.Bias.shape[0]);
+        return g.Node("Conv", [x, wName, bName], null,
+            ("kernel_shape", new[] { op.Kernel, op.Kernel }), ("strides", new[] { op.Stride, op.Stride }), ("pads", op.Pads), ("dilations", new long[] { 1, 1 }));
+    }
+
+    /// <summary>
+    /// The ONNX twin of <see cref="AdaInStylizer.PadTo32"/> for any input size: reflection pads computed from the input's
+    /// shape. Returns the padded value, the offsets of the original (int64 [top, left]) and its size (int64 [h, w]).
+    /// </summary>
+    internal static (string Padded, string Offsets, string Size) PadTo32(OnnxGraphBuilder g, string x)
+    {
+        var hw = g.Node("Slice", [g.Node("Shape", [x]), g.InitializerInt64(g.Fresh("hw_start"), [2], 1), g.InitializerInt64(g.Fresh("hw_end"), [4], 1)]);
+        var k = g.InitializerInt64(g.Fresh("k32"), [32, 32], 2);
+        var need = g.Node("Mod", [g.Node("Sub", [k, g.Node("Mod", [hw, k])]), k]);
+        var before = g.Node("Div", [need, g.InitializerInt64(g.Fresh("two"), [2, 2], 2)]);
+        var after = g.Node("Sub", [need, before]);
+        var zeros = g.InitializerInt64(g.Fresh("zero_pads"), [0, 0], 2);
+        var pads = g.Node("Concat", [zeros, before, zeros, after], null, ("axis", 0L));
+        return (g.Node("Pad", [x, pads], null, ("mode", "reflect")), before, hw);
     }
 
     /// <summary>Per-channel mean and std (sqrt(var + 1e-5)) over H, W, as <see cref="Losses.StyleLosses.MeanStd"/>.</summary>

@@ -26,11 +26,12 @@ public sealed record AdaInOptions : RunOptions
     public int ShortSide { get; init; } = 200;
 
     public int StyleHoldoutEvery { get; init; } = 5;
-
-    public long LossSeed { get; init; } = RandomLossNetwork.DefaultSeed;
 }
 
-/// <summary>Trains the AdaIN decoder (Huang &amp; Belongie 2017) over many styles; the encoder is the fixed loss network.</summary>
+/// <summary>
+/// Trains the AdaIN decoder (Huang &amp; Belongie 2017) over many styles. The encoder is the pretrained ResNet-18 trunk
+/// through layer2.1, and the same network (all eight blocks) is the loss network.
+/// </summary>
 public static class AdaInMethod
 {
     public const string WeightsFile = "decoder.bin";
@@ -41,7 +42,7 @@ public static class AdaInMethod
     private static readonly string[] SeenSheetStyles = ["hokusai_great_wave.jpg", "munch_the_scream.jpg", "kandinsky_composition_vii.jpg", "picabia_udnie.jpg"];
     private static readonly string[] UnseenSheetStyles = ["vangogh_starry_night.jpg", "turner_shipwreck_of_the_minotaur.jpg", "hashiguchi_goyo_ducks.jpg", "monet_san_giorgio_maggiore_at_dusk.jpg"];
 
-    public static int Run(AdaInOptions o, RandomLossNetwork net)
+    public static int Run(AdaInOptions o, ResNet18LossNetwork net)
     {
         var previous = TrainingSession.Previous(o);
         torch.manual_seed(o.Seed);
@@ -57,7 +58,7 @@ public static class AdaInMethod
             Command = o.Command,
             GitCommit = RunState.CurrentGitCommit(),
             StartedAt = DateTime.UtcNow.ToString("O"),
-            LossNetwork = net.Description + "; its first 3 levels are the AdaIN encoder",
+            LossNetwork = net.Description + $"; its first {AdaInStylizer.EncoderBlocks} blocks (through {ResNet18LossNetwork.BlockNames[AdaInStylizer.EncoderBlocks - 1]}) are the AdaIN encoder",
         }, model, opt, WeightsFile);
         var state = session.State;
         state.Unreadable = content.Unreadable + styles.Unreadable;
@@ -102,8 +103,7 @@ public static class AdaInMethod
         var state = RunState.TryLoad(runDir) ?? throw new TrainingDataException($"no state.json in {runDir}");
         string contentDir = state.Options["contentDir"].GetString()!;
         string styleDir = state.Options["styleDir"].GetString()!;
-        long lossSeed = state.Options.TryGetValue("lossSeed", out var ls) ? ls.GetInt64() : RandomLossNetwork.DefaultSeed;
-        using var net = new RandomLossNetwork(lossSeed);
+        using var net = ResNet18LossNetwork.Load(blocks: AdaInStylizer.EncoderBlocks);
         using var model = new AdaInStylizer(net);
         model.load(Path.Combine(runDir, WeightsFile));
         model.eval();

@@ -66,6 +66,7 @@ public static class BenchMethod
             foreach (var (name, file, spec) in new[]
             {
                 ("fast, reflection Pad before every conv (shipped)", "fast-reflect", StylizerSpec.CheapReflect),
+                ("fast, reflection Pad, dilated residual convs (--dilated)", "fast-reflect-dilated", StylizerSpec.CheapReflect with { Dilated = true }),
                 ("fast, pad once at the input (--pad-once)", "fast-pad-once", StylizerSpec.CheapPadOnce),
                 ("fast, zero padding only", "fast-zero", StylizerSpec.Cheap),
                 ("johnson (classic)", "johnson", StylizerSpec.Johnson),
@@ -77,7 +78,8 @@ public static class BenchMethod
                 candidates.Add((name, path));
             }
 
-            using var adain = new AdaInStylizer(new Losses.RandomLossNetwork());
+            using var encoder = Losses.ResNet18LossNetwork.Load(blocks: AdaInStylizer.EncoderBlocks);
+            using var adain = new AdaInStylizer(encoder);
             var main = Path.Combine(dir, "adain.onnx");
             OnnxExporter.ExportAdaIn(adain, main, Path.Combine(dir, "adain.style.onnx"));
             candidates.Add(("adain (per frame; style stats precomputed)", main));

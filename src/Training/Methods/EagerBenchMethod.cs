@@ -256,7 +256,8 @@ public static class EagerBenchMethod
             ResidualInput: graph.Node.Any(n => n.OpType == "Log"),
             ColourTransfer: w.Keys.Any(k => k.StartsWith("style_rgb_mean", StringComparison.Ordinal)),
             ReflectPad: reflectPads.Count > 1,
-            InputPad: reflectPads.Count == 1 ? InputPadOf(reflectPads[0], w) : 0);
+            InputPad: reflectPads.Count == 1 ? InputPadOf(reflectPads[0], w) : 0,
+            Dilated: graph.Node.Any(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "dilations" && a.Ints.Any(d => d > 1))));
         var model = new FastStylizer(spec);
         using (torch.no_grad())
         {
@@ -288,17 +289,21 @@ public static class EagerBenchMethod
         return model;
     }
 
-    /// <summary>The AdaIN stylizer with the encoder (<c>enc{l}</c>) and decoder (<c>d{i}</c>) weights of the file.</summary>
+    /// <summary>
+    /// The AdaIN stylizer with the encoder (<c>enc{j}</c>, one per conv of the trunk, batch norm folded) and decoder
+    /// (<c>d{i}</c>) weights of the file. The trunk's structure (pads, strides, shortcuts) comes from the ResNet-18 package.
+    /// </summary>
     internal static AdaInStylizer BuildAdaIn(IReadOnlyDictionary<string, TensorProto> w)
     {
-        var encoder = new RandomLossNetwork();
+        var encoder = ResNet18LossNetwork.Load(blocks: AdaInStylizer.EncoderBlocks);
         var model = new AdaInStylizer(encoder);
         using (torch.no_grad())
         {
-            for (int l = 0; l < AdaInStylizer.EncoderLevels; l++)
+            int j = 0;
+            foreach (var op in encoder.TrunkOps().Where(o => o.Kind == ResNet18LossNetwork.OpKind.Conv))
             {
-                Load(encoder.Level(l).weight!, w, $"enc{l}.weight");
-                Load(encoder.Level(l).bias!, w, $"enc{l}.bias");
+                Load(op.Weight!, w, $"enc{j}.weight");
+                Load(op.Bias!, w, $"enc{j++}.bias");
             }
 
             int i = 0;

@@ -39,8 +39,11 @@ public sealed record FastOptions : RunOptions
     /// </summary>
     public bool IsotropicLoss { get; init; }
 
+    /// <summary>Dilated residual convs (<see cref="StylizerSpec.Dilated"/>): a wider receptive field for the same cost; not switchable on resume.</summary>
+    public bool Dilated { get; init; }
+
     /// <summary>The generator design these options train.</summary>
-    public StylizerSpec Spec => StylizerSpec.CheapWith(ReflectPad, PadOnce);
+    public StylizerSpec Spec => StylizerSpec.CheapWith(ReflectPad, PadOnce) with { Dilated = Dilated };
 
     /// <summary>
     /// Weight of the temporal loss (<see cref="TemporalLoss"/>; 0 = off). When on, half of each batch are crops and the

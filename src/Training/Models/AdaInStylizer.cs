@@ -7,56 +7,71 @@ using static TorchSharp.torch.nn;
 namespace Video.Training.Models;
 
 /// <summary>
-/// Arbitrary style transfer (Huang &amp; Belongie 2017), sized for real time here: the fixed encoder is the first three
-/// levels of the loss network (relu at 1, 1/2 and 1/4 resolution, 128 channels), AdaIN swaps the per-channel mean/std of
-/// the content features for the style's, and a small trained decoder (nearest upsampling + 3×3 convs, no normalisation)
-/// maps them back to an image. The decoder works residually (in logit space) on the frame after the same AdaIN step
-/// applied to its RGB values (a per-channel colour transfer), so the style's palette is there from the first step and
-/// the decoder only has to add texture; decoding random features from scratch ignored the style for the first
-/// thousand steps. Like the fast model it runs on the half-resolution frame and is brought back to full resolution
-/// by <see cref="FastStylizer.DetailUpsample"/>.
+/// Arbitrary style transfer (Huang &amp; Belongie 2017), sized for real time here. As in the paper, the fixed encoder is a
+/// pretrained ImageNet network: the ResNet-18 trunk up to layer2.1 (<see cref="EncoderBlocks"/> residual blocks; 128
+/// channels at 1/8 of its input). AdaIN swaps the per-channel mean/std of the content features for the style's, and a
+/// small trained decoder (nearest upsampling + 3×3 convs with reflection padding, no normalisation) maps them back to an
+/// image. The decoder works residually (in logit space) on the frame after the same AdaIN step applied to its RGB values (a
+/// per-channel colour transfer), so the style's palette is there from the first step and the decoder only has to add
+/// texture. Like the fast model it runs on the half-resolution frame and is brought back to full resolution by
+/// <see cref="FastStylizer.DetailUpsample"/>. The encoder needs sides that are multiples of 32: images are
+/// reflection-padded up to that (<see cref="PadTo32"/>) and the decoder's output is cropped back.
 /// </summary>
 /// <remarks>Not thread safe. The encoder's weights belong to the loss network passed in (not disposed here).</remarks>
 public sealed class AdaInStylizer : Module<Tensor, Tensor>
 {
-    public const int EncoderLevels = 3;
-    public static readonly int FeatureChannels = RandomLossNetwork.Channels[EncoderLevels - 1];
+    /// <summary>Residual blocks of the ResNet-18 trunk the encoder runs (through layer2.1).</summary>
+    public const int EncoderBlocks = 4;
+
+    /// <summary>Channels of the encoder's output (layer2.1).</summary>
+    public const int FeatureChannels = 128;
 
     private readonly Conv2d d1;
     private readonly Conv2d d2;
-    private readonly Conv2d d2b;
     private readonly Conv2d d3;
     private readonly Conv2d d4;
+    private readonly Conv2d d5;
 
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Style", "IDE0052", Justification = "kept for the lifetime of the module")]
-    private readonly RandomLossNetwork _encoder;
+    private readonly ResNet18LossNetwork _encoder;
 
-    public AdaInStylizer(RandomLossNetwork encoder)
+    public AdaInStylizer(ResNet18LossNetwork encoder)
         : base("adain_stylizer")
     {
         _encoder = encoder;
-        d1 = Conv2d(FeatureChannels, 64, 3, padding: 1);
-        d2 = Conv2d(64, 32, 3, padding: 1);
-        d2b = Conv2d(32, 32, 3, padding: 1);
-        d3 = Conv2d(32, 16, 3, padding: 1);
-        d4 = Conv2d(16, 3, 3, padding: 1);
+        d1 = Conv2d(FeatureChannels, 64, 3, padding: 1, padding_mode: PaddingModes.Reflect);
+        d2 = Conv2d(64, 64, 3, padding: 1, padding_mode: PaddingModes.Reflect);
+        d3 = Conv2d(64, 32, 3, padding: 1, padding_mode: PaddingModes.Reflect);
+        d4 = Conv2d(32, 16, 3, padding: 1, padding_mode: PaddingModes.Reflect);
+        d5 = Conv2d(16, 3, 3, padding: 1, padding_mode: PaddingModes.Reflect);
         RegisterComponents();
     }
 
-    public RandomLossNetwork Encoder => _encoder;
+    public ResNet18LossNetwork Encoder => _encoder;
 
     /// <summary>Decoder layers in execution order: (upsample before?, conv, sigmoid instead of relu?).</summary>
     internal IEnumerable<(bool UpsampleBefore, Conv2d Conv, bool Sigmoid)> DecoderLayers()
     {
         yield return (false, d1, false);
         yield return (true, d2, false);
-        yield return (false, d2b, false);
         yield return (true, d3, false);
-        yield return (false, d4, true);
+        yield return (true, d4, false);
+        yield return (false, d5, true);
     }
 
-    /// <summary>Encoder features (B×128×H/4×W/4).</summary>
-    public Tensor Encode(Tensor image) => _encoder.Features(image, EncoderLevels)[EncoderLevels - 1];
+    /// <summary>
+    /// Reflection-pads B×C×H×W up to sides that are multiples of 32 (half the remainder before, the rest after; as
+    /// <see cref="ResNet18LossNetwork.Features"/>) and returns the offsets of the original inside the padded image.
+    /// </summary>
+    public static (Tensor Padded, long Top, long Left) PadTo32(Tensor x)
+    {
+        long h = x.shape[2], w = x.shape[3];
+        long ph = (32 - (h % 32)) % 32, pw = (32 - (w % 32)) % 32;
+        return ph + pw == 0 ? (x, 0, 0) : (functional.pad(x, [pw / 2, pw - (pw / 2), ph / 2, ph - (ph / 2)], PaddingModes.Reflect), ph / 2, pw / 2);
+    }
+
+    /// <summary>Encoder features (B×128×H'/8×W'/8 of the image padded to multiples of 32).</summary>
+    public Tensor Encode(Tensor image) => _encoder.Blocks(_encoder.Preprocess(PadTo32(image).Padded), EncoderBlocks)[EncoderBlocks - 1];
 
     /// <summary>Style statistics of style images already at the working scale (training crops).</summary>
     public AdaInStyle StyleStatistics(Tensor style)
@@ -72,9 +87,13 @@ public sealed class AdaInStylizer : Module<Tensor, Tensor>
     /// </summary>
     public AdaInStyle StyleEncoderStatistics(Tensor style) => StyleStatistics(functional.avg_pool2d(style, 2, 2));
 
-    /// <summary>Decodes AdaIN features <paramref name="t"/> as a change, in logit space, of the colour-transferred image <paramref name="colour"/>.</summary>
+    /// <summary>
+    /// Decodes AdaIN features <paramref name="t"/> (of the padded image) as a change, in logit space, of the
+    /// colour-transferred image <paramref name="colour"/> (unpadded): the last conv's output is cropped to it first.
+    /// </summary>
     public Tensor Decode(Tensor t, Tensor colour)
     {
+        var (_, top, left) = PadTo32(colour);
         foreach (var (up, conv, sigmoid) in DecoderLayers())
         {
             if (up)
@@ -83,7 +102,7 @@ public sealed class AdaInStylizer : Module<Tensor, Tensor>
             }
 
             t = conv.forward(t);
-            t = sigmoid ? torch.sigmoid(t + FastStylizer.InputLogit(colour)) : functional.relu(t);
+            t = sigmoid ? torch.sigmoid(t.narrow(2, top, colour.shape[2]).narrow(3, left, colour.shape[3]) + FastStylizer.InputLogit(colour)) : functional.relu(t);
         }
 
         return t;

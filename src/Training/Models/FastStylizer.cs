@@ -37,7 +37,8 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
         down2 = Conv2d(c2, c3, 3, stride: 2, padding: 1, padding_mode: pm);
         for (int i = 0; i < 2 * spec.ResidualBlocks; i++)
         {
-            res.Add(Conv2d(c3, c3, 3, padding: 1, padding_mode: pm));
+            int d = spec.ResidualDilation(i);
+            res.Add(Conv2d(c3, c3, 3, padding: d, dilation: d, padding_mode: pm));
         }
 
         up1 = Conv2d(c3, c2, 3, padding: 1, padding_mode: pm);

@@ -16,8 +16,19 @@ public sealed record StylizerSpec(
     [property: JsonPropertyName("residualInput")] bool ResidualInput = false,
     [property: JsonPropertyName("colourTransfer")] bool ColourTransfer = false,
     [property: JsonPropertyName("reflectPad")] bool ReflectPad = false,
-    [property: JsonPropertyName("inputPad")] int InputPad = 0)
+    [property: JsonPropertyName("inputPad")] int InputPad = 0,
+    [property: JsonPropertyName("dilated")] bool Dilated = false)
 {
+    /// <summary>
+    /// Dilations of the residual convs when <see cref="Dilated"/>, repeated every four convs: 1, 2, 2, 4 together reach every
+    /// offset (no gridding, as in hybrid dilated convolution) and widen the cheap design's receptive field from about 45 to
+    /// about 90 half-resolution pixels for the same FLOPs, so the generator can paint strokes and swirls, not only texture.
+    /// </summary>
+    public static readonly int[] DilationPattern = [1, 2, 2, 4];
+
+    /// <summary>Dilation of residual conv <paramref name="index"/> (0-based over all residual convs).</summary>
+    public int ResidualDilation(int index) => Dilated ? DilationPattern[index % DilationPattern.Length] : 1;
+
     /// <summary>0.2 M parameters, no normalisation, run on the half-resolution frame and brought back to full size by <see cref="FastStylizer.DetailUpsample"/>.</summary>
     /// <remarks>
     /// The last conv predicts a change in logit space, <c>y = sigmoid(z + logit(clamp(x, 0.01, 0.99)))</c>, so an untrained

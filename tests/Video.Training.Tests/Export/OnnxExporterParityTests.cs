@@ -13,12 +13,13 @@ public sealed class OnnxExporterParityTests : IDisposable
     private const float Tolerance = 1e-4f;
     private readonly string _dir = Directory.CreateTempSubdirectory("video-train-export-").FullName;
 
-    public static TheoryData<string> Specs => new() { "cheap", "cheap-reflect", "cheap-pad-once", "johnson" };
+    public static TheoryData<string> Specs => new() { "cheap", "cheap-reflect", "cheap-reflect-dilated", "cheap-pad-once", "johnson" };
 
     private static StylizerSpec SpecOf(string name) => name switch
     {
         "cheap" => StylizerSpec.Cheap,
         "cheap-reflect" => StylizerSpec.CheapReflect,
+        "cheap-reflect-dilated" => StylizerSpec.CheapReflect with { Dilated = true },
         "cheap-pad-once" => StylizerSpec.CheapPadOnce,
         _ => StylizerSpec.Johnson,
     };
@@ -86,10 +87,10 @@ public sealed class OnnxExporterParityTests : IDisposable
         }
     }
 
-    private (AdaInStylizer Model, RandomLossNetwork Net, OrtModel Main, OrtModel Style) AdaIn()
+    private (AdaInStylizer Model, ResNet18LossNetwork Net, OrtModel Main, OrtModel Style) AdaIn()
     {
         torch.manual_seed(31);
-        var net = new RandomLossNetwork();
+        var net = ResNet18LossNetwork.Load(blocks: AdaInStylizer.EncoderBlocks);
         var model = new AdaInStylizer(net);
         model.eval();
         var main = Path.Combine(_dir, "adain.onnx");

@@ -157,7 +157,7 @@ public sealed class TrainingRunTests : IDisposable
                 Name = "tiny-adain", ContentDir = _content, StyleDir = styles, RunDir = run, Steps = 40, Batch = 2, Crop = 48, ShortSide = 56,
                 LearningRate = 3e-3, CheckpointEvery = 40, HoldoutEvery = 0, StyleHoldoutEvery = 0, MaxMinutes = 5,
             };
-            using var net = new RandomLossNetwork();
+            using var net = ResNet18LossNetwork.Load();
             Assert.Equal(0, AdaInMethod.Run(o, net));
             var (first, last) = FirstLast(run, "loss", 5);
             Assert.True(last < first * 0.8, $"loss did not go down: first {first}, last {last}");
