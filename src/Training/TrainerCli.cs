@@ -3,6 +3,7 @@ using Video.Training.Data;
 using Video.Training.Internal;
 using Video.Training.Losses;
 using Video.Training.Methods;
+using Video.Training.Models;
 
 namespace Video.Training;
 
@@ -50,7 +51,7 @@ public static class TrainerCli
     }
 
     /// <summary>The loss-network options every method that takes a perceptual loss shares.</summary>
-    private sealed class LossNetworkOptions
+    private sealed class LossNetworkOptions(int defaultBlocks)
     {
         public Option<string> Kind { get; } = new("--loss-net")
         {
@@ -66,7 +67,7 @@ public static class TrainerCli
 
         public Option<double> Temperature { get; } = new("--temperature") { Description = "softmax temperature of --smoothing swag", DefaultValueFactory = _ => 1 };
 
-        public Option<int> Blocks { get; } = new("--loss-blocks") { Description = "resnet18 residual blocks used as style layers (1-8)", DefaultValueFactory = _ => 8 };
+        public Option<int> Blocks { get; } = new("--loss-blocks") { Description = $"resnet18 residual blocks used as style layers (4-8; default {defaultBlocks})", DefaultValueFactory = _ => defaultBlocks };
 
         public Option<string?> Vgg19 { get; } = Vgg19Option();
 
@@ -142,7 +143,7 @@ public static class TrainerCli
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var styleSize = new Option<int?>("--style-size") { Description = "long side of the style image (default: --size)" };
         var lbfgs = new Option<bool>("--lbfgs") { Description = "optimise with L-BFGS (one step = one L-BFGS iteration) instead of Adam" };
-        var loss = new LossNetworkOptions();
+        var loss = new LossNetworkOptions(defaultBlocks: 8);
         var cmd = new Command("gatys", "optimisation-based transfer of one style image onto one content image (Gatys et al. 2015); the quality reference")
         {
             content, style, output, size, styleSize, steps, minutes, cw, sw, tw, seed, lbfgs,
@@ -190,7 +191,8 @@ public static class TrainerCli
         {
             Description = "weight of the temporal loss (0 = off): half of each batch are moved copies of the other half, and the output must move with them (docs/training.md); can be switched on when resuming",
         };
-        var loss = new LossNetworkOptions();
+        // Crops, not whole images: the deeper blocks would ask every crop to be the whole painting (docs/loss-network.md).
+        var loss = new LossNetworkOptions(defaultBlocks: 4);
         var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)")
         {
             name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, padOnce, dilated, isotropic, temporal,
@@ -252,9 +254,10 @@ public static class TrainerCli
         var limit = new Option<int?>("--content-limit") { Description = "use only the first N training photos (tests)" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
+        var blocks = new Option<int>("--loss-blocks") { Description = "ResNet-18 residual blocks used as style layers (4-8; the encoder is the first 4)", DefaultValueFactory = _ => 4 };
         var cmd = new Command("adain", "train an arbitrary-style AdaIN decoder (Huang & Belongie 2017) on the pretrained ResNet-18 encoder")
         {
-            name, contentDir, styleDir, runDir, outDir, steps, minutes, batch, crop, cw, sw, tw, lr, every, limit, seed, resume,
+            name, contentDir, styleDir, runDir, outDir, steps, minutes, batch, crop, cw, sw, tw, lr, every, limit, seed, resume, blocks,
         };
         cmd.SetAction(r =>
         {
@@ -280,7 +283,12 @@ public static class TrainerCli
                 Resume = r.GetValue(resume),
                 Command = RunState.CommandLine(allArgs),
             };
-            using var net = ResNet18LossNetwork.Load();
+            if (r.GetValue(blocks) is < AdaInStylizer.EncoderBlocks or > 8)
+            {
+                throw new TrainingDataException($"--loss-blocks must be {AdaInStylizer.EncoderBlocks} to 8 for adain; got {r.GetValue(blocks)}");
+            }
+
+            using var net = ResNet18LossNetwork.Load(blocks: r.GetValue(blocks));
             return AdaInMethod.Run(o, net);
         });
         return cmd;

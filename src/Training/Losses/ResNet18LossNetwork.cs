@@ -115,12 +115,12 @@ public sealed class ResNet18LossNetwork : ILossNetwork
         throw new TrainingDataException($"the ImageNet ResNet-18 ({PackageId} {PackageVersion}) is not in the NuGet package folder (looked in {string.Join(", ", candidates.Distinct())}); run `dotnet restore src/Training` or set VIDEO_RESNET18_DIR");
     }
 
-    /// <summary>Loads the trunk up to the <paramref name="blocks"/>-th residual block (1–8) from <paramref name="packageDir"/> (default: <see cref="Locate"/>).</summary>
+    /// <summary>Loads the trunk up to the <paramref name="blocks"/>-th residual block (4–8) from <paramref name="packageDir"/> (default: <see cref="Locate"/>).</summary>
     public static ResNet18LossNetwork Load(string? packageDir = null, int blocks = 8, ActivationSmoothing smoothing = ActivationSmoothing.None, double temperature = 1)
     {
-        if (blocks is < 1 or > 8)
+        if (blocks is < 4 or > 8)
         {
-            throw new ArgumentOutOfRangeException(nameof(blocks), blocks, "ResNet-18 has 8 residual blocks");
+            throw new TrainingDataException($"the ResNet-18 loss network takes 4 to 8 residual blocks (the content layer is the fourth, layer2.1); got {blocks}");
         }
 
         if (!(temperature > 0))

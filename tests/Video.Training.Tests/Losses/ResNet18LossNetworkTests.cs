@@ -28,6 +28,7 @@ public sealed class ResNet18LossNetworkTests : IDisposable
         var x = _net.Preprocess(photo.unsqueeze(0)[.., .., ..height, ..width].contiguous());
         var ours = _net.Run(x).ToList();
         Assert.Equal(8, ours.Count(v => v.IsBlockOutput));
+        Assert.Equal(46, ours.Count); // stem conv, relu, max pool; 5 ops a block, plus a shortcut conv in the three downsampling blocks
 
         var exposed = WithEveryValueAsOutput(_net.Source, ours.Select(v => v.Name), height, width);
         using var session = new InferenceSession(exposed);
