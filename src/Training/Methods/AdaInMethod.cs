@@ -8,6 +8,7 @@ using Video.Training.Internal;
 using Video.Training.Losses;
 using Video.Training.Models;
 using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
 
 namespace Video.Training.Methods;
 
@@ -85,7 +86,9 @@ public static class AdaInMethod
             opt.zero_grad();
             var y = model.Decode(t, colour);
             var feats = net.Features(y);
-            var lc = StyleLosses.ContentLoss(feats[net.ContentLayer], t);
+            // The encoder's features are ReLU outputs (>= 0) but the AdaIN target is not: its negative part can never be
+            // reached, and chasing it pushed whole regions of the output to black (the blotches of the first run).
+            var lc = StyleLosses.ContentLoss(feats[net.ContentLayer], functional.relu(t));
             var ls = StyleLosses.MeanStdLoss(feats, targets);
             var ltv = StyleLosses.TotalVariation(y);
             return LossTerms.BackwardAndStep(opt, ("content", o.ContentWeight, lc), ("style", o.StyleWeight, ls), ("tv", o.TvWeight, ltv));
