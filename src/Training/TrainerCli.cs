@@ -255,9 +255,10 @@ public static class TrainerCli
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
         var blocks = new Option<int>("--loss-blocks") { Description = "ResNet-18 residual blocks used as style layers (4-8; the encoder is the first 4)", DefaultValueFactory = _ => 4 };
+        var change = new Option<double>("--change-weight") { Description = "weight of the mean squared logit change of the decoder (keeps the sigmoid out of saturation: no black or white blotches); can be switched on when resuming" };
         var cmd = new Command("adain", "train an arbitrary-style AdaIN decoder (Huang & Belongie 2017) on the pretrained ResNet-18 encoder")
         {
-            name, contentDir, styleDir, runDir, outDir, steps, minutes, batch, crop, cw, sw, tw, lr, every, limit, seed, resume, blocks,
+            name, contentDir, styleDir, runDir, outDir, steps, minutes, batch, crop, cw, sw, tw, lr, every, limit, seed, resume, blocks, change,
         };
         cmd.SetAction(r =>
         {
@@ -281,8 +282,14 @@ public static class TrainerCli
                 ContentLimit = r.GetValue(limit),
                 Seed = r.GetValue(seed),
                 Resume = r.GetValue(resume),
+                ChangeWeight = r.GetValue(change),
                 Command = RunState.CommandLine(allArgs),
             };
+            if (r.GetValue(change) is < 0 or double.NaN or double.PositiveInfinity)
+            {
+                throw new TrainingDataException($"--change-weight must be a finite weight >= 0; got {r.GetValue(change)}");
+            }
+
             if (r.GetValue(blocks) is < AdaInStylizer.EncoderBlocks or > 8)
             {
                 throw new TrainingDataException($"--loss-blocks must be {AdaInStylizer.EncoderBlocks} to 8 for adain; got {r.GetValue(blocks)}");

@@ -58,8 +58,10 @@ public static class SampleSheet
             }
         }
 
-        var tmp = path + ".tmp.png";
-        if (!Cv2.ImWrite(tmp, sheet, new ImageEncodingParam(ImwriteFlags.PngCompression, 9)))
+        // Model sheets are PNG (lossless, beside the model); comparison sheets in docs/ may be JPEG to keep the repository small.
+        bool jpeg = path.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase);
+        var tmp = path + (jpeg ? ".tmp.jpg" : ".tmp.png");
+        if (!Cv2.ImWrite(tmp, sheet, jpeg ? new ImageEncodingParam(ImwriteFlags.JpegQuality, 90) : new ImageEncodingParam(ImwriteFlags.PngCompression, 9)))
         {
             throw new TrainingDataException($"cannot write {path}");
         }

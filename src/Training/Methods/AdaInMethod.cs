@@ -27,6 +27,13 @@ public sealed record AdaInOptions : RunOptions
     public int ShortSide { get; init; } = 200;
 
     public int StyleHoldoutEvery { get; init; } = 5;
+
+    /// <summary>
+    /// Weight of the mean squared logit change the decoder makes (0 = off). Where the change is large the sigmoid
+    /// saturates, the loss gradient through it vanishes, and the region stays black or white for good (the blotches on
+    /// faces); this term's gradient does not vanish there, so it pulls such regions back. May be switched on when resuming.
+    /// </summary>
+    public double ChangeWeight { get; init; }
 }
 
 /// <summary>
@@ -84,14 +91,17 @@ public static class AdaInMethod
             }
 
             opt.zero_grad();
-            var y = model.Decode(t, colour);
+            var z = model.LogitChange(t, colour);
+            var y = AdaInStylizer.Apply(z, colour);
             var feats = net.Features(y);
             // The encoder's features are ReLU outputs (>= 0) but the AdaIN target is not: its negative part can never be
             // reached, and chasing it pushed whole regions of the output to black (the blotches of the first run).
             var lc = StyleLosses.ContentLoss(feats[net.ContentLayer], functional.relu(t));
             var ls = StyleLosses.MeanStdLoss(feats, targets);
             var ltv = StyleLosses.TotalVariation(y);
-            return LossTerms.BackwardAndStep(opt, ("content", o.ContentWeight, lc), ("style", o.StyleWeight, ls), ("tv", o.TvWeight, ltv));
+            return o.ChangeWeight == 0
+                ? LossTerms.BackwardAndStep(opt, ("content", o.ContentWeight, lc), ("style", o.StyleWeight, ls), ("tv", o.TvWeight, ltv))
+                : LossTerms.BackwardAndStep(opt, ("content", o.ContentWeight, lc), ("style", o.StyleWeight, ls), ("tv", o.TvWeight, ltv), ("change", o.ChangeWeight, z.pow(2).mean()));
         });
         if (o.OutDir is not null)
         {

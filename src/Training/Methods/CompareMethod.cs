@@ -118,7 +118,7 @@ public static class CompareMethod
 
             titles.AddRange(runners.Select(r => r.Title));
             titles.Add("Gatys, ResNet-18 (reference)");
-            string sheet = Path.Combine(o.OutDir, o.Name + ".compare.png");
+            string sheet = Path.Combine(o.OutDir, o.Name + ".compare.jpg");
             SampleSheet.Save(sheet, titles, rows);
             Packaging.DisposeRows(rows);
 

@@ -91,7 +91,10 @@ public sealed class AdaInStylizer : Module<Tensor, Tensor>
     /// Decodes AdaIN features <paramref name="t"/> (of the padded image) as a change, in logit space, of the
     /// colour-transferred image <paramref name="colour"/> (unpadded): the last conv's output is cropped to it first.
     /// </summary>
-    public Tensor Decode(Tensor t, Tensor colour)
+    public Tensor Decode(Tensor t, Tensor colour) => Apply(LogitChange(t, colour), colour);
+
+    /// <summary>The decoder's output before the sigmoid: the change, in logit space, it makes to <paramref name="colour"/>.</summary>
+    public Tensor LogitChange(Tensor t, Tensor colour)
     {
         var (_, top, left) = PadTo32(colour);
         foreach (var (up, conv, sigmoid) in DecoderLayers())
@@ -102,11 +105,14 @@ public sealed class AdaInStylizer : Module<Tensor, Tensor>
             }
 
             t = conv.forward(t);
-            t = sigmoid ? torch.sigmoid(t.narrow(2, top, colour.shape[2]).narrow(3, left, colour.shape[3]) + FastStylizer.InputLogit(colour)) : functional.relu(t);
+            t = sigmoid ? t.narrow(2, top, colour.shape[2]).narrow(3, left, colour.shape[3]) : functional.relu(t);
         }
 
         return t;
     }
+
+    /// <summary><c>sigmoid(z + logit(colour))</c>.</summary>
+    public static Tensor Apply(Tensor logitChange, Tensor colour) => torch.sigmoid(logitChange + FastStylizer.InputLogit(colour));
 
     /// <summary>AdaIN target blended with the content features: f + α·(AdaIN(f) − f).</summary>
     public static Tensor Target(Tensor f, Tensor styleMean, Tensor styleStd, Tensor alpha)
