@@ -143,21 +143,29 @@ public sealed class ResNet18LossNetwork : ILossNetwork
     /// <summary>RGB in [0,1] (B×3×H×W) → what the network takes: BGR in 0–255 minus the channel means.</summary>
     public Tensor Preprocess(Tensor rgb) => (rgb.flip(1) * 255f) - _meanBgr;
 
+    /// <summary>Reflection margin <see cref="Features"/> puts round every image, in pixels (a multiple of the stride of layer2).</summary>
+    public const int BorderMargin = 16;
+
     /// <summary>
-    /// The block outputs (smoothed if so configured) of an RGB [0,1] image. Sides that are not multiples of 32 are
-    /// reflection-padded up to one (the graph's asymmetric pads only line the shortcut and residual shapes up then), so
-    /// every pixel, the border included, takes part in the losses.
+    /// The block outputs (smoothed if so configured) of an RGB [0,1] image, over the image itself. The image is
+    /// reflection-padded by <see cref="BorderMargin"/> on every side (more at the bottom and right to reach sides that are
+    /// multiples of 32, which the graph's asymmetric pads need to line up the shortcuts), and every feature map is cropped
+    /// back to the cells of the image. Without the margin the network's own pads, 3 px zeros at the top and left and 2 at
+    /// the bottom and right in the stem, 1 and 0 in every stride-2 op, made the borders look special, and a generator
+    /// trained on it painted a band along the bottom edge.
     /// </summary>
     public Tensor[] Features(Tensor image)
     {
         long h = image.shape[2], w = image.shape[3];
-        long ph = (32 - (h % 32)) % 32, pw = (32 - (w % 32)) % 32;
-        if (ph + pw > 0)
+        long Extra(long side) => (32 - ((side + (2 * BorderMargin)) % 32)) % 32;
+        long bottom = BorderMargin + Extra(h), right = BorderMargin + Extra(w);
+        var padded = functional.pad(image, [BorderMargin, right, BorderMargin, bottom], PaddingModes.Reflect);
+        var blocks = Blocks(Preprocess(padded)).Select(f =>
         {
-            image = functional.pad(image, [pw / 2, pw - (pw / 2), ph / 2, ph - (ph / 2)], PaddingModes.Reflect);
-        }
-
-        var blocks = Blocks(Preprocess(image));
+            long stride = padded.shape[2] / f.shape[2];
+            long top = BorderMargin / stride, left = BorderMargin / stride;
+            return f[.., .., (int)top..(int)(f.shape[2] - (bottom / stride)), (int)left..(int)(f.shape[3] - (right / stride))];
+        }).ToArray();
         return Smoothing == ActivationSmoothing.Softmax ? blocks.Select(f => functional.softmax(f / Temperature, 1)).ToArray() : blocks;
     }
 
