@@ -185,6 +185,7 @@ public static class TrainerCli
         var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
         var reflect = new Option<bool>("--reflect-pad") { Description = "reflection padding in the generator (no border bands; ~10% slower); can be switched on when resuming" };
         var padOnce = new Option<bool>("--pad-once") { Description = "reflection-pad the input once and zero-pad inside the convs (~20% faster than --reflect-pad, no border bands); can be switched on when resuming" };
+        var lossMargin = new Option<int>("--loss-margin") { Description = "the generator sees crops this much larger on every side and the losses only their inner --crop pixels (no image border in the loss: no bands or frames)" };
         var dilated = new Option<bool>("--dilated") { Description = "dilated residual convs (1, 2, 2, 4): about twice the receptive field for the same cost" };
         var isotropic = new Option<bool>("--isotropic-loss") { Description = "show the loss network each step's images turned by a random multiple of 90 degrees (no preferred orientation, no streaks); can be switched on when resuming" };
         var temporal = new Option<double>("--temporal-weight")
@@ -195,7 +196,7 @@ public static class TrainerCli
         var loss = new LossNetworkOptions(defaultBlocks: 4);
         var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)")
         {
-            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, padOnce, dilated, isotropic, temporal,
+            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, padOnce, dilated, lossMargin, isotropic, temporal,
         };
         loss.AddTo(cmd);
         cmd.SetAction(r =>
@@ -225,6 +226,7 @@ public static class TrainerCli
                 PadOnce = r.GetValue(padOnce),
                 IsotropicLoss = r.GetValue(isotropic),
                 Dilated = r.GetValue(dilated),
+                LossMargin = r.GetValue(lossMargin) >= 0 ? r.GetValue(lossMargin) : throw new TrainingDataException($"--loss-margin must be >= 0; got {r.GetValue(lossMargin)}"),
                 TemporalWeight = r.GetValue(temporal),
                 Command = RunState.CommandLine(allArgs),
             };

@@ -50,6 +50,14 @@ public sealed record FastOptions : RunOptions
     /// other half their randomly moved copies, so a step costs about the same; may be switched on when resuming.
     /// </summary>
     public double TemporalWeight { get; init; }
+
+    /// <summary>
+    /// The generator sees crops this many pixels larger on every side than <see cref="RunOptions.Crop"/>, and the losses
+    /// see only the inner <see cref="RunOptions.Crop"/> pixels of input and output (0 = the whole crop). The losses then
+    /// never see an image border, so nothing rewards the generator for painting one differently: with the border in the
+    /// loss, models painted bands and frames along it (docs/training.md).
+    /// </summary>
+    public int LossMargin { get; init; }
 }
 
 /// <summary>Trains one <see cref="FastStylizer"/> for one style image; checkpoints to the run directory and resumes from it.</summary>
@@ -88,7 +96,8 @@ public static class FastMethod
         var state = session.State;
         state.Unreadable = content.Unreadable;
         state.HeldOutContent = content.HeldOutFiles.Select(Path.GetFileName).ToList()!;
-        state.Data = $"{content.TrainFiles.Count} photos of {Path.GetFileName(Path.GetFullPath(o.ContentDir).TrimEnd('/'))}/ (every {o.HoldoutEvery}th file by name held out for sample sheets; {content.Unreadable} unreadable skipped), random {o.Crop}px crops of images scaled to a {o.ContentShortSide}px short side, batch {o.Batch}; style {Path.GetFileName(o.Style)} at {o.StyleLongSide}px long side";
+        string margin = o.LossMargin > 0 ? $" (the generator sees {o.Crop + (2 * o.LossMargin)}px, the losses the inner {o.Crop}px)" : "";
+        state.Data = $"{content.TrainFiles.Count} photos of {Path.GetFileName(Path.GetFullPath(o.ContentDir).TrimEnd('/'))}/ (every {o.HoldoutEvery}th file by name held out for sample sheets; {content.Unreadable} unreadable skipped), random {o.Crop}px crops{margin} of images scaled to a {o.ContentShortSide}px short side, batch {o.Batch}; style {Path.GetFileName(o.Style)} at {o.StyleLongSide}px long side";
         if (o.IsotropicLoss)
         {
             state.Data += "; loss network shown each step's images turned by a random multiple of 90 deg (isotropic loss)";
@@ -109,19 +118,20 @@ public static class FastMethod
             int half = o.Batch / 2;
             if (temporal)
             {
-                var crops = content.SampleBatch(rng, half, o.Crop);
+                var crops = content.SampleBatch(rng, half, o.Crop + (2 * o.LossMargin));
                 grid = TemporalLoss.Grid(TemporalLoss.RandomAffine(rng, half, crops.shape[2], crops.shape[3]), crops.shape[2], crops.shape[3]);
                 x = torch.cat([crops, TemporalLoss.MovedCopy(crops, grid)], 0);
             }
             else
             {
-                x = content.SampleBatch(rng, o.Batch, o.Crop);
+                x = content.SampleBatch(rng, o.Batch, o.Crop + (2 * o.LossMargin));
             }
 
             opt.zero_grad();
             var y = model.forward(x);
-            var (lc, ls) = PerceptualLosses(net, x, y, grams, rng.Next(grams.Length));
-            var ltv = StyleLosses.TotalVariation(y);
+            var (xi, yi) = (Inner(x, o.LossMargin), Inner(y, o.LossMargin));
+            var (lc, ls) = PerceptualLosses(net, xi, yi, grams, rng.Next(grams.Length));
+            var ltv = StyleLosses.TotalVariation(yi);
             if (!temporal)
             {
                 return LossTerms.BackwardAndStep(opt, ("content", o.ContentWeight, lc), ("style", o.StyleWeight, ls), ("tv", o.TvWeight, ltv));
@@ -174,6 +184,9 @@ public static class FastMethod
         var feats = net.Features(Turn(y, turn));
         return (StyleLosses.ContentLoss(feats[net.ContentLayer], target), StyleLosses.GramLoss(feats, grams[turn]));
     }
+
+    /// <summary>The inner part of B×C×H×W <paramref name="x"/>, <paramref name="margin"/> pixels in from every side.</summary>
+    private static Tensor Inner(Tensor x, int margin) => margin == 0 ? x : x[.., .., margin..^margin, margin..^margin];
 
     /// <summary><paramref name="x"/> (B×C×H×W) turned by <paramref name="quarterTurns"/> × 90°.</summary>
     private static Tensor Turn(Tensor x, int quarterTurns) => quarterTurns == 0 ? x : x.rot90(quarterTurns, (2, 3));
