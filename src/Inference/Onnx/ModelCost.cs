@@ -213,10 +213,10 @@ public sealed record ModelCost(double ConvFlops, double MatMulFlops, double Othe
                 case "Pad":
                 {
                     var x = In(0);
-                    var pads = node.Input.Count > 1 && constants.TryGetValue(node.Input[1], out var t) ? Int64Values(t) : Ints(node, "pads");
+                    var pads = node.Input.Count > 1 ? ValueOf(1) : Ints(node, "pads");
                     if (pads is null || pads.Length != 2 * x.Length)
                     {
-                        throw new ModelException($"Pad node '{node.Name}': pads must be a constant of {2 * x.Length} values");
+                        throw new ModelException($"Pad node '{node.Name}': pads must be known, {2 * x.Length} values");
                     }
 
                     output = x.Select((d, i) => d + pads[i] + pads[i + x.Length]).ToArray();
@@ -288,9 +288,38 @@ public sealed record ModelCost(double ConvFlops, double MatMulFlops, double Othe
                     or "InstanceNormalization" or "BatchNormalization" or "LayerNormalization":
                     output = In(0);
                     break;
-                case "Add" or "Sub" or "Mul" or "Div" or "Pow" or "Max" or "Min" or "Sum" or "Mean" or "Where":
+                case "Add" or "Sub" or "Mul" or "Div" or "Mod" or "Pow" or "Max" or "Min" or "Sum" or "Mean" or "Where":
+                {
                     output = Enumerable.Range(0, node.Input.Count).Select(In).Aggregate(Broadcast);
+
+                    // Integer arithmetic on known 1-D shape values (pads computed from a Shape: Mod, Sub, Div).
+                    if (node.Input.Count == 2 && output.Length == 1 && ValueOf(0) is { } a && ValueOf(1) is { } b
+                        && node.OpType is "Add" or "Sub" or "Mul" or "Div" or "Mod")
+                    {
+                        long At(long[] v, int i) => v.Length == 1 ? v[0] : v[i];
+                        value = Enumerable.Range(0, (int)output[0]).Select(i => node.OpType switch
+                        {
+                            "Add" => At(a, i) + At(b, i),
+                            "Sub" => At(a, i) - At(b, i),
+                            "Mul" => At(a, i) * At(b, i),
+                            "Div" => At(a, i) / At(b, i),
+                            _ => At(a, i) % At(b, i),
+                        }).ToArray();
+                    }
+
                     break;
+                }
+
+                case "Gather":
+                {
+                    var x = In(0);
+                    var indices = In(1);
+                    long axis = Int(node, "axis", 0);
+                    int ax = (int)(axis < 0 ? axis + x.Length : axis);
+                    output = [.. x[..ax], .. indices, .. x[(ax + 1)..]];
+                    break;
+                }
+
                 default:
                     throw new ModelException($"cannot count FLOPs: operator {node.OpType} (node '{node.Name}') is not supported by the shape walk");
             }
