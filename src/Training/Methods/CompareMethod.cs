@@ -168,35 +168,14 @@ public static class CompareMethod
         return net.Features(s).Select(f => StyleLosses.Gram(f).DetachFromDisposeScope()).ToArray();
     }
 
-    /// <summary>Gatys et al. on the half-size photo (L-BFGS on logits), brought back to full size by the detail-restoring upsample.</summary>
+    /// <summary>Gatys et al. on the half-size photo (<see cref="GatysMethod.Paint"/>, L-BFGS), brought back to full size by the detail-restoring upsample.</summary>
     private static Tensor Gatys(ResNet18LossNetwork net, Tensor x, Tensor[] grams, CompareOptions o)
     {
         var low = functional.avg_pool2d(x, 2, 2);
-        Tensor target;
+        var painted = GatysMethod.Paint(net, low, grams, new GatysOptions("", "", "", Steps: o.GatysSteps, StyleWeight: o.GatysStyleWeight, Lbfgs: true));
         using (torch.no_grad())
         {
-            target = net.Features(low)[net.ContentLayer];
-        }
-
-        var logits = torch.nn.Parameter(torch.logit(low.clamp(0.02, 0.98)).detach());
-        var opt = torch.optim.LBFGS([logits], lr: 1, max_iter: 1, history_size: 50);
-        for (int i = 0; i < o.GatysSteps; i++)
-        {
-            using var scope = torch.NewDisposeScope();
-            opt.step(() =>
-            {
-                opt.zero_grad();
-                var y = torch.sigmoid(logits);
-                var f = net.Features(y);
-                var loss = StyleLosses.ContentLoss(f[net.ContentLayer], target) + (o.GatysStyleWeight * StyleLosses.GramLoss(f, grams)) + StyleLosses.TotalVariation(y);
-                loss.backward();
-                return loss;
-            });
-        }
-
-        using (torch.no_grad())
-        {
-            return FastStylizer.DetailUpsample(x, low, torch.sigmoid(logits));
+            return FastStylizer.DetailUpsample(x, low, painted);
         }
     }
 

@@ -32,19 +32,53 @@ public static class GatysMethod
         using var content = ImageTensors.Load(o.Content, o.Size).unsqueeze(0);
         using var style = ImageTensors.Load(o.Style, o.StyleSize).unsqueeze(0);
         Tensor[] grams;
-        Tensor contentTarget;
         using (torch.no_grad())
         {
             grams = net.Features(style).Select(f => StyleLosses.Gram(f).DetachFromDisposeScope()).ToArray();
-            contentTarget = net.Features(content)[net.ContentLayer].DetachFromDisposeScope();
         }
 
-        // Optimise logits so the image stays in (0,1) without clamping.
-        var logits = torch.nn.Parameter(torch.logit(content.clamp(0.02, 0.98)).detach());
         var clock = Stopwatch.StartNew();
         var progress = new ProgressReporter(o.Steps, o.MaxMinutes, 0, clock);
         var curve = new LossCurve();
         int step = 0;
+        using var painted = Paint(net, content, grams, o, (s, values) =>
+        {
+            step = s;
+            curve.Add(s, values);
+            progress.Report(s, values, force: s == o.Steps);
+            return clock.Elapsed.TotalMinutes < o.MaxMinutes;
+        });
+        progress.Finish();
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.Output))!);
+        ImageTensors.Save(painted, o.Output);
+
+        string stem = Path.ChangeExtension(o.Output, null);
+        curve.SaveCsv(stem + ".losses.csv");
+        curve.SavePng(stem + ".losses.png", $"gatys: {Path.GetFileName(o.Content)} × {Path.GetFileName(o.Style)}");
+        Console.WriteLine($"gatys: {step} steps in {clock.Elapsed.TotalMinutes:0.0} min → {o.Output}");
+        foreach (var g in grams)
+        {
+            g.Dispose();
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// Optimises the image (as logits, so it stays in (0,1) without clamping), starting from <paramref name="content"/>,
+    /// towards its content features and the style's Gram matrices <paramref name="grams"/>; returns the result.
+    /// <paramref name="afterStep"/> gets each step's number and loss terms and says whether to go on.
+    /// </summary>
+    /// <remarks>Uses <see cref="GatysOptions.Steps"/>, the three weights, the learning rate and <see cref="GatysOptions.Lbfgs"/> of <paramref name="o"/>.</remarks>
+    public static Tensor Paint(ILossNetwork net, Tensor content, Tensor[] grams, GatysOptions o, Func<int, Dictionary<string, double>, bool>? afterStep = null)
+    {
+        Tensor contentTarget;
+        using (torch.no_grad())
+        {
+            contentTarget = net.Features(content)[net.ContentLayer].DetachFromDisposeScope();
+        }
+
+        var logits = torch.nn.Parameter(torch.logit(content.clamp(0.02, 0.98)).detach());
         Dictionary<string, double> values = [];
         Tensor Loss()
         {
@@ -62,7 +96,7 @@ public static class GatysMethod
         optim.Optimizer opt = o.Lbfgs
             ? torch.optim.LBFGS([logits], lr: 1, max_iter: 1, history_size: 50)
             : torch.optim.Adam([logits], lr: o.LearningRate * 4);
-        for (; step < o.Steps && clock.Elapsed.TotalMinutes < o.MaxMinutes; step++)
+        for (int step = 0; step < o.Steps; step++)
         {
             using var scope = torch.NewDisposeScope();
             if (o.Lbfgs)
@@ -83,28 +117,16 @@ public static class GatysMethod
                 opt.step();
             }
 
-            curve.Add(step + 1, values);
-            progress.Report(step + 1, values, force: step + 1 == o.Steps);
-        }
-
-        progress.Finish();
-        using (torch.no_grad())
-        {
-            using var result = torch.sigmoid(logits);
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.Output))!);
-            ImageTensors.Save(result, o.Output);
-        }
-
-        string stem = Path.ChangeExtension(o.Output, null);
-        curve.SaveCsv(stem + ".losses.csv");
-        curve.SavePng(stem + ".losses.png", $"gatys: {Path.GetFileName(o.Content)} × {Path.GetFileName(o.Style)}");
-        Console.WriteLine($"gatys: {step} steps in {clock.Elapsed.TotalMinutes:0.0} min → {o.Output}");
-        foreach (var g in grams)
-        {
-            g.Dispose();
+            if (afterStep is not null && !afterStep(step + 1, values))
+            {
+                break;
+            }
         }
 
         contentTarget.Dispose();
-        return 0;
+        using (torch.no_grad())
+        {
+            return torch.sigmoid(logits).detach();
+        }
     }
 }
