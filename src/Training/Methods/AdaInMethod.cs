@@ -38,7 +38,7 @@ public sealed record AdaInOptions : RunOptions
 
 /// <summary>
 /// Trains the AdaIN decoder (Huang &amp; Belongie 2017) over many styles. The encoder is the pretrained ResNet-18 trunk
-/// through layer2.1, and the same network (all eight blocks) is the loss network.
+/// through layer2.1, and the same network (its first <c>--loss-blocks</c> blocks, four by default) is the loss network.
 /// </summary>
 public static class AdaInMethod
 {
