@@ -143,15 +143,8 @@ public static class AdaInMethod
             Tensor Run(string stylePath, float alpha, bool check)
             {
                 var styleImage = ImageTensors.Load(stylePath, StyleLongSide).unsqueeze(0);
-                var stats = ortStyle.Run(new Dictionary<string, Tensor> { [OnnxExporter.StyleInput] = styleImage });
                 var a = torch.tensor(new[] { alpha });
-                var feeds = new Dictionary<string, Tensor> { ["input"] = x, [OnnxExporter.AlphaInput] = a };
-                for (int i = 0; i < OnnxExporter.StyleStatistics.Length; i++)
-                {
-                    feeds[ortStyle.OutputNames[i]] = stats[i];
-                }
-
-                var y = ortMain.Run(feeds)[0];
+                var y = RunExported(ortMain, ortStyle, x, styleImage, a);
                 if (check)
                 {
                     using (torch.no_grad())
@@ -182,6 +175,19 @@ public static class AdaInMethod
             new AdainSpec { StyleEncoder = name + ".style.onnx", StyleInput = OnnxExporter.StyleInput, Statistics = OnnxExporter.StyleStatistics, AlphaInput = OnnxExporter.AlphaInput });
         TrainedManifest.Save(manifest, Path.Combine(outDir, name + ".json"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"packaged {name}: {main} + {styleOnnx}, sheet, manifest; TorchSharp vs ONNX Runtime max abs diff {maxDiff:0.0e0}"));
+    }
+
+    /// <summary>The exported pair in ONNX Runtime: the style encoder's statistics of <paramref name="styleImage"/>, then the main graph on <paramref name="x"/>.</summary>
+    internal static Tensor RunExported(OrtModel main, OrtModel styleEncoder, Tensor x, Tensor styleImage, Tensor alpha)
+    {
+        var stats = styleEncoder.Run(new Dictionary<string, Tensor> { [OnnxExporter.StyleInput] = styleImage });
+        var feeds = new Dictionary<string, Tensor> { ["input"] = x, [OnnxExporter.AlphaInput] = alpha };
+        for (int i = 0; i < stats.Length; i++)
+        {
+            feeds[styleEncoder.OutputNames[i]] = stats[i];
+        }
+
+        return main.Run(feeds)[0];
     }
 
     private static List<string> Pick(string[] preferred, List<string> available)

@@ -203,18 +203,8 @@ public static class CompareMethod
     {
         public Tensor Fast(Tensor x, string _) => main.Run("input", x);
 
-        public Tensor AdaIn(Tensor x, string stylePath)
-        {
-            var image = ImageTensors.Load(stylePath, AdaInMethod.StyleLongSide).unsqueeze(0);
-            var stats = style!.Run(new Dictionary<string, Tensor> { [OnnxExporter.StyleInput] = image });
-            var feeds = new Dictionary<string, Tensor> { ["input"] = x, [OnnxExporter.AlphaInput] = torch.tensor(new[] { 1f }) };
-            for (int i = 0; i < stats.Length; i++)
-            {
-                feeds[style.OutputNames[i]] = stats[i];
-            }
-
-            return main.Run(feeds)[0];
-        }
+        public Tensor AdaIn(Tensor x, string stylePath) =>
+            AdaInMethod.RunExported(main, style!, x, ImageTensors.Load(stylePath, AdaInMethod.StyleLongSide).unsqueeze(0), torch.tensor(new[] { 1f }));
 
         public void Dispose()
         {
