@@ -58,6 +58,12 @@ public sealed record FastOptions : RunOptions
     /// loss, models painted bands and frames along it (docs/training.md).
     /// </summary>
     public int LossMargin { get; init; }
+
+    /// <summary>
+    /// Weight of the mean squared logit change (<see cref="FastStylizer.LogitChange"/>; 0 = off): keeps the sigmoid out of
+    /// saturation and the photo under the paint. May be switched on or changed when resuming.
+    /// </summary>
+    public double ChangeWeight { get; init; }
 }
 
 /// <summary>Trains one <see cref="FastStylizer"/> for one style image; checkpoints to the run directory and resumes from it.</summary>
@@ -128,17 +134,23 @@ public static class FastMethod
             }
 
             opt.zero_grad();
-            var y = model.forward(x);
+            var z = model.LogitChange(x);
+            var y = model.Apply(z, x);
             var (xi, yi) = (Inner(x, o.LossMargin), Inner(y, o.LossMargin));
             var (lc, ls) = PerceptualLosses(net, xi, yi, grams, rng.Next(grams.Length));
             var ltv = StyleLosses.TotalVariation(yi);
-            if (!temporal)
+            var terms = new List<(string, double, Tensor)> { ("content", o.ContentWeight, lc), ("style", o.StyleWeight, ls), ("tv", o.TvWeight, ltv) };
+            if (o.ChangeWeight > 0)
             {
-                return LossTerms.BackwardAndStep(opt, ("content", o.ContentWeight, lc), ("style", o.StyleWeight, ls), ("tv", o.TvWeight, ltv));
+                terms.Add(("change", o.ChangeWeight, Inner(z, o.LossMargin).square().mean()));
             }
 
-            var lt = TemporalLoss.Of(y.narrow(0, 0, half), y.narrow(0, half, half), grid);
-            return LossTerms.BackwardAndStep(opt, ("content", o.ContentWeight, lc), ("style", o.StyleWeight, ls), ("tv", o.TvWeight, ltv), ("temporal", o.TemporalWeight, lt));
+            if (temporal)
+            {
+                terms.Add(("temporal", o.TemporalWeight, TemporalLoss.Of(y.narrow(0, 0, half), y.narrow(0, half, half), grid)));
+            }
+
+            return LossTerms.BackwardAndStep(opt, [.. terms]);
         });
         foreach (var g in grams.SelectMany(t => t))
         {

@@ -97,9 +97,22 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
 
     public const double LogitClamp = 0.01;
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Apply(LogitChange(x), x);
+
+    /// <summary>
+    /// The image from the generator's last conv <paramref name="change"/>: <c>sigmoid(change + logit(base))</c> with the
+    /// base <see cref="ResidualBase"/> of <paramref name="input"/> when the spec adds the input, else <c>sigmoid(change)</c>.
+    /// </summary>
+    public Tensor Apply(Tensor change, Tensor input) =>
+        Spec.ResidualInput ? torch.sigmoid(change + InputLogit(ResidualBase(input))) : torch.sigmoid(change);
+
+    /// <summary>
+    /// The generator's last conv before the sigmoid: with a residual spec, the change it makes to the (colour-transferred)
+    /// input in logit space. Its mean square is the change penalty of <c>--change-weight</c>: it keeps the sigmoid out of
+    /// saturation (no white or black collapse) and the photo under the paint.
+    /// </summary>
+    public Tensor LogitChange(Tensor x)
     {
-        var input = x;
         int p = Spec.InputPad;
         if (p > 0)
         {
@@ -128,7 +141,7 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
             x = kind switch
             {
                 "res_b" => x + skip!,
-                "conv_sigmoid" => Spec.ResidualInput ? torch.sigmoid(Crop(x, p) + InputLogit(ResidualBase(input))) : torch.sigmoid(Crop(x, p)),
+                "conv_sigmoid" => Crop(x, p),
                 _ => functional.relu(x),
             };
         }

@@ -136,6 +136,50 @@ public sealed class TrainingRunTests : IDisposable
         Assert.Contains("\"temporalWeight\": 1000", System.Text.Json.JsonSerializer.Serialize(provenance, Video.Training.Export.TrainedManifest.Json), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The change penalty: a run resumed with --change-weight logs the term, and the generator's logit change on a fixed
+    /// batch shrinks (the output moves back toward the colour-transferred photo).
+    /// </summary>
+    [Fact]
+    public void FastRun_ResumedWithChangeWeight_LogsTermAndShrinksTheChange()
+    {
+        var run = Path.Combine(_runs, "fast-change");
+        var o = new FastOptions
+        {
+            Name = "tiny-change", Style = TestData.SyntheticStyle(_runs), ContentDir = _content, RunDir = run, Steps = 30, Batch = 2, Crop = 48,
+            ContentShortSide = 56, StyleLongSide = 64, LearningRate = 5e-3, CheckpointEvery = 100, HoldoutEvery = 0, MaxMinutes = 5,
+        };
+        var before = Path.Combine(_runs, "before-change.bin");
+        using (var net = new RandomLossNetwork())
+        {
+            Assert.Equal(0, FastMethod.Run(o, net));
+            File.Copy(Path.Combine(run, FastMethod.WeightsFile), before);
+            Assert.Equal(0, FastMethod.Run(o with { Steps = 70, Resume = true, ChangeWeight = 100 }, net));
+        }
+
+        var rows = LossCurve.LoadCsv(Path.Combine(run, "losses.csv")).Rows;
+        Assert.All(rows.Take(30), r => Assert.False(r.Values.ContainsKey("change")));
+        Assert.All(rows.Skip(30), r => Assert.True(r.Values["change"] >= 0, $"change term {r.Values["change"]} at step {r.Step}"));
+
+        double ChangeOnFixedBatch(string weights)
+        {
+            using var scope = torch.NewDisposeScope();
+            using var g = new FastStylizer(StylizerSpec.Cheap);
+            g.load(weights);
+            g.eval();
+            using var folder = ImageFolder.Load(_content, 56, holdoutEvery: 0);
+            var x = folder.SampleBatch(new Random(12), 4, 48);
+            using (torch.no_grad())
+            {
+                return g.LogitChange(x).square().mean().item<float>();
+            }
+        }
+
+        double start = ChangeOnFixedBatch(before), end = ChangeOnFixedBatch(Path.Combine(run, FastMethod.WeightsFile));
+        Assert.True(end < 0.5 * start, $"the logit change on a fixed batch did not shrink: {start} -> {end}");
+        Assert.Equal(100, RunState.TryLoad(run)!.Options["changeWeight"].GetDouble());
+    }
+
     [Fact]
     public void Cli_TemporalWeightWithOddBatch_OneLineErrorAndExitCode2()
     {
