@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 
@@ -164,29 +163,16 @@ public static class Media
             .Select(l => double.Parse(l.TrimEnd(','), CultureInfo.InvariantCulture)).ToList();
     }
 
+    /// <summary>Runs <paramref name="tool"/> (killed after 120 s) and returns its stdout; throws when it fails.</summary>
     public static string Run(string tool, IEnumerable<string> args)
     {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
+        var result = ChildProcess.Run(tool, args, TimeSpan.FromSeconds(120));
+        if (result.ExitCode != 0)
         {
-            psi.ArgumentList.Add(a);
+            throw new InvalidOperationException($"{tool} failed ({result.ExitCode}): {result.Stderr}");
         }
 
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(true);
-            throw new TimeoutException($"{tool} did not finish in 120 s");
-        }
-
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{tool} failed ({p.ExitCode}): {stderr.Result}");
-        }
-
-        return stdout;
+        return result.Stdout;
     }
 }
 

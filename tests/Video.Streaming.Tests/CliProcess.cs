@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Video.Tests.Shared;
 
 namespace Video.Streaming.Tests;
 
@@ -10,38 +10,18 @@ internal static class CliProcess
 
     /// <summary>
     /// Runs <c>video</c> with extra environment variables (<c>VIDEO_EAGER_SKIP</c> is always removed, so a launcher's
-    /// setting does not leak into the test) and kills it after <paramref name="timeout"/>.
+    /// setting does not leak into the test). After <paramref name="timeout"/> the process tree is killed and a
+    /// <see cref="ChildTimeoutException"/> shows what it printed so far.
     /// </summary>
     public static (int ExitCode, string Stdout, string Stderr) Run(string workingDirectory, IReadOnlyDictionary<string, string> env, TimeSpan timeout, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = workingDirectory,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "video.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment["VIDEO_DEBUG"] = "0";
-        psi.Environment.Remove("VIDEO_EAGER_SKIP");
+        var environment = new Dictionary<string, string?> { ["VIDEO_DEBUG"] = "0", ["VIDEO_EAGER_SKIP"] = null };
         foreach (var (k, v) in env)
         {
-            psi.Environment[k] = v;
+            environment[k] = v;
         }
 
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(timeout))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"video did not finish in {timeout.TotalSeconds:0} s: " + string.Join(' ', args));
-        }
-
-        return (p.ExitCode, stdout, stderr.Result);
+        var result = ChildProcess.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "video.dll"), .. args], timeout, workingDirectory, environment);
+        return (result.ExitCode, result.Stdout, result.Stderr);
     }
 }
