@@ -3,10 +3,14 @@ using OpenCvSharp;
 namespace Video.Capture;
 
 /// <summary>
-/// Reads a single image or a folder of images (sorted by name) as frames at a chosen rate. Images
-/// whose size differs from the first are resized to it; files that are not readable images are skipped
-/// and counted.
+/// Reads a single image, or a folder of images (sorted by name) as the frames of one video at a chosen rate.
+/// Images whose size differs from the first are resized to it; files that are not readable images are
+/// skipped and counted.
 /// </summary>
+/// <remarks>
+/// A folder of unrelated photos is not a video: <c>video stylize</c> reads one only with <c>--sequence</c>, and
+/// otherwise opens each photo on its own (<see cref="ListImages"/>, then <see cref="Open"/> per file).
+/// </remarks>
 public sealed class ImageSequenceSource : IFrameSource
 {
     /// <summary>File extensions read as images.</summary>
@@ -35,17 +39,23 @@ public sealed class ImageSequenceSource : IFrameSource
     /// <summary>True when <paramref name="path"/> names an image file by its extension.</summary>
     public static bool IsImagePath(string path) => Extensions.Contains(Path.GetExtension(path));
 
-    /// <summary>Opens a folder of images or one image file.</summary>
+    /// <summary>The image files directly in <paramref name="folder"/>, sorted by name; throws when there are none.</summary>
+    public static IReadOnlyList<string> ListImages(string folder)
+    {
+        var files = Directory.EnumerateFiles(folder).Where(IsImagePath).Order(StringComparer.Ordinal).ToList();
+        if (files.Count == 0)
+        {
+            throw new MediaException($"no images in {folder} (looked for {string.Join(' ', Extensions)})");
+        }
+
+        return files;
+    }
+
+    /// <summary>Opens a folder of images (as the frames of one video) or one image file.</summary>
     public static ImageSequenceSource Open(string path, Rational frameRate)
     {
         MediaProbe.CheckReadable(path);
-        IReadOnlyList<string> files = Directory.Exists(path)
-            ? Directory.EnumerateFiles(path).Where(IsImagePath).Order(StringComparer.Ordinal).ToList()
-            : [path];
-        if (files.Count == 0)
-        {
-            throw new MediaException($"no images in {path} (looked for {string.Join(' ', Extensions)})");
-        }
+        IReadOnlyList<string> files = Directory.Exists(path) ? ListImages(path) : [path];
 
         int skipped = 0;
         foreach (var f in files)

@@ -30,7 +30,8 @@ public static class OutputKinds
             ".mkv" => OutputKind.Mkv,
             ".avi" => OutputKind.Avi,
             ".webm" => OutputKind.Webm,
-            ".png" or ".jpg" or ".jpeg" or ".bmp" => OutputKind.Image,
+            // Every format a photo is read from is written back, so a folder of photos keeps its file names.
+            _ when ImageSequenceSource.IsImagePath(path) => OutputKind.Image,
             "" => throw new MediaException($"output {path} has no extension: use .mp4, .webm, .mkv, .mov, .avi, an image (.png, .jpg) or a directory ending in / for a PNG sequence"),
             string ext => throw new MediaException($"unsupported output type '{ext}': use .mp4, .webm, .mkv, .mov, .avi, an image (.png, .jpg) or a directory ending in / for a PNG sequence"),
         };

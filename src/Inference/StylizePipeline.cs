@@ -112,7 +112,8 @@ public sealed class StylizePipeline
     public async Task<PipelineStats> RunAsync(IFrameSource source, IFrameSink sink, PipelineStats? stats = null, CancellationToken cancellationToken = default)
     {
         stats ??= new PipelineStats();
-        stats.FramesExpected = source.Info.FrameCount;
+        // A caller that runs several sources into one set of counters (a folder of photos) sets the total itself.
+        stats.FramesExpected ??= source.Info.FrameCount;
         var info = source.Info;
         var (tw, th) = _stylizer.InferenceSize(info.Width, info.Height, _options.InferenceSize);
         // Tensors are large, so the two channels that carry them hold one item each; with one slot in each of

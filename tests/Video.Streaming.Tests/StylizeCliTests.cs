@@ -46,6 +46,54 @@ public class StylizeCliTests
     }
 
     [Fact]
+    public void Stylize_FolderOfPhotos_KeepsEachPhotosSizeNameAndFormat()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("photos"));
+        Photo(dir.File("photos/a.png"), 160, 120, "testsrc2");
+        Photo(dir.File("photos/b.png"), 100, 76, "mandelbrot");
+        Photo(dir.File("photos/c.jpg"), 64, 96, "rgbtestsrc");
+        File.WriteAllText(dir.File("photos/broken.png"), "not an image\n");
+        File.WriteAllText(dir.File("photos/notes.txt"), "not an image either, and not named like one\n");
+
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "stylize", "photos", "-o", "out/", "--device", "cpu", "-q");
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("wrote out/: 3 photos, each at its own size under its own name (skipped 1 not readable as images: broken.png)", stdout, StringComparison.Ordinal);
+        Assert.Equal(["a.png", "b.png", "c.jpg"], Directory.EnumerateFileSystemEntries(dir.File("out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        foreach (var (name, width, height, codec) in new[] { ("a.png", 160, 120, "png"), ("b.png", 100, 76, "png"), ("c.jpg", 64, 96, "mjpeg") })
+        {
+            var probe = Media.Probe(dir.File("out/" + name));
+            Assert.Equal((name, width, height, codec), (name, probe.Width, probe.Height, probe.Codec));
+        }
+
+        // Not just the size: a photo of the folder is exactly what stylizing it alone gives.
+        var alone = CliProcess.Run(dir.Path, "stylize", "photos/b.png", "-o", "b-alone.png", "--device", "cpu", "-q");
+        Assert.True(alone.ExitCode == 0, alone.Stderr);
+        using var expected = Video.Capture.FrameMats.LoadRgb(dir.File("b-alone.png"));
+        using var actual = Video.Capture.FrameMats.LoadRgb(dir.File("out/b.png"));
+        Assert.True(expected.Pixels.SequenceEqual(actual.Pixels), "out/b.png differs from photos/b.png stylized alone");
+        Assert.Equal(["b-alone.png", "out", "photos"], dir.Entries());
+    }
+
+    [Fact]
+    public void Stylize_FolderWithSequence_IsOneVideoAtTheFirstImagesSize()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("frames"));
+        Photo(dir.File("frames/f1.png"), 96, 64, "testsrc2");
+        Photo(dir.File("frames/f2.png"), 96, 64, "mandelbrot");
+        Photo(dir.File("frames/f3.png"), 48, 80, "rgbtestsrc");
+
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "stylize", "frames", "--sequence", "--fps", "10", "-o", "clip.mp4", "--device", "cpu", "-q");
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("wrote clip.mp4: 3 frames 96x64 at 10 fps", stdout, StringComparison.Ordinal);
+        var probe = Media.Probe(dir.File("clip.mp4"));
+        Assert.Equal((3L, 96, 64, 10.0), (probe.Frames, probe.Width, probe.Height, probe.Fps));
+    }
+
+    [Fact]
     public void Stylize_AdainModelWithMixedStylesAndAlpha_TakesTheStyleColours()
     {
         using var dir = new TempDir();
@@ -98,6 +146,11 @@ public class StylizeCliTests
         { "bad size", ["stylize", "good.mp4", "-o", "out.mp4", "--size", "big"], "--size 'big' is not WIDTHxHEIGHT" },
         { "bad device", ["stylize", "good.mp4", "-o", "out.mp4", "--device", "tpu"], "tpu" },
         { "style for a non-AdaIN model", ["stylize", "good.mp4", "-o", "out.mp4", "--style", "good.mp4"], "--style needs an AdaIN model" },
+        { "sequence of a file", ["stylize", "good.mp4", "-o", "out.mp4", "--sequence"], "--sequence reads a folder of images as one video, and good.mp4 is not a folder" },
+        { "folder of photos to a video", ["stylize", "photos", "-o", "out.mp4"], "photos is a folder of photos, each stylized at its own size into a folder: use -o DIR/, or --sequence" },
+        { "folder of photos to a file without extension", ["stylize", "photos", "-o", "out"], "photos is a folder of photos, each stylized at its own size into a folder: use -o DIR/" },
+        { "frame rate for a folder of photos", ["stylize", "photos", "-o", "out/", "--fps", "10"], "--fps is the frame rate of an image sequence: add --sequence" },
+        { "folder without a readable photo", ["stylize", "junk", "-o", "out/"], "none of the 1 images in junk could be read" },
     };
 
     [Theory]
@@ -115,6 +168,10 @@ public class StylizeCliTests
         File.WriteAllText(dir.File("models/broken.json"), "{ \"name\": \"broken\", ");
         ProceduralModels.WriteAffine(dir.File("models/mismatch.onnx"), 1, 0);
         File.WriteAllText(dir.File("models/mismatch.json"), """{ "name": "mismatch", "family": "fast", "model": "mismatch.onnx", "input": { "name": "image" }, "output": { "name": "output" } }""");
+        Directory.CreateDirectory(dir.File("photos"));
+        Photo(dir.File("photos/a.png"), 32, 24, "testsrc2");
+        Directory.CreateDirectory(dir.File("junk"));
+        File.WriteAllText(dir.File("junk/x.png"), "not an image\n");
         var before = dir.Entries();
 
         var (code, stdout, stderr) = CliProcess.Run(dir.Path, [.. args, .. args.Contains("--device") ? Array.Empty<string>() : ["--device", "cpu"]]);
@@ -128,4 +185,8 @@ public class StylizeCliTests
         Assert.Equal(string.Empty, stdout);
         Assert.Equal(before, dir.Entries());
     }
+
+    /// <summary>One still of a lavfi test source, in the format its extension names.</summary>
+    private static void Photo(string path, int width, int height, string lavfiSource) =>
+        Media.Run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", $"{lavfiSource}=size={width}x{height}", "-frames:v", "1", path]);
 }

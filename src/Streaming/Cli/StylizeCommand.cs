@@ -31,6 +31,12 @@ internal sealed record StylizeRequest(
 
     /// <summary>Temporal filter against flicker (<c>--temporal</c>, <c>--temporal-strength</c>).</summary>
     public TemporalOptions Temporal { get; init; } = TemporalOptions.Disabled;
+
+    /// <summary>
+    /// Read a folder of images as the frames of one video (<c>--sequence</c>); without it, each photo of a
+    /// folder is stylized on its own, at its size, under its name.
+    /// </summary>
+    public bool Sequence { get; init; }
 }
 
 /// <summary><c>video stylize INPUT [-o OUTPUT] [--model NAME] [--size WxH] [--device …]</c>.</summary>
@@ -38,11 +44,12 @@ internal static class StylizeCommand
 {
     public static Command Create()
     {
-        var input = new Argument<string>("input") { Description = "Video file, network URL, image file or folder of images" };
-        var output = new Option<string?>("--output", "-o") { Description = "Output: .mp4/.mov/.mkv/.avi (H.264), .webm (VP9), .png/.jpg, or dir/ for a PNG sequence (default: INPUT-MODEL.mp4 in the current directory)" };
+        var input = new Argument<string>("input") { Description = "Video file, network URL, image file, or folder of photos (each stylized at its own size, under its own name)" };
+        var output = new Option<string?>("--output", "-o") { Description = "Output: .mp4/.mov/.mkv/.avi (H.264), .webm (VP9), .png/.jpg, or dir/ (a PNG sequence for a video, the stylized photos for a folder) (default: INPUT-MODEL.mp4, INPUT-MODEL.png or INPUT-MODEL/ in the current directory)" };
         var model = new Option<string>("--model", "-m") { Description = "Model name (see `video models`) or path to a manifest .json", DefaultValueFactory = _ => ModelCatalog.DefaultModelName };
         var size = new Option<string?>("--size") { Description = "Inference size WxH (default: the frame size, rounded to the model's multiple)" };
-        var fps = new Option<double?>("--fps") { Description = "Frame rate for image-folder inputs (default 25)" };
+        var sequence = new Option<bool>("--sequence") { Description = "Read the input folder as the frames of one video: images sorted by name, resized to the first one's size, at --fps" };
+        var fps = new Option<double?>("--fps") { Description = "Frame rate of an image input written as a video, or of a --sequence folder (default 25)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress bar" };
         var style = new Option<string[]>("--style", "-s") { Description = "Style image for AdaIN models; repeat to mix styles, with optional weights: --style a.jpg=0.7 --style b.jpg=0.3", AllowMultipleArgumentsPerToken = false };
         var alpha = new Option<float>("--alpha") { Description = "AdaIN content/style trade-off, 0 (content) to 1 (full style)", DefaultValueFactory = _ => 1f };
@@ -52,12 +59,13 @@ internal static class StylizeCommand
         var models = CommonOptions.ModelsDirectory();
         var temporal = new Option<string>("--temporal") { Description = "Temporal filter against flicker: off, ema (blend with the previous output where the input did not change), flow (warp the previous output along the input's optical flow; see docs/temporal.md)", DefaultValueFactory = _ => "off" }.AcceptOnlyFromAmong("off", "ema", "flow");
         var temporalStrength = new Option<double>("--temporal-strength") { Description = "Largest weight of the previous output, in [0, 1)", DefaultValueFactory = _ => 0.8 };
-        var command = new Command("stylize", "Stylize a video, image or image folder with a model and write the result (audio kept)")
+        var command = new Command("stylize", "Stylize a video (audio kept), an image, or a folder of photos (each at its own size, under its own name; --sequence reads the folder as one video)")
         {
             input, output, model, size, device, gpuConfig, models, fps, quiet, style, alpha, preserveColor,
         };
         command.Options.Add(temporal);
         command.Options.Add(temporalStrength);
+        command.Options.Add(sequence);
         command.SetAction(async (parse, ct) =>
         {
             var request = new StylizeRequest(
@@ -74,6 +82,7 @@ internal static class StylizeCommand
                 Alpha = parse.GetValue(alpha),
                 PreserveColor = parse.GetValue(preserveColor),
                 Gpu = CommonOptions.LoadGpu(parse.GetValue(gpuConfig)),
+                Sequence = parse.GetValue(sequence),
             };
             request = request with { Temporal = new TemporalOptions { Mode = TemporalOptions.ParseMode(parse.GetValue(temporal)!), Strength = parse.GetValue(temporalStrength) } };
             await RunAsync(request, Console.Out, Console.Error, ct).ConfigureAwait(false);
@@ -92,14 +101,37 @@ internal static class StylizeCommand
 
         // Cheap checks first, so bad input fails before models load or processes start.
         request.Temporal.Validate();
-        if (!request.Input.Contains("://", StringComparison.Ordinal))
+        bool url = request.Input.Contains("://", StringComparison.Ordinal);
+        if (!url)
         {
             MediaProbe.CheckReadable(request.Input);
         }
 
+        bool folder = !url && Directory.Exists(request.Input);
+        if (request.Sequence && !folder)
+        {
+            throw new VideoException($"--sequence reads a folder of images as one video, and {request.Input} is not a folder");
+        }
+
+        if (folder && !request.Sequence && request.ImageFps is not null)
+        {
+            throw new VideoException($"--fps is the frame rate of an image sequence: add --sequence to read {request.Input} as the frames of one video");
+        }
+
         var catalog = ModelCatalog.Load(ModelCatalog.ResolveDirectory(request.ModelsDirectory));
         var manifest = catalog.Find(request.Model);
-        string output = request.Output ?? DefaultOutput(request.Input, manifest.Name);
+        bool photos = folder && !request.Sequence;
+        string output = request.Output ?? DefaultOutput(request.Input, manifest.Name, photos);
+        if (photos)
+        {
+            if (!output.EndsWith('/') && !Directory.Exists(output))
+            {
+                throw new VideoException($"{request.Input} is a folder of photos, each stylized at its own size into a folder: use -o DIR/, or --sequence to read it as the frames of one video");
+            }
+
+            return await RunPhotosAsync(request, manifest, output, stdout, stderr, cancellationToken).ConfigureAwait(false);
+        }
+
         OutputKinds.FromPath(output);
 
         var rate = request.ImageFps is { } fps ? Rational.Parse(fps.ToString(CultureInfo.InvariantCulture)) : (Rational?)null;
@@ -107,17 +139,8 @@ internal static class StylizeCommand
         var info = source.Info;
         await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, info);
         using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine, Gpu = request.Gpu });
-
-        var styleStats = LoadStyles(stylizer, request);
+        var pipeline = CreatePipeline(stylizer, request);
         var stats = new PipelineStats();
-        var pipeline = new StylizePipeline(stylizer, new PipelineOptions
-        {
-            Temporal = request.Temporal,
-            InferenceSize = request.Size,
-            Style = styleStats,
-            Alpha = request.Alpha,
-            PreserveColor = request.PreserveColor,
-        });
         await using (new ProgressDisplay(stats, request.Progress))
         {
             await pipeline.RunAsync(source, sink, stats, cancellationToken).ConfigureAwait(false);
@@ -129,6 +152,34 @@ internal static class StylizeCommand
         stdout.WriteLine("ms per frame by stage (stages overlap): " + string.Join("  ", stats.StageMilliseconds().Select(s => $"{s.Stage} {s.Milliseconds:0.0}")));
         return stats;
     }
+
+    /// <summary>A folder of photos: each one stylized at its own size into <paramref name="output"/> under its own name.</summary>
+    private static async Task<PipelineStats> RunPhotosAsync(StylizeRequest request, ModelManifest manifest, string output, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine, Gpu = request.Gpu });
+        var pipeline = CreatePipeline(stylizer, request);
+        var stats = new PipelineStats();
+        PhotoFolderResult result;
+        await using (new ProgressDisplay(stats, request.Progress))
+        {
+            result = await PhotoFolder.StylizeAsync(pipeline, request.Input, output, stats, cancellationToken).ConfigureAwait(false);
+        }
+
+        string skipped = result.Skipped.Count == 0 ? string.Empty : $" (skipped {result.Skipped.Count} not readable as images: {string.Join(", ", result.Skipped)})";
+        string size = request.Size is { } s ? $"{s.Width}x{s.Height}" : "each photo's size";
+        stdout.WriteLine($"wrote {output}: {result.Written.Count} photos, each at its own size under its own name{skipped}");
+        stdout.WriteLine($"{stats.FramesOut} photos in {stats.Elapsed.TotalSeconds:0.00} s: {stats.Fps:0.0} per second (model {manifest.Name} on {stylizer.DeviceName}, inference at {size})");
+        return stats;
+    }
+
+    private static StylizePipeline CreatePipeline(Stylizer stylizer, StylizeRequest request) => new(stylizer, new PipelineOptions
+    {
+        Temporal = request.Temporal,
+        InferenceSize = request.Size,
+        Style = LoadStyles(stylizer, request),
+        Alpha = request.Alpha,
+        PreserveColor = request.PreserveColor,
+    });
 
     /// <summary>Parses <c>PATH</c> or <c>PATH=WEIGHT</c> for each <c>--style</c>.</summary>
     internal static IReadOnlyList<(string Path, float Weight)> ParseStyles(IEnumerable<string> values) => values.Select(v =>
@@ -174,12 +225,12 @@ internal static class StylizeCommand
         return StyleStatistics.Mix(encoded);
     }
 
-    private static string DefaultOutput(string input, string model)
+    private static string DefaultOutput(string input, string model, bool photos)
     {
         string stem = input.Contains("://", StringComparison.Ordinal)
             ? "stream"
             : Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(input));
-        string ext = ImageSequenceSource.IsImagePath(input) ? ".png" : ".mp4";
+        string ext = photos ? "/" : ImageSequenceSource.IsImagePath(input) ? ".png" : ".mp4";
         return Path.Combine(Environment.CurrentDirectory, $"{stem}-{model}{ext}");
     }
 }
