@@ -80,10 +80,17 @@ public sealed record AdainSpec
 /// </summary>
 public sealed record ModelManifest
 {
-    private static readonly JsonSerializerOptions JsonOptions = new()
+    /// <summary>
+    /// The one manifest format, read and written: camelCase keys, no null fields, enums camelCased unless they are
+    /// acronyms (<c>"fast"</c>, <c>"dynamic"</c>; <c>"NCHW"</c>, <c>"RGB"</c>), read case-insensitively, and a readable
+    /// <c>+</c> and <c>&amp;&amp;</c> in text. Comments and trailing commas are allowed in hand-written files.
+    /// </summary>
+    public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        Converters = { new JsonStringEnumConverter() },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(new EnumNames()) },
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         WriteIndented = true,
@@ -109,7 +116,7 @@ public sealed record ModelManifest
     public AdainSpec? Adain { get; init; }
 
     /// <summary>Where the model came from: data, steps, losses, time, commit, command.</summary>
-    public JsonElement? Provenance { get; init; }
+    public ModelProvenance? Provenance { get; init; }
 
     /// <summary>Full path of the manifest file this was read from.</summary>
     [JsonIgnore]
@@ -125,7 +132,7 @@ public sealed record ModelManifest
         ModelManifest? m;
         try
         {
-            m = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllText(path), JsonOptions);
+            m = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllText(path), Json);
         }
         catch (JsonException e)
         {
@@ -151,31 +158,30 @@ public sealed record ModelManifest
         return m;
     }
 
-    /// <summary>Writes the manifest as indented camelCase JSON.</summary>
-    public void Save(string path) => File.WriteAllText(path, ToJson() + "\n");
-
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
-
-    /// <summary>The provenance field as a compact one-line summary.</summary>
-    public string ProvenanceSummary()
+    /// <summary>
+    /// Writes the manifest to <paramref name="path"/> atomically: the text goes to a temporary file beside it, is read back
+    /// and validated with <see cref="Load"/>, and only then replaces the old file. A failure leaves the old file as it was.
+    /// </summary>
+    public void Save(string path)
     {
-        if (Provenance is not { ValueKind: JsonValueKind.Object } p)
+        string full = Path.GetFullPath(path);
+        string tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        try
         {
-            return "unknown";
+            File.WriteAllText(tmp, ToJson() + "\n");
+            Load(tmp);
+            File.Move(tmp, full, overwrite: true);
         }
-
-        var parts = new List<string>();
-        foreach (string key in new[] { "method", "steps", "minutes", "gitCommit" })
+        finally
         {
-            if (p.TryGetProperty(key, out var v))
-            {
-                string text = v.ValueKind == JsonValueKind.String ? v.GetString()! : v.ToString();
-                parts.Add(key == "gitCommit" && text.Length > 8 ? $"commit {text[..8]}" : $"{key} {text}");
-            }
+            File.Delete(tmp);
         }
-
-        return parts.Count == 0 ? "unknown" : string.Join(", ", parts);
     }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>The provenance as a compact one-line summary, or <c>unknown</c>.</summary>
+    public string ProvenanceSummary() => Provenance?.Summary() ?? "unknown";
 
     private static string FirstSentence(string message)
     {
@@ -212,9 +218,20 @@ public sealed record ModelManifest
             Require(Size.MultipleOf >= 1, "'size.multipleOf' must be at least 1");
         }
 
+        if (Provenance is { } p)
+        {
+            Require(!string.IsNullOrWhiteSpace(p.Method) && p.Steps >= 0 && p.Minutes >= 0 && p.Losses is not null, "'provenance' needs a method, steps >= 0, minutes >= 0 and losses");
+        }
+
         if (Family == ModelFamily.Adain)
         {
             Require(Adain is not null, "an adain model needs an 'adain' section");
         }
+    }
+
+    /// <summary>Enum names camelCased (<c>Fast</c> → <c>fast</c>) unless they are acronyms (<c>NCHW</c>, <c>RGB</c> stay).</summary>
+    private sealed class EnumNames : JsonNamingPolicy
+    {
+        public override string ConvertName(string name) => name.Any(char.IsLower) ? CamelCase.ConvertName(name) : name;
     }
 }

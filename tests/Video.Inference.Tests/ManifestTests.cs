@@ -32,6 +32,42 @@ public class ManifestTests
     }
 
     [Fact]
+    public void Save_InvalidManifest_ThrowsAndLeavesTheOldFileAndNoTemporaryFile()
+    {
+        using var dir = new TempDir();
+        string path = ModelFixtures.WriteManifest(dir, "x", """{ "name": "x", "family": "fast", "model": "x.onnx", "input": { "name": "i" }, "output": { "name": "o" } }""");
+        string before = File.ReadAllText(path);
+        var good = ModelManifest.Load(path);
+
+        var e = Assert.Throws<ModelException>(() => (good with { Input = new TensorSpec { Name = "i", Range = [1f, 0f] } }).Save(path));
+
+        Assert.Contains("'input.range' must be [min, max]", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllText(path));
+        Assert.DoesNotContain(Directory.GetFiles(Path.GetDirectoryName(path)!), f => f.EndsWith(".tmp", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Save_OneFormat_LowerCaseEnumsNoNullsReadableText()
+    {
+        using var dir = new TempDir();
+        var m = new ModelManifest
+        {
+            Name = "x", Family = ModelFamily.Cartoon, Model = "x.onnx", Input = new TensorSpec { Name = "i" }, Output = new TensorSpec { Name = "o" },
+            Provenance = new ModelProvenance { Method = "procedural", Data = "a + b", Steps = 0, Losses = [], Minutes = 0.5, GitCommit = "unknown", Command = "a && b" },
+        };
+        string path = Path.Combine(dir.Path, "x.json");
+        m.Save(path);
+        string text = File.ReadAllText(path);
+
+        Assert.Contains("\"family\": \"cartoon\"", text, StringComparison.Ordinal);
+        Assert.Contains("\"mode\": \"dynamic\"", text, StringComparison.Ordinal);
+        Assert.Contains("\"layout\": \"NCHW\"", text, StringComparison.Ordinal);
+        Assert.Contains("\"command\": \"a && b\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("null", text, StringComparison.Ordinal);
+        Assert.Equal("a + b", ModelManifest.Load(path).Provenance!.Data);
+    }
+
+    [Fact]
     public void Catalog_UnknownModel_ListsInstalledOnes()
     {
         using var dir = new TempDir();
@@ -124,11 +160,13 @@ public class ManifestTests
         {
             Assert.True(File.Exists(m.ModelPath), $"{m.Name}: {m.ModelPath} missing");
             Assert.True(new FileInfo(m.ModelPath).Length < 20 * 1024 * 1024, $"{m.Name} is over 20 MB");
-            Assert.NotNull(m.Provenance);
-            foreach (var key in new[] { "data", "steps", "losses", "minutes", "gitCommit", "command" })
-            {
-                Assert.True(m.Provenance!.Value.TryGetProperty(key, out _), $"{m.Name}: provenance lacks '{key}'");
-            }
+            var p = m.Provenance;
+            Assert.NotNull(p);
+            Assert.False(string.IsNullOrWhiteSpace(p.Data), $"{m.Name}: provenance lacks 'data'");
+            Assert.False(string.IsNullOrWhiteSpace(p.Command), $"{m.Name}: provenance lacks 'command'");
+            Assert.Matches("^([0-9a-f]{40}|unknown)$", p.GitCommit);
+            Assert.NotNull(p.Losses);
+            Assert.True(p.Minutes > 0, $"{m.Name}: provenance minutes {p.Minutes}");
         }
     }
 
@@ -142,7 +180,7 @@ public class ManifestTests
         foreach (var m in variants.Models)
         {
             Assert.Contains(shipped.Models, s => s.Name == m.Name);
-            Assert.True(m.Provenance!.Value.TryGetProperty("temporalWeight", out var w) && w.GetDouble() > 0, $"{m.Name}: provenance lacks a positive temporalWeight");
+            Assert.True(m.Provenance?.TemporalWeight > 0, $"{m.Name}: provenance lacks a positive temporalWeight");
             using var stylizer = Stylizer.Load(m, new StylizerOptions { Device = Device.Cpu });
             using var plan = stylizer.CreatePlan(64, 48, 64, 48);
             using var frame = Frame.CreateUnpooled(64, 48);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using Video.Capture;
 using Video.Inference;
 using Video.Inference.Onnx;
@@ -55,16 +54,16 @@ internal static class ModelsCommand
     {
         var started = DateTime.UtcNow;
         ProceduralModels.WriteToon(Path.Combine(dir, "toon.onnx"));
-        var provenance = new
+        var provenance = new ModelProvenance
         {
-            method = "procedural",
-            data = "none: weights are set by hand (Gaussian blur, sigmoid posterisation with 6 levels, saturation +35 %, Sobel outlines)",
-            steps = 0,
-            losses = new { },
-            minutes = Math.Round((DateTime.UtcNow - started).TotalMinutes, 3),
-            gitCommit = GitCommit(),
-            command = "./video models make-procedural",
-            trainedAt = started.ToString("O"),
+            Method = "procedural",
+            Data = "none: weights are set by hand (Gaussian blur, sigmoid posterisation with 6 levels, saturation +35 %, Sobel outlines)",
+            Steps = 0,
+            Losses = [],
+            Minutes = Math.Round((DateTime.UtcNow - started).TotalMinutes, 3),
+            GitCommit = ModelProvenance.CurrentGitCommit(),
+            Command = "./video models make-procedural",
+            TrainedAt = started.ToString("O"),
         };
         var manifest = new ModelManifest
         {
@@ -76,24 +75,8 @@ internal static class ModelsCommand
             Output = new TensorSpec { Name = "output" },
             Size = new SizeRule { Mode = SizeMode.Dynamic, MultipleOf = 1 },
             SampleSheet = "toon.sheet.png",
-            Provenance = JsonSerializer.SerializeToElement(provenance),
+            Provenance = provenance,
         };
         manifest.Save(Path.Combine(dir, "toon.json"));
-    }
-
-    private static string GitCommit()
-    {
-        try
-        {
-            var psi = new System.Diagnostics.ProcessStartInfo("git", "rev-parse HEAD") { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var p = System.Diagnostics.Process.Start(psi);
-            string sha = p?.StandardOutput.ReadToEnd().Trim() ?? string.Empty;
-            p?.WaitForExit();
-            return sha.Length == 40 ? sha : "unknown";
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return "unknown";
-        }
     }
 }

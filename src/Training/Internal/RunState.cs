@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -62,27 +61,6 @@ public sealed class RunState
         var path = Path.Combine(runDir, "state.json");
         File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(this, Json));
         File.Move(path + ".tmp", path, overwrite: true);
-    }
-
-    /// <summary><c>git rev-parse HEAD</c> of the repository containing the current directory, or "unknown".</summary>
-    public static string CurrentGitCommit()
-    {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo("git", "rev-parse HEAD") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
-            if (p is null)
-            {
-                return "unknown";
-            }
-
-            string s = p.StandardOutput.ReadToEnd().Trim();
-            p.WaitForExit();
-            return p.ExitCode == 0 && s.Length > 0 ? s : "unknown";
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return "unknown";
-        }
     }
 
     /// <summary>The command line as the user would type it through the repository launcher.</summary>

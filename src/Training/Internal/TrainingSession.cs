@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using TorchSharp;
+using Video.Inference;
 using Video.Training.Data;
 using Video.Training.Methods;
 using static TorchSharp.torch;
@@ -40,7 +41,7 @@ internal sealed class TrainingSession
             state.Command += " && " + o.Command;
 
             // The weights are the last session's work: its commit is the one to rebuild the trainer from (the command keeps the history).
-            state.GitCommit = RunState.CurrentGitCommit();
+            state.GitCommit = ModelProvenance.CurrentGitCommit();
             Console.WriteLine($"resuming at step {Step} ({_priorMinutes:0.0} min so far)");
         }
 

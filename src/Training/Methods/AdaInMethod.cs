@@ -64,7 +64,7 @@ public static class AdaInMethod
             Method = "adain",
             Name = o.Name,
             Command = o.Command,
-            GitCommit = RunState.CurrentGitCommit(),
+            GitCommit = ModelProvenance.CurrentGitCommit(),
             StartedAt = DateTime.UtcNow.ToString("O"),
             LossNetwork = net.Description + $"; its first {AdaInStylizer.EncoderBlocks} blocks (through {ResNet18LossNetwork.BlockNames[AdaInStylizer.EncoderBlocks - 1]}) are the AdaIN encoder",
         }, model, opt, WeightsFile);
@@ -173,7 +173,7 @@ public static class AdaInMethod
             8,
             Packaging.ProvenanceOf(state),
             new AdainSpec { StyleEncoder = name + ".style.onnx", StyleInput = OnnxExporter.StyleInput, Statistics = OnnxExporter.StyleStatistics, AlphaInput = OnnxExporter.AlphaInput });
-        TrainedManifest.Save(manifest, Path.Combine(outDir, name + ".json"));
+        manifest.Save(Path.Combine(outDir, name + ".json"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"packaged {name}: {main} + {styleOnnx}, sheet, manifest; TorchSharp vs ONNX Runtime max abs diff {maxDiff:0.0e0}"));
     }
 

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Video.Inference;
 using Video.Training.Data;
 using Video.Training.Internal;
 using Video.Training.Losses;
@@ -94,7 +95,7 @@ public static class FastMethod
             Method = "fast",
             Name = o.Name,
             Command = o.Command,
-            GitCommit = RunState.CurrentGitCommit(),
+            GitCommit = ModelProvenance.CurrentGitCommit(),
             StartedAt = DateTime.UtcNow.ToString("O"),
             LossNetwork = net.Description,
             StyleFiles = [Path.GetFileName(o.Style)],

@@ -55,12 +55,12 @@ public static class Packaging
             $"real-time per-style model trained on {Path.GetFileNameWithoutExtension(stylePath)} (cheap half-resolution generator + detail-restoring upsample)",
             StylizerSpec.Cheap.SizeMultiple,
             ProvenanceOf(state));
-        TrainedManifest.Save(manifest, Path.Combine(outDir, name + ".json"));
+        manifest.Save(Path.Combine(outDir, name + ".json"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"packaged {name}: {onnx} ({new FileInfo(onnx).Length / 1024.0:0} KiB), sheet, manifest; TorchSharp vs ONNX Runtime max abs diff {maxDiff:0.0e0}"));
     }
 
-    internal static TrainingProvenance ProvenanceOf(RunState state) => new()
+    internal static ModelProvenance ProvenanceOf(RunState state) => new()
     {
         Method = state.Method,
         Data = state.Data,

@@ -133,7 +133,7 @@ public sealed class TrainingRunTests : IDisposable
         Assert.Equal("./video train fast first && ./video train fast second --temporal-weight 1000", state.Command);
         var provenance = Packaging.ProvenanceOf(state);
         Assert.Equal(weight, provenance.TemporalWeight);
-        Assert.Contains("\"temporalWeight\": 1000", System.Text.Json.JsonSerializer.Serialize(provenance, Video.Training.Export.TrainedManifest.Json), StringComparison.Ordinal);
+        Assert.Contains("\"temporalWeight\": 1000", System.Text.Json.JsonSerializer.Serialize(provenance, Video.Inference.ModelManifest.Json), StringComparison.Ordinal);
     }
 
     /// <summary>
