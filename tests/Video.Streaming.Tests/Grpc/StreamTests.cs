@@ -223,17 +223,47 @@ public sealed class StreamTests
     [Fact]
     public async Task StylizeStream_TemporalFilterConfig_IsApplied()
     {
-        await using var server = await GrpcTestServer.StartAsync();
-        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "toon", Temporal = new TemporalConfig { Mode = TemporalMode.Ema, Strength = 0.5f } }).WaitAsync(T);
-        var reading = GrpcTestServer.ReadAllAsync(stream);
-        for (int i = 0; i < 3; i++)
+        // A still picture whose brightness flickers by 8 levels from frame to frame. The identity model passes the
+        // flicker through untouched; a temporal filter that is really applied blends it away.
+        const int flicker = 8;
+        static Image Still(int i) => GrpcTestServer.Rgb(64, 48, (x, y) =>
         {
-            await stream.SendImageAsync(GrpcTestServer.Pattern(64, 48, 0), i, (ulong)i).WaitAsync(T);
+            int v = (i % 2) * flicker;
+            return ((byte)(40 + (x * 2) + v), (byte)(40 + (y * 2) + v), (byte)(100 + v));
+        });
+
+        await using var server = await GrpcTestServer.StartAsync();
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity", Policy = Policy.All, Temporal = new TemporalConfig { Mode = TemporalMode.Ema, Strength = 0.5f } }).WaitAsync(T);
+        var reading = GrpcTestServer.ReadAllAsync(stream);
+        for (int i = 0; i < 12; i++)
+        {
+            if (i == 6)
+            {
+                await stream.SendConfigAsync(new SessionConfig { Model = "identity", Policy = Policy.All, Temporal = new TemporalConfig { Mode = TemporalMode.Flow } }).WaitAsync(T);
+            }
+
+            await stream.SendImageAsync(Still(i), i, (ulong)i).WaitAsync(T);
         }
 
-        await stream.SendConfigAsync(new SessionConfig { Model = "toon", Temporal = new TemporalConfig { Mode = TemporalMode.Flow } }).WaitAsync(T);
-        await stream.SendImageAsync(GrpcTestServer.Pattern(64, 48, 0), 3, 3).WaitAsync(T);
         await stream.CompleteAsync().WaitAsync(T);
-        Assert.Equal(4, (await reading.WaitAsync(T)).Count(r => r.KindCase == StreamResponse.KindOneofCase.Frame));
+        var frames = (await reading.WaitAsync(T)).Where(r => r.KindCase == StreamResponse.KindOneofCase.Frame).Select(r => r.Frame.Image.Data.ToByteArray()).ToList();
+        Assert.Equal(12, frames.Count);
+
+        static double MeanStep(byte[] a, byte[] b) => a.Zip(b).Average(p => Math.Abs(p.First - p.Second));
+
+        // Each filter starts from its first frame as it is (at 0, and at 6 where the config switch makes a new one),
+        // then keeps part of the previous output: with EMA at strength 0.5 the flicker settles near a third of
+        // the input's, with flow at its default strength (0.8) lower still. Ignored, the flicker would stay at 8.
+        Assert.True(MeanStep(frames[0], Still(0).Data.ToByteArray()) <= 1, "the first frame is not the model's output as it is");
+        for (int k = 2; k < 12; k++)
+        {
+            if (k == 6)
+            {
+                continue;
+            }
+
+            double step = MeanStep(frames[k - 1], frames[k]);
+            Assert.True(step < flicker * 0.6, $"frames {k - 1}->{k} ({(k < 6 ? "ema" : "flow")}): flicker {step:0.0} levels of the input's {flicker}: the temporal filter was not applied");
+        }
     }
 }
