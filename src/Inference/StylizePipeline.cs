@@ -254,20 +254,7 @@ public sealed class StylizePipeline
 
         try
         {
-            await Task.WhenAll(stages).ConfigureAwait(false);
-        }
-        catch when (stages.Any(s => s.IsFaulted))
-        {
-            // Report the first real failure, not the cancellations and closed channels it caused elsewhere.
-            var failures = stages.Where(s => s.IsFaulted).Select(s => s.Exception!.InnerException!).ToList();
-            var root = failures.FirstOrDefault(e => e is not (OperationCanceledException or ChannelClosedException));
-            if (root is null)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                root = failures[0];
-            }
-
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(root).Throw();
+            await TaskJoin.WhenAllAsync(stages).ConfigureAwait(false);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Video.Capture;
 using Video.Training.Data;
 using Video.Training.Internal;
 using Video.Training.Losses;
@@ -31,13 +32,12 @@ public static class TrainerCli
         }
     }
 
-    /// <summary>Resolves the shared data folder: $VIDEO_SHARED_DATA, else ../shared/data next to the repository root.</summary>
+    /// <summary>The shared data folder (<see cref="SharedDataLocator"/>), else where it is expected: <c>../shared/data</c> beside the repository.</summary>
     public static string SharedDataDir()
     {
-        var env = Environment.GetEnvironmentVariable("VIDEO_SHARED_DATA");
-        if (!string.IsNullOrEmpty(env))
+        if (SharedDataLocator.Find() is { } found)
         {
-            return env;
+            return found;
         }
 
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
@@ -46,8 +46,7 @@ public static class TrainerCli
             dir = dir.Parent;
         }
 
-        var repo = dir?.FullName ?? Directory.GetCurrentDirectory();
-        return Path.GetFullPath(Path.Combine(repo, "..", "shared", "data"));
+        return Path.GetFullPath(Path.Combine(dir?.FullName ?? Directory.GetCurrentDirectory(), "..", "shared", "data"));
     }
 
     /// <summary>The loss-network options every method that takes a perceptual loss shares.</summary>

@@ -9,7 +9,7 @@ namespace Video.Tests.Shared;
 /// </summary>
 public static class SharedData
 {
-    private static readonly Lazy<string?> Root = new(Find);
+    private static readonly Lazy<string?> Root = new(Video.Capture.SharedDataLocator.Find);
 
     public static string Directory => Root.Value ?? throw new InvalidOperationException("call Require() first");
 
@@ -35,25 +35,6 @@ public static class SharedData
         System.IO.Directory.EnumerateFiles(Path.Combine(Require(), "video")).Order(StringComparer.Ordinal).ToList();
 
     public static string Content(string name) => Path.Combine(Require(), "content", name);
-
-    private static string? Find()
-    {
-        if (Environment.GetEnvironmentVariable("VIDEO_SHARED_DATA") is { Length: > 0 } env && System.IO.Directory.Exists(env))
-        {
-            return env;
-        }
-
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "shared", "data");
-            if (System.IO.Directory.Exists(Path.Combine(candidate, "video")))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
 }
 
 /// <summary>The repository root (for models/ and the launcher).</summary>

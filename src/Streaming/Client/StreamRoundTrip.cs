@@ -202,22 +202,8 @@ public static class StreamRoundTrip
 
         var sending = Task.Run(SendAsync, CancellationToken.None);
         var receiving = Task.Run(ReceiveAsync, CancellationToken.None);
-        try
-        {
-            await Task.WhenAll(sending, receiving).ConfigureAwait(false);
-        }
-        catch
-        {
-            // The receive side carries the server's status; prefer it over the cancellation it caused.
-            var cause = new[] { receiving, sending }.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions)
-                .FirstOrDefault(e => e is not OperationCanceledException && e is not RpcException { StatusCode: StatusCode.Cancelled });
-            if (cause is not null)
-            {
-                throw cause;
-            }
-
-            throw;
-        }
+        // The receive side carries the server's status; prefer it over the cancellation it caused.
+        await TaskJoin.WhenAllAsync([receiving, sending], e => e is RpcException { StatusCode: StatusCode.Cancelled }).ConfigureAwait(false);
 
         if (writeFailure is not null)
         {

@@ -325,7 +325,7 @@ internal static class FlickerTableCommand
     {
         if (values.Count == 0)
         {
-            string data = SharedDataDirectory() ?? throw new VideoException("../shared/data/video not found; pass --clips (or set VIDEO_SHARED_DATA)");
+            string data = SharedDataLocator.Find() ?? throw new VideoException("../shared/data/video not found; pass --clips (or set VIDEO_SHARED_DATA)");
             values = [Path.Combine(data, "video")];
         }
 
@@ -349,29 +349,6 @@ internal static class FlickerTableCommand
         }
 
         return clips;
-    }
-
-    /// <summary><c>VIDEO_SHARED_DATA</c>, else the first <c>shared/data</c> with a <c>video</c> folder above the current or the program's directory.</summary>
-    internal static string? SharedDataDirectory()
-    {
-        if (Environment.GetEnvironmentVariable("VIDEO_SHARED_DATA") is { Length: > 0 } env && Directory.Exists(env))
-        {
-            return env;
-        }
-
-        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "shared", "data");
-                if (Directory.Exists(Path.Combine(candidate, "video")))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        return null;
     }
 
     private static List<string> SplitList(IEnumerable<string> values) =>
@@ -420,7 +397,7 @@ internal static class FlickerTableCommand
         string? style = null;
         if (jobs.Any(j => j.m.Family == ModelFamily.Adain))
         {
-            style = request.Style ?? (SharedDataDirectory() is { } data ? Path.Combine(data, DefaultStyle) : null)
+            style = request.Style ?? (SharedDataLocator.Find() is { } data ? Path.Combine(data, DefaultStyle) : null)
                 ?? throw new VideoException("AdaIN models need a style: pass --style IMAGE (../shared/data not found)");
             if (!File.Exists(style))
             {

@@ -89,25 +89,12 @@ internal sealed class StreamSession
         var write = WriteLoopAsync(responses, cts, callToken);
         try
         {
-            await Task.WhenAll(read, infer, write).ConfigureAwait(false);
+            // The cause, not the cancellations and closed channels it caused in the other loops.
+            await TaskJoin.WhenAllAsync([read, infer, write]).ConfigureAwait(false);
         }
         catch (Exception) when (callToken.IsCancellationRequested)
         {
             // The client went away; nothing to report to it.
-        }
-        catch (Exception)
-        {
-            // Report the cause, not the cancellations it caused in the other loops.
-            var cause = new[] { read, infer, write }
-                .Where(t => t.IsFaulted)
-                .SelectMany(t => t.Exception!.InnerExceptions)
-                .FirstOrDefault(e => e is not OperationCanceledException and not ChannelClosedException);
-            if (cause is not null)
-            {
-                throw cause;
-            }
-
-            throw;
         }
         finally
         {
