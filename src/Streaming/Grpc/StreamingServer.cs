@@ -57,8 +57,11 @@ public sealed class StreamingServer : IAsyncDisposable
     /// <summary>The HTTP/1.1 address serving <c>/metrics</c> (the gRPC address itself under TLS).</summary>
     public string MetricsAddress => Addresses.Count > 1 ? Addresses[1] : Address;
 
-    /// <summary>Builds the server; <paramref name="configure"/> adjusts the options after configuration and flags.</summary>
-    public static StreamingServer Create(ServerEndpoint endpoint, Action<StreamingOptions>? configure = null)
+    /// <summary>
+    /// Builds the server; <paramref name="configure"/> adjusts the options after configuration and flags, and
+    /// <paramref name="configureServices"/> adds services after the server's own (functional tests add an interceptor).
+    /// </summary>
+    public static StreamingServer Create(ServerEndpoint endpoint, Action<StreamingOptions>? configure = null, Action<IServiceCollection>? configureServices = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         if (endpoint.ConfigFile is { } file)
@@ -140,6 +143,7 @@ public sealed class StreamingServer : IAsyncDisposable
             builder.Configuration.GetSection(StreamingOptions.SectionName).Bind(o);
             configure?.Invoke(o);
         });
+        configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapStreaming();
         return new StreamingServer(app);

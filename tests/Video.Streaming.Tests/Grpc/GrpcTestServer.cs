@@ -37,7 +37,7 @@ internal sealed class GrpcTestServer : IAsyncDisposable
 
     public string Address => Server.Address;
 
-    public static async Task<GrpcTestServer> StartAsync(Action<StreamingOptions>? configure = null, bool withModels = true, string? apiKey = null, Action<TempDir>? extraModels = null)
+    public static async Task<GrpcTestServer> StartAsync(Action<StreamingOptions>? configure = null, bool withModels = true, string? apiKey = null, Action<TempDir>? extraModels = null, StreamGate? gate = null)
     {
         var dir = new TempDir();
         if (withModels)
@@ -55,7 +55,8 @@ internal sealed class GrpcTestServer : IAsyncDisposable
                 o.Device = Device.Cpu;
                 o.IntraOpThreads = 1;
                 configure?.Invoke(o);
-            });
+            },
+            gate is null ? null : gate.Register);
         await server.StartAsync().WaitAsync(Timeout);
         await server.Services.GetRequiredService<ModelHost>().Loaded.WaitAsync(Timeout);
         return new GrpcTestServer(dir, server, new StylizeClient(server.Address, new StylizeClientOptions { ApiKey = apiKey }));

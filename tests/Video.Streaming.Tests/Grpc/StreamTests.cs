@@ -1,6 +1,9 @@
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using OpenCvSharp;
+using Video.Streaming.Grpc;
 using Video.Streaming.Protos.V1;
 
 namespace Video.Streaming.Tests.Grpc;
@@ -50,7 +53,9 @@ public sealed class StreamTests
     [Fact]
     public async Task StylizeStream_AllPolicyWithAClientThatDoesNotRead_BackpressureStopsTheSender()
     {
-        await using var server = await GrpcTestServer.StartAsync();
+        var gate = new StreamGate();
+        await using var server = await GrpcTestServer.StartAsync(gate: gate);
+        int queue = server.Server.Services.GetRequiredService<IOptions<StreamingOptions>>().Value.LosslessQueueCapacity;
         using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity", Policy = Policy.All }).WaitAsync(T);
         const int count = 40;
         var image = GrpcTestServer.Pattern(640, 360, 3);
@@ -66,14 +71,18 @@ public sealed class StreamTests
             await stream.CompleteAsync();
         });
 
-        // 40 frames of 675 KiB cannot all be in flight: the server's queues (4 + 4) and the HTTP/2 windows hold a
-        // few, then the server stops reading and the client's writes wait. Nothing is dropped.
-        await GrpcTestServer.EventuallyAsync(() => Volatile.Read(ref sent) >= 4, "the first frames to go out");
-        await Task.Delay(TimeSpan.FromSeconds(2));
-        Assert.False(sending.IsCompleted, "all frames were accepted although nobody read the responses");
-        Assert.InRange(Volatile.Read(ref sent), 4, count / 2);
-        Assert.InRange(server.Metrics.QueueDepth, 0, 5);
+        // The server's first frame response waits at the gate, as if the client never read: from here on nothing
+        // leaves the server. Behind that write, inference fills the response channel and stops, the input queue
+        // fills, and the read loop holds one more frame waiting for room (counted in the queue depth). In that state,
+        // which lasts until the write goes on, the server reads nothing more, so the sender cannot get 40 frames of
+        // 675 KiB out: the HTTP/2 windows hold about one.
+        await gate.FirstFrameResponse.WaitForSyncPoint().WaitAsync(T);
+        await GrpcTestServer.EventuallyAsync(() => server.Metrics.QueueDepth == queue + 1, "the read loop to wait for room in the full queue");
+        Assert.False(sending.IsCompleted, "all frames were accepted although the server stopped reading");
+        Assert.InRange(gate.FramesRead, queue + 2, count / 2);
+        Assert.InRange(Volatile.Read(ref sent), 1, count - 1);
 
+        gate.FirstFrameResponse.Continue();
         var frames = (await GrpcTestServer.ReadAllAsync(stream)).Where(r => r.KindCase == StreamResponse.KindOneofCase.Frame).ToList();
         await sending.WaitAsync(T);
         Assert.Equal(Enumerable.Range(0, count).Select(i => (ulong)i), frames.Select(f => f.Frame.Sequence));
@@ -83,20 +92,26 @@ public sealed class StreamTests
     [Fact]
     public async Task StylizeStream_LatestPolicyUnderOverload_DropsOldestAndCountsDrops()
     {
-        await using var server = await GrpcTestServer.StartAsync();
-        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "toon", Policy = Policy.Latest, QueueCapacity = 1 }).WaitAsync(T);
-        var reading = GrpcTestServer.ReadAllAsync(stream);
+        var gate = new StreamGate();
+        await using var server = await GrpcTestServer.StartAsync(gate: gate);
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity", Policy = Policy.Latest, QueueCapacity = 1 }).WaitAsync(T);
 
-        // A burst far faster than toon can stylize 640x360 frames: the queue of one must drop.
+        // The first frame response waits at the gate, so only the few frames that fit in the response channel and
+        // the inference step get past the queue of one; the server keeps reading (a live queue never waits), so the
+        // queue must drop. The overload is made by the test, not by hoping the model is slower than the sender.
         const int sent = 30;
-        var image = GrpcTestServer.Pattern(640, 360, 0);
+        var image = GrpcTestServer.Pattern(160, 96, 0);
         for (int i = 0; i < sent; i++)
         {
             await stream.SendImageAsync(image, i, (ulong)i).WaitAsync(T);
         }
 
         await stream.CompleteAsync().WaitAsync(T);
-        var frames = (await reading.WaitAsync(T)).Where(r => r.KindCase == StreamResponse.KindOneofCase.Frame).Select(r => r.Frame).ToList();
+        await gate.FirstFrameResponse.WaitForSyncPoint().WaitAsync(T);
+        await gate.RequestsEnded.WaitAsync(T);
+        Assert.Equal(sent, gate.FramesRead);
+        gate.FirstFrameResponse.Continue();
+        var frames = (await GrpcTestServer.ReadAllAsync(stream)).Where(r => r.KindCase == StreamResponse.KindOneofCase.Frame).Select(r => r.Frame).ToList();
 
         ulong dropped = frames[^1].DroppedTotal;
         Assert.True(dropped > 0, "no frame was dropped under overload");
