@@ -192,11 +192,12 @@ public static class TrainerCli
             Description = "weight of the temporal loss (0 = off): half of each batch are moved copies of the other half, and the output must move with them (docs/training.md); can be switched on when resuming",
         };
         var change = new Option<double>("--change-weight") { Description = "weight of the mean squared logit change the generator makes to the photo (keeps the sigmoid out of saturation and the photo under the paint); can be switched on or changed when resuming" };
+        var mono = new Option<bool>("--monochrome") { Description = "start from the photo's luma instead of its colours (black-and-white styles such as ink drawings); can be switched on when resuming" };
         // Crops, not whole images: the deeper blocks would ask every crop to be the whole painting (docs/loss-network.md).
         var loss = new LossNetworkOptions(defaultBlocks: 4);
         var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)")
         {
-            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, padOnce, dilated, lossMargin, isotropic, temporal, change,
+            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, padOnce, dilated, lossMargin, isotropic, temporal, change, mono,
         };
         loss.AddTo(cmd);
         cmd.SetAction(r =>
@@ -226,6 +227,7 @@ public static class TrainerCli
                 PadOnce = r.GetValue(padOnce),
                 IsotropicLoss = r.GetValue(isotropic),
                 Dilated = r.GetValue(dilated),
+                Monochrome = r.GetValue(mono),
                 LossMargin = r.GetValue(lossMargin) >= 0 ? r.GetValue(lossMargin) : throw new TrainingDataException($"--loss-margin must be >= 0; got {r.GetValue(lossMargin)}"),
                 TemporalWeight = r.GetValue(temporal),
                 ChangeWeight = r.GetValue(change) is >= 0 and var c && double.IsFinite(c) ? c : throw new TrainingDataException($"--change-weight must be a finite weight >= 0; got {r.GetValue(change)}"),

@@ -68,6 +68,30 @@ public sealed class EagerBenchTests : IDisposable
     }
 
     [Fact]
+    public void Monochrome_BaseIsGreyAndTheExportedGraphIsRebuiltAsMonochrome()
+    {
+        torch.manual_seed(8);
+        using var model = new FastStylizer(StylizerSpec.CheapReflect with { Monochrome = true });
+        model.SetStyleColour(torch.full(1, 3, 8, 8, 0.5f) + (torch.rand(1, 1, 8, 8) * 0.4f));
+        model.eval();
+        var x = torch.rand(1, 3, 32, 48);
+        using (torch.no_grad())
+        {
+            var b = model.ResidualBase(x);
+            Assert.InRange((b - b.mean([1], keepdim: true)).abs().max().item<float>(), 0f, 1e-5f);
+        }
+
+        var path = Path.Combine(_dir, "mono.onnx");
+        OnnxExporter.ExportFast(model, path);
+        var graph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph;
+        using var rebuilt = EagerBenchMethod.BuildFast(graph, graph.Initializer.ToDictionary(t => t.Name, t => t));
+        Assert.True(rebuilt.Spec.Monochrome);
+        var r = EagerBenchMethod.Measure(path, null, 64, 48, 1, 2);
+        Assert.Equal("ok", r.Status);
+        Assert.InRange(r.MaxAbsDiff, 0, EagerBenchMethod.Tolerance);
+    }
+
+    [Fact]
     public void Measure_PadOnceSpec_RebuiltWithItsInputPad()
     {
         // One reflection Pad at the input and a Slice at the end: read back as InputPad, not as a pad before every conv.

@@ -94,6 +94,13 @@ public static class OnnxExporter
 
         var sm = g.Initializer(g.Fresh("style_rgb_mean"), model.StyleRgbMean.contiguous().data<float>().ToArray(), 1, 3, 1, 1);
         var ss = g.Initializer(g.Fresh("style_rgb_std"), model.StyleRgbStd.contiguous().data<float>().ToArray(), 1, 3, 1, 1);
+        if (model.Spec.Monochrome)
+        {
+            var w = g.Initializer(g.Fresh("luma_weights"), StylizerSpec.LumaWeights, 1, 3, 1, 1);
+            var luma = g.Node("Conv", [x, w]);
+            x = g.Node("Concat", [luma, luma, luma], null, ("axis", 1L));
+        }
+
         var (xm, xs) = MeanStd(g, x);
         return g.Node("Add", [g.Node("Mul", [g.Node("Div", [g.Node("Sub", [x, xm]), xs]), ss]), sm]);
     }

@@ -257,7 +257,8 @@ public static class EagerBenchMethod
             ColourTransfer: w.Keys.Any(k => k.StartsWith("style_rgb_mean", StringComparison.Ordinal)),
             ReflectPad: reflectPads.Count > 1,
             InputPad: reflectPads.Count == 1 ? InputPadOf(reflectPads[0], w) : 0,
-            Dilated: graph.Node.Any(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "dilations" && a.Ints.Any(d => d > 1))));
+            Dilated: graph.Node.Any(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "dilations" && a.Ints.Any(d => d > 1))),
+            Monochrome: w.Keys.Any(k => k.StartsWith("luma_weights", StringComparison.Ordinal)));
         var model = new FastStylizer(spec);
         using (torch.no_grad())
         {

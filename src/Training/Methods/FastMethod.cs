@@ -43,8 +43,11 @@ public sealed record FastOptions : RunOptions
     /// <summary>Dilated residual convs (<see cref="StylizerSpec.Dilated"/>): a wider receptive field for the same cost; not switchable on resume.</summary>
     public bool Dilated { get; init; }
 
+    /// <summary>The generator starts from the frame's luma (<see cref="StylizerSpec.Monochrome"/>); may be switched on when resuming.</summary>
+    public bool Monochrome { get; init; }
+
     /// <summary>The generator design these options train.</summary>
-    public StylizerSpec Spec => StylizerSpec.CheapWith(ReflectPad, PadOnce) with { Dilated = Dilated };
+    public StylizerSpec Spec => StylizerSpec.CheapWith(ReflectPad, PadOnce) with { Dilated = Dilated, Monochrome = Monochrome };
 
     /// <summary>
     /// Weight of the temporal loss (<see cref="TemporalLoss"/>; 0 = off). When on, half of each batch are crops and the

@@ -20,7 +20,7 @@ public static class Packaging
     {
         var state = RunState.TryLoad(runDir) ?? throw new TrainingDataException($"no state.json in {runDir}");
         bool Flag(string option) => state.Options.TryGetValue(option, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.True;
-        using var model = new FastStylizer(StylizerSpec.CheapWith(reflectPad: Flag("reflectPad"), padOnce: Flag("padOnce")) with { Dilated = Flag("dilated") });
+        using var model = new FastStylizer(StylizerSpec.CheapWith(reflectPad: Flag("reflectPad"), padOnce: Flag("padOnce")) with { Dilated = Flag("dilated"), Monochrome = Flag("monochrome") });
         model.load(Path.Combine(runDir, FastMethod.WeightsFile));
         model.eval();
         Directory.CreateDirectory(outDir);

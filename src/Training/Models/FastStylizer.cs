@@ -74,7 +74,10 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
     }
 
     /// <summary>The image the output is a change of: the input, or its colour transfer to the style's RGB statistics.</summary>
-    public Tensor ResidualBase(Tensor x) => Spec.ColourTransfer ? Losses.StyleLosses.AdaIn(x, style_rgb_mean, style_rgb_std) : x;
+    public Tensor ResidualBase(Tensor x) => Spec.ColourTransfer ? Losses.StyleLosses.AdaIn(Spec.Monochrome ? Luma(x).expand(-1, 3, -1, -1) : x, style_rgb_mean, style_rgb_std) : x;
+
+    /// <summary>B×1×H×W Rec. 601 luma of a B×3×H×W RGB image.</summary>
+    public static Tensor Luma(Tensor x) => (x * torch.tensor(StylizerSpec.LumaWeights).reshape(1, 3, 1, 1)).sum(1, keepdim: true);
 
     /// <summary>The layers in execution order, for the exporter.</summary>
     internal IEnumerable<(string Kind, Conv2d Conv, InstanceNorm2d? Norm)> Layers()
@@ -178,9 +181,8 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
     /// </summary>
     public static Tensor DetailUpsample(Tensor frame, Tensor low, Tensor styledLow)
     {
-        var luma = torch.tensor(new float[] { 0.299f, 0.587f, 0.114f }).reshape(1, 3, 1, 1);
-        var iHi = (frame * luma).sum(1, keepdim: true);
-        var iLo = (low * luma).sum(1, keepdim: true);
+        var iHi = Luma(frame);
+        var iLo = Luma(low);
         Tensor Up(Tensor t) => functional.interpolate(t, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
 
         // Bilinear ×2 is linear and per channel, so Up(styledLow) − Up(iLo) = Up(styledLow − iLo): one full-size resize

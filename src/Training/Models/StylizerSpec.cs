@@ -17,7 +17,8 @@ public sealed record StylizerSpec(
     [property: JsonPropertyName("colourTransfer")] bool ColourTransfer = false,
     [property: JsonPropertyName("reflectPad")] bool ReflectPad = false,
     [property: JsonPropertyName("inputPad")] int InputPad = 0,
-    [property: JsonPropertyName("dilated")] bool Dilated = false)
+    [property: JsonPropertyName("dilated")] bool Dilated = false,
+    [property: JsonPropertyName("monochrome")] bool Monochrome = false)
 {
     /// <summary>
     /// Dilations of the residual convs when <see cref="Dilated"/>, repeated every four convs: 1, 2, 2, 4 together reach every
@@ -25,6 +26,13 @@ public sealed record StylizerSpec(
     /// about 90 half-resolution pixels for the same FLOPs, so the generator can paint strokes and swirls, not only texture.
     /// </summary>
     public static readonly int[] DilationPattern = [1, 2, 2, 4];
+
+    /// <summary>
+    /// With <see cref="ColourTransfer"/>: the base the generator changes is the frame's luma (Rec. 601) in all three
+    /// channels, transferred to the style's statistics, so a black-and-white style (an ink drawing) starts from a grey
+    /// image instead of a faded colour one. Adds no parameters: it can be switched on when resuming.
+    /// </summary>
+    public static readonly float[] LumaWeights = [0.299f, 0.587f, 0.114f];
 
     /// <summary>Dilation of residual conv <paramref name="index"/> (0-based over all residual convs).</summary>
     public int ResidualDilation(int index) => Dilated ? DilationPattern[index % DilationPattern.Length] : 1;
