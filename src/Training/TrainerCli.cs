@@ -164,24 +164,10 @@ public static class TrainerCli
 
     private static Command FastCommand(string[] allArgs)
     {
-        var name = new Option<string>("--name") { Description = "model name (file stem in models/)", Required = true };
+        var defaults = new FastOptions { Name = "", ContentDir = "", RunDir = "", Style = "" };
+        var run = new RunOptionsBinder(defaults, defaultName: null);
         var style = new Option<string>("--style") { Description = "style image", Required = true };
-        var contentDir = new Option<string?>("--content") { Description = "folder of content photos (default: <shared data>/content)" };
-        var runDir = new Option<string?>("--run-dir") { Description = "where checkpoints, losses and state go (default: /work/runs/NAME or $VIDEO_RUNS/NAME)" };
-        var outDir = new Option<string?>("--out") { Description = "package the result into this folder (e.g. models) when training stops" };
-        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 3000 };
-        var minutes = new Option<double>("--max-minutes") { Description = "wall-clock budget including resumed time", DefaultValueFactory = _ => 30 };
-        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 4 };
-        var crop = new Option<int>("--crop") { DefaultValueFactory = _ => 160 };
-        var styleSize = new Option<int>("--style-size") { Description = "long side of the style image for its Gram targets", DefaultValueFactory = _ => 320 };
-        var cw = new Option<double>("--content-weight") { DefaultValueFactory = _ => 1 };
-        var sw = new Option<double>("--style-weight") { DefaultValueFactory = _ => 10 };
-        var tw = new Option<double>("--tv-weight") { DefaultValueFactory = _ => 10 };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-3 };
-        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 100 };
-        var limit = new Option<int?>("--content-limit") { Description = "use only the first N training photos (tests)" };
-        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
-        var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
+        var styleSize = new Option<int>("--style-size") { Description = "long side of the style image for its Gram targets", DefaultValueFactory = _ => defaults.StyleLongSide };
         var reflect = new Option<bool>("--reflect-pad") { Description = "reflection padding in the generator (no border bands; ~10% slower); can be switched on when resuming" };
         var padOnce = new Option<bool>("--pad-once") { Description = "reflection-pad the input once and zero-pad inside the convs (~20% faster than --reflect-pad, no border bands); can be switched on when resuming" };
         var lossMargin = new Option<int>("--loss-margin") { Description = "the generator sees crops this much larger on every side and the losses only their inner --crop pixels (no image border in the loss: no bands or frames)" };
@@ -191,38 +177,18 @@ public static class TrainerCli
         {
             Description = "weight of the temporal loss (0 = off): half of each batch are moved copies of the other half, and the output must move with them (docs/training.md); can be switched on when resuming",
         };
-        var change = new Option<double>("--change-weight") { Description = "weight of the mean squared logit change the generator makes to the photo (keeps the sigmoid out of saturation and the photo under the paint); can be switched on or changed when resuming" };
         var mono = new Option<bool>("--monochrome") { Description = "start from the photo's luma instead of its colours (black-and-white styles such as ink drawings); can be switched on when resuming" };
         // Crops, not whole images: the deeper blocks would ask every crop to be the whole painting (docs/loss-network.md).
         var loss = new LossNetworkOptions(defaultBlocks: 4);
-        var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)")
-        {
-            name, style, contentDir, runDir, outDir, steps, minutes, batch, crop, styleSize, cw, sw, tw, lr, every, limit, seed, resume, reflect, padOnce, dilated, lossMargin, isotropic, temporal, change, mono,
-        };
+        var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)");
+        run.AddTo(cmd, style, styleSize, reflect, padOnce, dilated, lossMargin, isotropic, temporal, mono);
         loss.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            string n = r.GetValue(name)!;
-            var o = new FastOptions
+            var o = run.Bind(r, defaults, allArgs) with
             {
-                Name = n,
                 Style = r.GetValue(style)!,
-                ContentDir = r.GetValue(contentDir) ?? Path.Combine(SharedDataDir(), "content"),
-                RunDir = r.GetValue(runDir) ?? DefaultRunDir(n),
-                OutDir = r.GetValue(outDir),
-                Steps = r.GetValue(steps),
-                MaxMinutes = r.GetValue(minutes),
-                Batch = r.GetValue(batch),
-                Crop = r.GetValue(crop),
                 StyleLongSide = r.GetValue(styleSize),
-                ContentWeight = r.GetValue(cw),
-                StyleWeight = r.GetValue(sw),
-                TvWeight = r.GetValue(tw),
-                LearningRate = r.GetValue(lr),
-                CheckpointEvery = r.GetValue(every),
-                ContentLimit = r.GetValue(limit),
-                Seed = r.GetValue(seed),
-                Resume = r.GetValue(resume),
                 ReflectPad = r.GetValue(reflect),
                 PadOnce = r.GetValue(padOnce),
                 IsotropicLoss = r.GetValue(isotropic),
@@ -230,8 +196,6 @@ public static class TrainerCli
                 Monochrome = r.GetValue(mono),
                 LossMargin = r.GetValue(lossMargin) >= 0 ? r.GetValue(lossMargin) : throw new TrainingDataException($"--loss-margin must be >= 0; got {r.GetValue(lossMargin)}"),
                 TemporalWeight = r.GetValue(temporal),
-                ChangeWeight = r.GetValue(change) is >= 0 and var c && double.IsFinite(c) ? c : throw new TrainingDataException($"--change-weight must be a finite weight >= 0; got {r.GetValue(change)}"),
-                Command = RunState.CommandLine(allArgs),
             };
             RequireFile(o.Style, "style image");
             using var net = loss.Create(r);
@@ -242,59 +206,15 @@ public static class TrainerCli
 
     private static Command AdaInCommand(string[] allArgs)
     {
-        var name = new Option<string>("--name") { Description = "model name (file stem in models/)", DefaultValueFactory = _ => "adain" };
-        var contentDir = new Option<string?>("--content") { Description = "folder of content photos (default: <shared data>/content)" };
+        var defaults = new AdaInOptions { Name = "adain", ContentDir = "", RunDir = "", StyleDir = "" };
+        var run = new RunOptionsBinder(defaults, defaultName: defaults.Name);
         var styleDir = new Option<string?>("--styles") { Description = "folder of style images (default: <shared data>/style)" };
-        var runDir = new Option<string?>("--run-dir") { Description = "checkpoints, losses, state (default: /work/runs/NAME or $VIDEO_RUNS/NAME)" };
-        var outDir = new Option<string?>("--out") { Description = "package the result into this folder (e.g. models) when training stops" };
-        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 4000 };
-        var minutes = new Option<double>("--max-minutes") { DefaultValueFactory = _ => 30 };
-        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 4 };
-        var crop = new Option<int>("--crop") { DefaultValueFactory = _ => 128 };
-        var cw = new Option<double>("--content-weight") { DefaultValueFactory = _ => 1 };
-        var sw = new Option<double>("--style-weight") { DefaultValueFactory = _ => 5 };
-        var tw = new Option<double>("--tv-weight") { DefaultValueFactory = _ => 10 };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-3 };
-        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 100 };
-        var limit = new Option<int?>("--content-limit") { Description = "use only the first N training photos (tests)" };
-        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
-        var resume = new Option<bool>("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
-        var blocks = new Option<int>("--loss-blocks") { Description = "ResNet-18 residual blocks used as style layers (4-8; the encoder is the first 4)", DefaultValueFactory = _ => 4 };
-        var change = new Option<double>("--change-weight") { Description = "weight of the mean squared logit change of the decoder (keeps the sigmoid out of saturation: no black or white blotches); can be switched on when resuming" };
-        var cmd = new Command("adain", "train an arbitrary-style AdaIN decoder (Huang & Belongie 2017) on the pretrained ResNet-18 encoder")
-        {
-            name, contentDir, styleDir, runDir, outDir, steps, minutes, batch, crop, cw, sw, tw, lr, every, limit, seed, resume, blocks, change,
-        };
+        var blocks = new Option<int>("--loss-blocks") { Description = $"ResNet-18 residual blocks used as style layers ({AdaInStylizer.EncoderBlocks}-8; the encoder is the first {AdaInStylizer.EncoderBlocks})", DefaultValueFactory = _ => AdaInStylizer.EncoderBlocks };
+        var cmd = new Command("adain", "train an arbitrary-style AdaIN decoder (Huang & Belongie 2017) on the pretrained ResNet-18 encoder");
+        run.AddTo(cmd, styleDir, blocks);
         cmd.SetAction(r =>
         {
-            string n = r.GetValue(name)!;
-            var o = new AdaInOptions
-            {
-                Name = n,
-                ContentDir = r.GetValue(contentDir) ?? Path.Combine(SharedDataDir(), "content"),
-                StyleDir = r.GetValue(styleDir) ?? Path.Combine(SharedDataDir(), "style"),
-                RunDir = r.GetValue(runDir) ?? DefaultRunDir(n),
-                OutDir = r.GetValue(outDir),
-                Steps = r.GetValue(steps),
-                MaxMinutes = r.GetValue(minutes),
-                Batch = r.GetValue(batch),
-                Crop = r.GetValue(crop),
-                ContentWeight = r.GetValue(cw),
-                StyleWeight = r.GetValue(sw),
-                TvWeight = r.GetValue(tw),
-                LearningRate = r.GetValue(lr),
-                CheckpointEvery = r.GetValue(every),
-                ContentLimit = r.GetValue(limit),
-                Seed = r.GetValue(seed),
-                Resume = r.GetValue(resume),
-                ChangeWeight = r.GetValue(change),
-                Command = RunState.CommandLine(allArgs),
-            };
-            if (r.GetValue(change) is < 0 or double.NaN or double.PositiveInfinity)
-            {
-                throw new TrainingDataException($"--change-weight must be a finite weight >= 0; got {r.GetValue(change)}");
-            }
-
+            var o = run.Bind(r, defaults, allArgs) with { StyleDir = r.GetValue(styleDir) ?? Path.Combine(SharedDataDir(), "style") };
             if (r.GetValue(blocks) is < AdaInStylizer.EncoderBlocks or > 8)
             {
                 throw new TrainingDataException($"--loss-blocks must be {AdaInStylizer.EncoderBlocks} to 8 for adain; got {r.GetValue(blocks)}");
@@ -304,6 +224,99 @@ public static class TrainerCli
             return AdaInMethod.Run(o, net);
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// The options every resumable training run takes (<see cref="RunOptions"/>), declared once. Their defaults are read
+    /// from the method's own options record, so each default is written in one place.
+    /// </summary>
+    private sealed class RunOptionsBinder
+    {
+        private readonly Option<string> _name;
+        private readonly Option<string?> _content = new("--content") { Description = "folder of content photos (default: <shared data>/content)" };
+        private readonly Option<string?> _runDir = new("--run-dir") { Description = "where checkpoints, losses and state go (default: /work/runs/NAME or $VIDEO_RUNS/NAME)" };
+        private readonly Option<string?> _out = new("--out") { Description = "package the result into this folder (e.g. models) when training stops" };
+        private readonly Option<int> _steps;
+        private readonly Option<double> _minutes;
+        private readonly Option<int> _batch;
+        private readonly Option<int> _crop;
+        private readonly Option<double> _contentWeight;
+        private readonly Option<double> _styleWeight;
+        private readonly Option<double> _tvWeight;
+        private readonly Option<double> _changeWeight;
+        private readonly Option<double> _lr;
+        private readonly Option<int> _every;
+        private readonly Option<int?> _limit = new("--content-limit") { Description = "use only the first N training photos (tests)" };
+        private readonly Option<int> _seed;
+        private readonly Option<bool> _resume = new("--resume") { Description = "continue the run in --run-dir from its last checkpoint" };
+
+        public RunOptionsBinder(RunOptions d, string? defaultName)
+        {
+            _name = defaultName is null
+                ? new("--name") { Description = "model name (file stem in models/)", Required = true }
+                : new("--name") { Description = "model name (file stem in models/)", DefaultValueFactory = _ => defaultName };
+            _steps = new("--steps") { DefaultValueFactory = _ => d.Steps };
+            _minutes = new("--max-minutes") { Description = "wall-clock budget including resumed time", DefaultValueFactory = _ => d.MaxMinutes };
+            _batch = new("--batch") { DefaultValueFactory = _ => d.Batch };
+            _crop = new("--crop") { DefaultValueFactory = _ => d.Crop };
+            _contentWeight = new("--content-weight") { DefaultValueFactory = _ => d.ContentWeight };
+            _styleWeight = new("--style-weight") { DefaultValueFactory = _ => d.StyleWeight };
+            _tvWeight = new("--tv-weight") { DefaultValueFactory = _ => d.TvWeight };
+            _changeWeight = new("--change-weight")
+            {
+                Description = "weight of the mean squared logit change the network makes to the photo (keeps the sigmoid out of saturation, no black or white blotches, and the photo under the paint); can be switched on or changed when resuming",
+                DefaultValueFactory = _ => d.ChangeWeight,
+            };
+            _lr = new("--lr") { DefaultValueFactory = _ => d.LearningRate };
+            _every = new("--checkpoint-every") { DefaultValueFactory = _ => d.CheckpointEvery };
+            _seed = new("--seed") { DefaultValueFactory = _ => d.Seed };
+        }
+
+        /// <summary>Adds the shared options to <paramref name="cmd"/>, the method's own <paramref name="specific"/> ones after them.</summary>
+        public void AddTo(Command cmd, params Option[] specific)
+        {
+            foreach (var o in new Option[] { _name, _content, _runDir, _out, _steps, _minutes, _batch, _crop, _contentWeight, _styleWeight, _tvWeight, _changeWeight, _lr, _every, _limit, _seed, _resume }.Concat(specific))
+            {
+                cmd.Options.Add(o);
+            }
+        }
+
+        /// <summary><paramref name="template"/> with every shared option as parsed; checks the weights.</summary>
+        public T Bind<T>(ParseResult r, T template, string[] allArgs)
+            where T : RunOptions
+        {
+            string name = r.GetValue(_name)!;
+            var o = template with
+            {
+                Name = name,
+                ContentDir = r.GetValue(_content) ?? Path.Combine(SharedDataDir(), "content"),
+                RunDir = r.GetValue(_runDir) ?? DefaultRunDir(name),
+                OutDir = r.GetValue(_out),
+                Steps = r.GetValue(_steps),
+                MaxMinutes = r.GetValue(_minutes),
+                Batch = r.GetValue(_batch),
+                Crop = r.GetValue(_crop),
+                ContentWeight = r.GetValue(_contentWeight),
+                StyleWeight = r.GetValue(_styleWeight),
+                TvWeight = r.GetValue(_tvWeight),
+                ChangeWeight = r.GetValue(_changeWeight),
+                LearningRate = r.GetValue(_lr),
+                CheckpointEvery = r.GetValue(_every),
+                ContentLimit = r.GetValue(_limit),
+                Seed = r.GetValue(_seed),
+                Resume = r.GetValue(_resume),
+                Command = RunState.CommandLine(allArgs),
+            };
+            foreach (var (option, value) in new[] { ("--content-weight", o.ContentWeight), ("--style-weight", o.StyleWeight), ("--tv-weight", o.TvWeight), ("--change-weight", o.ChangeWeight) })
+            {
+                if (!(value >= 0) || !double.IsFinite(value))
+                {
+                    throw new TrainingDataException($"{option} must be a finite weight >= 0; got {value}");
+                }
+            }
+
+            return o;
+        }
     }
 
     private static Command BenchCommand()

@@ -27,13 +27,6 @@ public sealed record AdaInOptions : RunOptions
     public int ShortSide { get; init; } = 200;
 
     public int StyleHoldoutEvery { get; init; } = 5;
-
-    /// <summary>
-    /// Weight of the mean squared logit change the decoder makes (0 = off). Where the change is large the sigmoid
-    /// saturates, the loss gradient through it vanishes, and the region stays black or white for good (the blotches on
-    /// faces); this term's gradient does not vanish there, so it pulls such regions back. May be switched on when resuming.
-    /// </summary>
-    public double ChangeWeight { get; init; }
 }
 
 /// <summary>

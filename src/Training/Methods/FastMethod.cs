@@ -62,12 +62,6 @@ public sealed record FastOptions : RunOptions
     /// loss, models painted bands and frames along it (docs/training.md).
     /// </summary>
     public int LossMargin { get; init; }
-
-    /// <summary>
-    /// Weight of the mean squared logit change (<see cref="FastStylizer.LogitChange"/>; 0 = off): keeps the sigmoid out of
-    /// saturation and the photo under the paint. May be switched on or changed when resuming.
-    /// </summary>
-    public double ChangeWeight { get; init; }
 }
 
 /// <summary>Trains one <see cref="FastStylizer"/> for one style image; checkpoints to the run directory and resumes from it.</summary>

@@ -31,6 +31,14 @@ public abstract record RunOptions
 
     public double TvWeight { get; init; } = 10;
 
+    /// <summary>
+    /// Weight of the mean squared logit change the network makes to (the colour transfer of) the photo; 0 = off. Where the
+    /// change is large the sigmoid saturates, the loss gradient through it vanishes and the region stays black or white for
+    /// good; this term's gradient does not vanish there. It also keeps the photo under the paint. May be switched on or
+    /// changed when resuming.
+    /// </summary>
+    public double ChangeWeight { get; init; }
+
     public double LearningRate { get; init; } = 1e-3;
 
     public int CheckpointEvery { get; init; } = 100;
