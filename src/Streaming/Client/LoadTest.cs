@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Google.Protobuf;
 using Grpc.Core;
 using Video.Capture;
+using Video.Evaluation;
 using Video.Streaming.Protos.V1;
 
 namespace Video.Streaming.Client;
@@ -95,7 +96,6 @@ public static class LoadTest
         var elapsed = watch.Elapsed;
         var latencies = figures.SelectMany(f => f.Latencies).Order().ToArray();
         long received = figures.Sum(f => f.Received);
-        double Percentile(double p) => latencies.Length == 0 ? double.NaN : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(p * latencies.Length) - 1)];
         return new LoadTestResult(
             options.Streams,
             elapsed,
@@ -103,9 +103,9 @@ public static class LoadTest
             received,
             figures.Sum(f => f.Dropped),
             received / options.Duration.TotalSeconds,
-            Percentile(0.50),
-            Percentile(0.95),
-            Percentile(0.99),
+            Percentile.OfSorted(latencies, 0.50),
+            Percentile.OfSorted(latencies, 0.95),
+            Percentile.OfSorted(latencies, 0.99),
             received == 0 ? double.NaN : figures.Sum(f => f.InferenceMs) / received,
             received == 0 ? double.NaN : figures.Sum(f => f.QueueMs) / received,
             figures.FirstOrDefault()?.Model ?? string.Empty,
