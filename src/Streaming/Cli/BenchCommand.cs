@@ -6,6 +6,7 @@ using System.Text.Json;
 using Video.Capture;
 using Video.Inference;
 using Video.Inference.Benchmarks;
+using Video.Evaluation;
 using Video.Inference.Onnx;
 using Video.Inference.Temporal;
 using Video.Streaming.Cli.Bench;
@@ -268,7 +269,7 @@ internal static class BenchCommand
           procedural `toon`) have no eager figure ("n/a"). When the trainer cannot be built or run, the column is skipped
           and the reason is printed and written above the tables.
         - **FLOPs** are counted from each model's ONNX graph by a shape walk at the inference tensor size
-          (`Video.Inference.Onnx.ModelCost`): 2 FLOPs per multiply-add of `Conv`
+          (`Video.Evaluation.ModelCost`): 2 FLOPs per multiply-add of `Conv`
           (2·C_out·C_in/groups·kH·kW·H_out·W_out), `ConvTranspose`, `MatMul` and `Gemm`; bias additions, elementwise ops,
           pooling, resize, padding and reductions are not counted (they are memory-bound). GFLOP/s = counted FLOPs /
           inference-only time per frame.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 using Video.Inference;
+using Video.Evaluation;
 using Video.Inference.Onnx;
 
 namespace Video.Streaming.Cli.Bench;

@@ -1,8 +1,9 @@
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Onnx;
+using Video.Inference;
 
-namespace Video.Inference.Onnx;
+namespace Video.Evaluation;
 
 /// <summary>
 /// Floating-point work of one run of an ONNX graph at given input sizes, from its structure alone: shapes are propagated

@@ -1,6 +1,7 @@
+using Video.Inference;
 using Video.Inference.Onnx;
 
-namespace Video.Inference.Tests.Onnx;
+namespace Video.Evaluation.Tests;
 
 /// <summary>The FLOP counter on tiny graphs whose FLOPs are worked out by hand, and on bad graphs.</summary>
 public class ModelCostTests
