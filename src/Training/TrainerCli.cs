@@ -68,13 +68,19 @@ public static class TrainerCli
 
         public Option<int> Blocks { get; } = new("--loss-blocks") { Description = $"resnet18 residual blocks used as style layers (4-8; default {defaultBlocks})", DefaultValueFactory = _ => defaultBlocks };
 
+        public Option<int> ContentBlock { get; } = new("--content-block")
+        {
+            Description = $"resnet18 residual block of the content loss, 1-based (2 = layer1.1 at 1/4 of the image keeps edges and faces; {ResNet18LossNetwork.DefaultContentBlock} = layer2.1 at 1/8)",
+            DefaultValueFactory = _ => ResNet18LossNetwork.DefaultContentBlock,
+        };
+
         public Option<string?> Vgg19 { get; } = Vgg19Option();
 
         public Option<long> Seed { get; } = LossSeedOption();
 
         public void AddTo(Command cmd)
         {
-            foreach (var o in new Option[] { Kind, Smoothing, Temperature, Blocks, Vgg19, Seed })
+            foreach (var o in new Option[] { Kind, Smoothing, Temperature, Blocks, ContentBlock, Vgg19, Seed })
             {
                 cmd.Options.Add(o);
             }
@@ -95,7 +101,7 @@ public static class TrainerCli
             };
             return r.GetValue(Kind) switch
             {
-                "resnet18" => ResNet18LossNetwork.Load(blocks: r.GetValue(Blocks), smoothing: smoothing, temperature: r.GetValue(Temperature)),
+                "resnet18" => ResNet18LossNetwork.Load(blocks: r.GetValue(Blocks), smoothing: smoothing, temperature: r.GetValue(Temperature), contentBlock: r.GetValue(ContentBlock)),
                 "random" => new RandomLossNetwork(r.GetValue(Seed)),
                 var other => throw new TrainingDataException($"--loss-net must be resnet18 or random; got '{other}'"),
             };

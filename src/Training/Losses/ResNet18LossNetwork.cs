@@ -46,8 +46,9 @@ public sealed class ResNet18LossNetwork : ILossNetwork
     private readonly Tensor _meanBgr;
     private readonly int _blocks;
 
-    private ResNet18LossNetwork(List<Op> ops, Tensor meanBgr, int blocks, ActivationSmoothing smoothing, double temperature, string source)
+    private ResNet18LossNetwork(List<Op> ops, Tensor meanBgr, int blocks, ActivationSmoothing smoothing, double temperature, string source, int contentLayer)
     {
+        ContentLayer = contentLayer;
         _ops = ops;
         _meanBgr = meanBgr;
         _blocks = blocks;
@@ -67,8 +68,11 @@ public sealed class ResNet18LossNetwork : ILossNetwork
     /// <summary>Channel means (B, G, R order, 0–255 scale) the network expects subtracted, read from the preprocessing graph.</summary>
     public IReadOnlyList<float> MeanBgr => _meanBgr.flatten().data<float>().ToArray();
 
-    /// <summary>The content layer is layer2.1 (the fourth block; 128 channels at 1/8 of the input).</summary>
-    public int ContentLayer => 3;
+    /// <summary>Index of the content block in <see cref="Features"/>: layer2.1 (128 channels at 1/8 of the input) unless loaded with another.</summary>
+    public int ContentLayer { get; }
+
+    /// <summary>The default content block, 1-based: the fourth, layer2.1 (128 channels at 1/8 of the image).</summary>
+    public const int DefaultContentBlock = 4;
 
     public string Description => $"resnet18-imagenet ({PackageId} {PackageVersion}, {Path.GetFileName(Source)}; style {string.Join('/', BlockNames.Take(_blocks))}, content {BlockNames[ContentLayer]}; " +
         (Smoothing == ActivationSmoothing.Softmax ? $"SWAG softmax over channels, T={Temperature:0.###})" : "raw activations)");
@@ -116,11 +120,16 @@ public sealed class ResNet18LossNetwork : ILossNetwork
     }
 
     /// <summary>Loads the trunk up to the <paramref name="blocks"/>-th residual block (4–8) from <paramref name="packageDir"/> (default: <see cref="Locate"/>).</summary>
-    public static ResNet18LossNetwork Load(string? packageDir = null, int blocks = 8, ActivationSmoothing smoothing = ActivationSmoothing.None, double temperature = 1)
+    public static ResNet18LossNetwork Load(string? packageDir = null, int blocks = 8, ActivationSmoothing smoothing = ActivationSmoothing.None, double temperature = 1, int contentBlock = DefaultContentBlock)
     {
         if (blocks is < 4 or > 8)
         {
-            throw new TrainingDataException($"the ResNet-18 loss network takes 4 to 8 residual blocks (the content layer is the fourth, layer2.1); got {blocks}");
+            throw new TrainingDataException($"the ResNet-18 loss network takes 4 to 8 residual blocks; got {blocks}");
+        }
+
+        if (contentBlock < 1 || contentBlock > blocks)
+        {
+            throw new TrainingDataException($"the content block must be 1 to {blocks} (the style blocks): 2 is layer1.1 at 1/4 of the image, 4 is layer2.1 at 1/8; got {contentBlock}");
         }
 
         if (!(temperature > 0))
@@ -137,7 +146,7 @@ public sealed class ResNet18LossNetwork : ILossNetwork
 
         var ops = ReadOps(ModelProto.Parser.ParseFrom(File.ReadAllBytes(modelPath)).Graph, blocks);
         var mean = ReadMeanBgr(ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(packageDir, PreprocessRelativePath))).Graph);
-        return new ResNet18LossNetwork(ops, mean, blocks, smoothing, temperature, modelPath);
+        return new ResNet18LossNetwork(ops, mean, blocks, smoothing, temperature, modelPath, contentBlock - 1);
     }
 
     /// <summary>RGB in [0,1] (B×3×H×W) → what the network takes: BGR in 0–255 minus the channel means.</summary>

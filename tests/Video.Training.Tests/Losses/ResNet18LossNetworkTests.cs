@@ -133,6 +133,18 @@ public sealed class ResNet18LossNetworkTests : IDisposable
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    [Fact]
+    public void Load_ContentBlock_SelectsTheLayerAndItsDescription()
+    {
+        using var net = ResNet18LossNetwork.Load(blocks: 4, contentBlock: 2);
+        Assert.Equal(1, net.ContentLayer);
+        Assert.Contains("content layer1.1", net.Description, StringComparison.Ordinal);
+        using var x = torch.rand(1, 3, 64, 96);
+        Assert.Equal([1L, 64, 16, 24], net.Features(x)[net.ContentLayer].shape);
+        var e = Assert.Throws<TrainingDataException>(() => ResNet18LossNetwork.Load(blocks: 4, contentBlock: 5));
+        Assert.StartsWith("the content block must be 1 to 4", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A copy of the model with the input's size set and every named value also a graph output.</summary>
     private string WithEveryValueAsOutput(string source, IEnumerable<string> names, int height, int width)
     {
