@@ -2,7 +2,7 @@ using OpenCvSharp;
 using Video.Capture;
 using Video.Inference.Temporal.Internal;
 
-namespace Video.Inference.Temporal;
+namespace Video.Evaluation;
 
 /// <summary>
 /// Measures flicker as the warping error E_warp of Lai et al. 2018 ("Learning Blind Video Temporal

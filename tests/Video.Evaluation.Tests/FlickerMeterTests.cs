@@ -1,8 +1,7 @@
 using Video.Capture;
-using Video.Inference.Temporal;
-using Video.Inference.Temporal.Internal;
+using Video.Inference.Tests.Temporal;
 
-namespace Video.Inference.Tests.Temporal;
+namespace Video.Evaluation.Tests;
 
 public class FlickerMeterTests
 {
@@ -62,52 +61,47 @@ public class FlickerMeterTests
     }
 
     [Fact]
-    public void MotionBoundaryMask_ClearsWhereTheFlowJumps_NotWhereItIsSmooth()
-    {
-        // Left half moves 3 pixels right, right half stands still; the flow changes only between columns 15 and 16.
-        const int W = 32, H = 8;
-        var flow = new float[W * H * 2];
-        for (int y = 0; y < H; y++)
-        {
-            for (int x = 0; x < W / 2; x++)
-            {
-                flow[2 * ((y * W) + x)] = 3;
-            }
-        }
-
-        var visible = new byte[W * H];
-        Array.Fill(visible, (byte)1);
-        int cleared = FlowKernels.MotionBoundaryMask(flow, W, H, scale: 1, visible);
-
-        Assert.Equal(H, cleared);
-        for (int y = 0; y < H; y++)
-        {
-            for (int x = 0; x < W; x++)
-            {
-                Assert.Equal(x == (W / 2) - 1 ? 0 : 1, visible[(y * W) + x]);
-            }
-        }
-
-        // A smooth zoom (the flow grows by 0.02 pixels per pixel) is no boundary: 0.02² = 0.0004 < 0.002.
-        for (int y = 0; y < H; y++)
-        {
-            for (int x = 0; x < W; x++)
-            {
-                flow[2 * ((y * W) + x)] = 0.02f * x;
-                flow[(2 * ((y * W) + x)) + 1] = 0.02f * y;
-            }
-        }
-
-        Array.Fill(visible, (byte)1);
-        Assert.Equal(0, FlowKernels.MotionBoundaryMask(flow, W, H, scale: 1, visible));
-    }
-
-    [Fact]
     public void Push_WrongSize_Throws()
     {
         using var meter = new FlickerMeter(32, 32, versions: 1);
         using var a = Frame.CreateUnpooled(32, 32);
         using var b = Frame.CreateUnpooled(16, 32);
         Assert.Throws<ArgumentException>(() => meter.Push(a, [b]));
+    }
+
+    [Fact]
+    public void Push_SceneCut_IsLeftOutOfTheMean()
+    {
+        const int W = 96, H = 64;
+        var first = TemporalFixtures.Texture(W, H, seed: 3);
+        var second = TemporalFixtures.Texture(W, H, seed: 9);
+        // Two random textures of one kind look alike to a coarse flow (77 % "visible" at this size), so the
+        // visibility bound is lifted here; the error criterion alone marks the cut.
+        using var meter = new FlickerMeter(W, H, versions: 1, cutVisibleFraction: 1);
+        for (int t = 0; t < 6; t++)
+        {
+            using var original = TemporalFixtures.Pan(t < 3 ? first : second, W, W, H, t, 0, 0);
+            using var stylized = TemporalFixtures.Flicker(original, 40);
+            meter.Push(original, [stylized]);
+        }
+
+        var d = meter.PairDetails[2];
+        Assert.True(meter.Cuts == 1, $"visible {d.VisibleFraction} error {d.Errors[0]}");
+        Assert.Equal(4, meter.Pairs);
+        Assert.True(meter.PairDetails[2].IsCut);
+        // What is left is the static frames' (flow noise, far below the cut's 0.068).
+        Assert.InRange(meter.OriginalWarpError, 0, 1e-5);
+        Assert.InRange(meter.WarpError(0), 0, 1e-5);
+
+        // Counted (cut threshold 0), the cut dominates the figure.
+        using var counting = new FlickerMeter(W, H, versions: 1, cutError: 0);
+        for (int t = 0; t < 6; t++)
+        {
+            using var original = TemporalFixtures.Pan(t < 3 ? first : second, W, W, H, t, 0, 0);
+            counting.Push(original, [original]);
+        }
+
+        Assert.Equal(5, counting.Pairs);
+        Assert.True(counting.OriginalWarpError > 0.01, $"{counting.OriginalWarpError}");
     }
 }

@@ -72,4 +72,45 @@ public class FlowWarpTests
 
         Assert.InRange(total / count, 0, 3.0);
     }
+
+    [Fact]
+    public void MotionBoundaryMask_ClearsWhereTheFlowJumps_NotWhereItIsSmooth()
+    {
+        // Left half moves 3 pixels right, right half stands still; the flow changes only between columns 15 and 16.
+        const int W = 32, H = 8;
+        var flow = new float[W * H * 2];
+        for (int y = 0; y < H; y++)
+        {
+            for (int x = 0; x < W / 2; x++)
+            {
+                flow[2 * ((y * W) + x)] = 3;
+            }
+        }
+
+        var visible = new byte[W * H];
+        Array.Fill(visible, (byte)1);
+        int cleared = FlowKernels.MotionBoundaryMask(flow, W, H, scale: 1, visible);
+
+        Assert.Equal(H, cleared);
+        for (int y = 0; y < H; y++)
+        {
+            for (int x = 0; x < W; x++)
+            {
+                Assert.Equal(x == (W / 2) - 1 ? 0 : 1, visible[(y * W) + x]);
+            }
+        }
+
+        // A smooth zoom (the flow grows by 0.02 pixels per pixel) is no boundary: 0.02² = 0.0004 < 0.002.
+        for (int y = 0; y < H; y++)
+        {
+            for (int x = 0; x < W; x++)
+            {
+                flow[2 * ((y * W) + x)] = 0.02f * x;
+                flow[(2 * ((y * W) + x)) + 1] = 0.02f * y;
+            }
+        }
+
+        Array.Fill(visible, (byte)1);
+        Assert.Equal(0, FlowKernels.MotionBoundaryMask(flow, W, H, scale: 1, visible));
+    }
 }

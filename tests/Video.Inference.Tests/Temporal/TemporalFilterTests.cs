@@ -1,4 +1,5 @@
 using Video.Capture;
+using Video.Evaluation;
 using Video.Inference.Temporal;
 
 namespace Video.Inference.Tests.Temporal;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Video.Capture;
+using Video.Evaluation;
 using Video.Inference;
 using Video.Inference.Temporal;
 
@@ -188,7 +189,7 @@ internal static class FlickerTableCommand
 
                 log.WriteLine($"{where}: measuring E_warp");
                 string[] versions = variantPath is null ? [offPath, flowPath] : [offPath, flowPath, variantPath];
-                var m = await EvalCommand.MeasureAsync(clip, versions, request.MetricFlowWidth, request.Frames, FlickerMeter.DefaultCutError, cancellationToken).ConfigureAwait(false);
+                var m = await Flicker.MeasureAsync(clip, versions, request.MetricFlowWidth, request.Frames, FlickerMeter.DefaultCutError, cancellationToken).ConfigureAwait(false);
                 var row = new FlickerTableRow(
                     manifest.Name,
                     Path.GetFileName(clip),
