@@ -5,9 +5,6 @@ public enum PixelFormat
 {
     /// <summary>Three bytes per pixel, red first (what ffmpeg's <c>rgb24</c> and the models use).</summary>
     Rgb24,
-
-    /// <summary>Three bytes per pixel, blue first (OpenCV's native order).</summary>
-    Bgr24,
 }
 
 /// <summary>Helpers for <see cref="PixelFormat"/>.</summary>
@@ -16,7 +13,7 @@ public static class PixelFormats
     /// <summary>Bytes per pixel of <paramref name="format"/>.</summary>
     public static int BytesPerPixel(this PixelFormat format) => format switch
     {
-        PixelFormat.Rgb24 or PixelFormat.Bgr24 => 3,
+        PixelFormat.Rgb24 => 3,
         _ => throw new ArgumentOutOfRangeException(nameof(format), format, "unknown pixel format"),
     };
 
@@ -24,7 +21,6 @@ public static class PixelFormats
     public static string FfmpegName(this PixelFormat format) => format switch
     {
         PixelFormat.Rgb24 => "rgb24",
-        PixelFormat.Bgr24 => "bgr24",
         _ => throw new ArgumentOutOfRangeException(nameof(format), format, "unknown pixel format"),
     };
 }

@@ -10,8 +10,6 @@ public enum ModelFamily
     Fast,
     Adain,
     Cartoon,
-    Face,
-    Diffusion,
     External,
 }
 

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Video.Training.Internal;
 
 /// <summary>The resumable state of a training run (state.json in the run directory) and its provenance.</summary>
-public sealed class RunState
+internal sealed class RunState
 {
     public static readonly JsonSerializerOptions Json = new()
     {
