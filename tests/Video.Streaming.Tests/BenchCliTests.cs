@@ -1,9 +1,8 @@
-using System.Diagnostics;
-using System.Text.Json;
 using Video.Tests.Shared;
 
 namespace Video.Streaming.Tests;
 
+/// <summary><c>video bench</c> as a user runs it: one smoke test and its option checks; the harness itself (eager baseline, tables) is tested in process in Video.Evaluation.Tests.</summary>
 public class BenchCliTests
 {
     [Fact]
@@ -37,38 +36,6 @@ public class BenchCliTests
         Assert.Contains("## How it is measured", md, StringComparison.Ordinal);
     }
 
-    [SkippableFact]
-    public void Bench_WithTrainer_AddsEagerRowsRatiosAndJson()
-    {
-        string? trainer = FindTrainer();
-        const string NotBuilt = "the trainer is not built (artifacts/train/video-train.dll; ./video test and ./video train build it) and $VIDEO_TRAINER is not set";
-        Assert.False(trainer is null && Environment.GetEnvironmentVariable("CI") == "true", NotBuilt);
-        Skip.If(trainer is null, NotBuilt);
-        using var dir = new TempDir();
-        var (code, stdout, stderr) = Run(dir.Path, new() { ["VIDEO_TRAINER"] = trainer!, ["OMP_WAIT_POLICY"] = "PASSIVE" },
-            "bench", "--sizes", "96x64", "--frames", "10", "--eager-frames", "3", "--model", "great-wave,toon", "--device", "cpu", "--json", "--out", "bench.md");
-        Assert.True(code == 0, stderr);
-        Skip.If(stderr.Contains("predates `eager-bench`", StringComparison.Ordinal), $"the trainer at {trainer} predates eager-bench");
-        Assert.DoesNotContain("column skipped", stderr, StringComparison.Ordinal);
-
-        string md = File.ReadAllText(dir.File("bench.md"));
-        Assert.Matches(@"\| 96x64 \| great-wave \| eager \(TorchSharp\) \| \d+\.\d \| \d+\.\d \| \d+ \| fast, 2 threads, tensor 96x64, median \d+\.\d ms, p90 \d+\.\d ms; max abs diff vs ONNX Runtime \d\.\de-\d+ \|", md);
-        Assert.Contains("| 96x64 | toon | eager (TorchSharp) | - | - |", md, StringComparison.Ordinal);
-        Assert.Contains("n/a (not a trainer architecture)", md, StringComparison.Ordinal);
-        Assert.Matches(@"\| 96x64 \| great-wave \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \|", md);
-
-        using var json = JsonDocument.Parse(stdout);
-        var rows = json.RootElement.EnumerateArray().ToList();
-        var eager = rows.Single(r => r.GetProperty("Model").GetString() == "great-wave" && r.GetProperty("Case").GetString() == "eager (TorchSharp)");
-        Assert.True(eager.GetProperty("Fps").GetDouble() > 0);
-        var infer = rows.Single(r => r.GetProperty("Model").GetString() == "great-wave" && r.GetProperty("Case").GetString() == "inference only");
-        double gflop = infer.GetProperty("GFlopPerFrame").GetDouble();
-        Assert.True(gflop > 0);
-        Assert.Equal(gflop * infer.GetProperty("Fps").GetDouble(), infer.GetProperty("GFlops").GetDouble(), 6);
-        Assert.True(infer.GetProperty("PeakFraction").GetDouble() > 0);
-        Assert.Equal(2, rows.Count(r => r.GetProperty("Case").GetString()!.StartsWith("peak: ", StringComparison.Ordinal)));
-    }
-
     [Fact]
     public void Bench_BadFrameCount_OneLineError()
     {
@@ -85,26 +52,6 @@ public class BenchCliTests
         var (code, _, stderr) = CliProcess.Run(dir.Path, "bench", "--eager-frames", "0");
         Assert.Equal(1, code);
         Assert.Equal("video: error: --eager-frames 0 is outside 1..10000", stderr.Trim());
-    }
-
-    /// <summary>$VIDEO_TRAINER, else artifacts/train/video-train.dll in the repository (as the launcher builds it).</summary>
-    private static string? FindTrainer()
-    {
-        if (Environment.GetEnvironmentVariable("VIDEO_TRAINER") is { Length: > 0 } env && File.Exists(env))
-        {
-            return env;
-        }
-
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "artifacts", "train", "video-train.dll");
-            if (File.Exists(Path.Combine(dir.FullName, "Video.sln")))
-            {
-                return File.Exists(candidate) ? candidate : null;
-            }
-        }
-
-        return null;
     }
 
     private static (int ExitCode, string Stdout, string Stderr) Run(string workingDirectory, Dictionary<string, string> env, params string[] args) =>

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 
 using Video.Inference.Benchmarks;
 
-namespace Video.Streaming.Cli.Bench;
+namespace Video.Evaluation;
 
 /// <summary>
 /// The TorchSharp-eager baseline of <c>video bench</c>, run in the trainer (<c>video-train eager-bench</c>) as a child
@@ -14,7 +14,7 @@ namespace Video.Streaming.Cli.Bench;
 /// failed) disables the baseline with its text as the reason.
 /// </summary>
 /// <remarks>Not thread safe; one instance per bench run. After the first failure that is not about one model, the baseline is off.</remarks>
-internal sealed class EagerBaseline
+public sealed class EagerBaseline
 {
     public const string TrainerEnv = "VIDEO_TRAINER";
     public const string SkipEnv = "VIDEO_EAGER_SKIP";
@@ -38,6 +38,14 @@ internal sealed class EagerBaseline
 
     public bool Enabled => SkipReason is null;
 
+    /// <summary>The baseline run by the trainer at <paramref name="trainerPath"/> (<c>video-train.dll</c>), whatever the environment says.</summary>
+    public static EagerBaseline ForTrainer(string trainerPath) =>
+        File.Exists(trainerPath) ? new EagerBaseline(Path.GetFullPath(trainerPath), null) : new EagerBaseline(null, $"the trainer {trainerPath} does not exist");
+
+    /// <summary>
+    /// The baseline as <c>video bench</c> finds it: off with <paramref name="disabled"/> or <c>$VIDEO_EAGER_SKIP</c>, else the trainer
+    /// at <c>$VIDEO_TRAINER</c> or in <c>artifacts/train</c> above the working or program directory.
+    /// </summary>
     public static EagerBaseline Locate(bool disabled)
     {
         if (disabled)

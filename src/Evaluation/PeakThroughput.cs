@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 using Video.Inference;
-using Video.Evaluation;
 using Video.Inference.Onnx;
 
-namespace Video.Streaming.Cli.Bench;
+namespace Video.Evaluation;
 
 /// <summary>One peak measurement: a single large operator in ONNX Runtime and the GFLOP/s it reached.</summary>
-internal sealed record PeakResult(string Name, double GFlop, double MedianMs, int Runs)
+public sealed record PeakResult(string Name, double GFlop, double MedianMs, int Runs)
 {
     public double GFlops => GFlop / (MedianMs / 1000.0);
 }
@@ -19,7 +18,7 @@ internal sealed record PeakResult(string Name, double GFlop, double MedianMs, in
 /// intra-op thread count). Inputs and outputs are preallocated; the median of the timed runs is reported.
 /// </summary>
 /// <remarks>Stateless. FLOPs are counted by <see cref="ModelCost"/>, the same counter as the models'.</remarks>
-internal static class PeakThroughput
+public static class PeakThroughput
 {
     public static IReadOnlyList<PeakResult> Measure(double secondsEach = 1.5)
     {
@@ -82,6 +81,6 @@ internal static class PeakThroughput
         }
 
         times.Sort();
-        return new PeakResult(name, gflop, times[times.Count / 2], times.Count);
+        return new PeakResult(name, gflop, Percentile.OfSorted([.. times], 0.5), times.Count);
     }
 }

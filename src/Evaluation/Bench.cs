@@ -1,0 +1,351 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Video.Capture;
+using Video.Evaluation.Internal;
+using Video.Inference;
+using Video.Inference.Benchmarks;
+using Video.Inference.Temporal;
+
+namespace Video.Evaluation;
+
+/// <summary>
+/// One measurement: a case (decode, encode, infer, pipeline, eager, peak) at one size for one model. Inference-only rows
+/// also carry the model's counted GFLOP per frame, the GFLOP/s reached and the fraction of the conv peak; peak rows
+/// (size and model "-") carry the GFLOP/s of the peak operator.
+/// </summary>
+public sealed record BenchRow(string Size, string Model, string Case, double Fps, double MsPerFrame, double CpuPercent, string Notes)
+{
+    public double? GFlopPerFrame { get; init; }
+
+    public double? GFlops { get; init; }
+
+    public double? PeakFraction { get; init; }
+}
+
+/// <summary>
+/// The bench harness behind <c>video bench</c>: measures, in one run and side by side, decode only, decode + encode (the
+/// floor), inference only, the full pipeline with and without the temporal filter, and the same weights in TorchSharp
+/// eager (the trainer, as a child process: <see cref="EagerBaseline"/>), for each model and size, on clips it generates
+/// with ffmpeg; measures this CPU's conv/matmul peak (<see cref="PeakThroughput"/>) and each model's FLOPs
+/// (<see cref="ModelCost"/>), samples the machine's CPU use from <c>/proc/stat</c>, and writes the markdown tables.
+/// See "How it is measured" (<see cref="HowItIsMeasured"/>).
+/// </summary>
+/// <remarks>Stateless; a run uses its own temporary directory, deleted at the end.</remarks>
+public static class Bench
+{
+    public const string EagerCase = "eager (TorchSharp)";
+    public const string InferenceCase = "inference only";
+    public const string PeakCase = "peak";
+
+    /// <summary>
+    /// Runs every case for every size and model, one after another in this process, and returns the rows (the peaks first);
+    /// progress goes to <paramref name="log"/>. A missing or failing eager baseline is logged and its rows left out.
+    /// </summary>
+    public static async Task<List<BenchRow>> RunAsync(IReadOnlyList<(int Width, int Height)> sizes, IReadOnlyList<ModelManifest> models, int frames, Device device, TextWriter log, CancellationToken ct, EagerBaseline? eager = null, int eagerFrames = 30)
+    {
+        var rows = new List<BenchRow>();
+        if (eager is { SkipReason: { } why })
+        {
+            log.WriteLine($"bench: eager (TorchSharp) column skipped: {why}");
+        }
+
+        log.WriteLine("bench: CPU peak (ONNX Runtime conv and matmul)");
+        var peaks = PeakThroughput.Measure();
+        foreach (var p in peaks)
+        {
+            rows.Add(new BenchRow("-", "-", $"{PeakCase}: {p.Name}", 1000.0 / p.MedianMs, p.MedianMs, double.NaN,
+                string.Create(CultureInfo.InvariantCulture, $"{p.GFlop:0.00} GFLOP per run, median of {p.Runs} runs")) { GFlops = p.GFlops });
+        }
+
+        double convPeak = peaks[0].GFlops;
+        string dir = Directory.CreateTempSubdirectory("video-bench-").FullName;
+        try
+        {
+            string styleImage = Path.Combine(dir, "style.png");
+            await GenerateAsync(["-f", "lavfi", "-i", "mandelbrot=size=256x256", "-frames:v", "1", styleImage], ct).ConfigureAwait(false);
+            foreach (var (w, h) in sizes)
+            {
+                string size = $"{w}x{h}";
+                string clip = Path.Combine(dir, $"clip-{size}.mp4");
+                double seconds = frames / 30.0;
+                await GenerateAsync(["-f", "lavfi", "-i", $"mandelbrot=size={size}:rate=30", "-t", seconds.ToString("0.###", CultureInfo.InvariantCulture), "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", clip], ct).ConfigureAwait(false);
+                log.WriteLine($"bench {size}: decode");
+                rows.Add(await MeasureAsync(size, "-", "decode only", ct => CopyAsync(clip, null, ct), ct).ConfigureAwait(false));
+                log.WriteLine($"bench {size}: decode + encode");
+                rows.Add(await MeasureAsync(size, "-", "decode + encode (floor)", ct => CopyAsync(clip, Path.Combine(dir, "copy.mp4"), ct), ct).ConfigureAwait(false));
+                foreach (var manifest in models)
+                {
+                    log.WriteLine($"bench {size}: {manifest.Name}");
+                    using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = device, Warn = log.WriteLine });
+                    StyleStatistics? style = null;
+                    if (stylizer.TakesStyle)
+                    {
+                        using var image = FrameMats.LoadRgb(styleImage);
+                        style = stylizer.EncodeStyle(image);
+                    }
+
+                    var (tw, th) = stylizer.InferenceSize(w, h);
+                    var infer = await MeasureAsync(size, manifest.Name, InferenceCase, _ => Task.FromResult(InferOnly(stylizer, style, w, h, tw, th, frames)), ct).ConfigureAwait(false);
+                    rows.Add(WithCost(infer, manifest, tw, th, stylizer.DeviceName == "cpu" ? convPeak : null, log));
+                    foreach (var mode in new[] { TemporalMode.Off, TemporalMode.Flow })
+                    {
+                        var options = new PipelineOptions { Style = style, Temporal = mode == TemporalMode.Off ? TemporalOptions.Disabled : new TemporalOptions { Mode = mode } };
+                        string name = mode == TemporalMode.Off ? "pipeline" : "pipeline + temporal flow";
+                        rows.Add(await MeasureAsync(size, manifest.Name, name, ct => PipelineAsync(stylizer, options, clip, Path.Combine(dir, "out.mp4"), ct), ct).ConfigureAwait(false));
+                    }
+
+                    if (eager is { Enabled: true })
+                    {
+                        log.WriteLine($"bench {size}: {manifest.Name} in TorchSharp eager");
+                        string? stylePath = stylizer.TakesStyle ? styleImage : null;
+                        var row = await MeasureAsync(size, manifest.Name, EagerCase, async ct => EagerRow(await eager.RunAsync(manifest.ModelPath, stylePath, tw, th, eagerFrames, ct).ConfigureAwait(false)), ct).ConfigureAwait(false);
+                        if (eager.SkipReason is { } reason)
+                        {
+                            log.WriteLine($"bench: eager (TorchSharp) column skipped: {reason}");
+                        }
+                        else
+                        {
+                            rows.Add(row);
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        return rows;
+    }
+
+    /// <summary>The tables of <c>docs/benchmarks.md</c>: every case, the ratios, the utilisation, and how it is measured.</summary>
+    public static string Markdown(IReadOnlyList<BenchRow> rows, int frames, int eagerFrames = 30, string? eagerSkipped = null)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        static string F(double v, string format) => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
+        var peaks = rows.Where(r => r.Case.StartsWith(PeakCase + ":", StringComparison.Ordinal)).ToList();
+        var cases = rows.Except(peaks).ToList();
+        var sb = new StringBuilder();
+        sb.AppendLine("# Benchmarks");
+        sb.AppendLine();
+        sb.AppendLine(inv, $"Written by `./video bench` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {frames} frames per case ({eagerFrames} for TorchSharp eager), all cases in one run.");
+        sb.AppendLine("Inference only = ONNX Runtime runs on preallocated tensors; pipeline = decode → preprocess → infer → postprocess → encode (H.264) with stages overlapped;");
+        sb.AppendLine("eager (TorchSharp) = the same weights rebuilt as the trainer's TorchSharp module, checked against ONNX Runtime on one frame (max abs diff in the notes), then run frame by frame on 2 threads (inference only, like the ONNX Runtime row).");
+        sb.AppendLine("CPU % is the whole machine's busy time (/proc/stat) over the case, so it includes the ffmpeg processes and any other load (for eager: the whole trainer process, start-up and check included).");
+        sb.AppendLine("Ratios are taken within this run; the machine is shared, so compare ratios rather than absolute figures across runs. How each figure is measured: the end of this file.");
+        if (eagerSkipped is not null)
+        {
+            sb.AppendLine();
+            sb.AppendLine(inv, $"**TorchSharp-eager column skipped:** {eagerSkipped}.");
+        }
+
+        sb.AppendLine();
+        sb.AppendLine("| size | model | case | fps | ms/frame | CPU % | notes |");
+        sb.AppendLine("| --- | --- | --- | ---: | ---: | ---: | --- |");
+        foreach (var r in cases)
+        {
+            sb.AppendLine(inv, $"| {r.Size} | {r.Model} | {r.Case} | {F(r.Fps, "0.0")} | {F(r.MsPerFrame, "0.0")} | {F(r.CpuPercent, "0")} | {r.Notes} |");
+        }
+
+        sb.AppendLine();
+        sb.AppendLine("| size | model | pipeline / inference-only | pipeline + flow / pipeline | pipeline / eager (TorchSharp) | inference-only / eager |");
+        sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
+        foreach (var g in cases.Where(r => r.Model != "-").GroupBy(r => (r.Size, r.Model)))
+        {
+            double infer = g.First(r => r.Case == InferenceCase).Fps;
+            double pipe = g.First(r => r.Case == "pipeline").Fps;
+            double flow = g.First(r => r.Case == "pipeline + temporal flow").Fps;
+            double eager = g.FirstOrDefault(r => r.Case == EagerCase)?.Fps ?? double.NaN;
+            string vsEager = double.IsFinite(eager) ? F(pipe / eager, "0.00") : "n/a";
+            string inferVsEager = double.IsFinite(eager) ? F(infer / eager, "0.00") : "n/a";
+            sb.AppendLine(inv, $"| {g.Key.Size} | {g.Key.Model} | {pipe / infer:0.00} | {flow / pipe:0.00} | {vsEager} | {inferVsEager} |");
+        }
+
+        if (peaks.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Utilisation: this CPU's peak in ONNX Runtime (one large operator, same session options as the stylizer) and what each model reaches in the inference-only case.");
+            sb.AppendLine();
+            sb.AppendLine("| peak operator | GFLOP per run | ms per run | GFLOP/s |");
+            sb.AppendLine("| --- | ---: | ---: | ---: |");
+            foreach (var p in peaks)
+            {
+                double gflop = (p.GFlops ?? double.NaN) * p.MsPerFrame / 1000.0;
+                sb.AppendLine(inv, $"| {p.Case[(PeakCase.Length + 2)..]} | {F(gflop, "0.00")} | {F(p.MsPerFrame, "0.0")} | {F(p.GFlops ?? double.NaN, "0.0")} |");
+            }
+
+            sb.AppendLine();
+            sb.AppendLine("| size | model | GFLOP/frame | inference ms/frame | GFLOP/s | % of conv peak |");
+            sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
+            foreach (var r in cases.Where(r => r.Case == InferenceCase))
+            {
+                string pct = r.PeakFraction is { } f ? F(100 * f, "0") : "n/a";
+                sb.AppendLine(inv, $"| {r.Size} | {r.Model} | {F(r.GFlopPerFrame ?? double.NaN, "0.00")} | {F(r.MsPerFrame, "0.0")} | {F(r.GFlops ?? double.NaN, "0.0")} | {pct} |");
+            }
+        }
+
+        sb.AppendLine();
+        sb.Append(HowItIsMeasured);
+        return sb.ToString();
+    }
+
+    /// <summary>The method section written under the tables (kept here so the file <c>video bench</c> writes stays true).</summary>
+    public const string HowItIsMeasured = """
+        ## How it is measured
+
+        - **One run, side by side.** Every case runs in the same process, one after another, on the same generated clip
+          (ffmpeg `lavfi` Mandelbrot zoom, H.264) at each size. The machine is not reserved, so ratios within a run are the
+          figures to compare; absolute fps move with other load (the CPU % column shows it).
+        - **Decode only / decode + encode** read the clip through the ffmpeg pipe into pooled frames (and write H.264 back):
+          the floor no model can beat.
+        - **Inference only** runs the model's ONNX Runtime session (CPU provider, all graph optimisations, default intra-op
+          threads) on one preallocated tensor slot, after 3 warm-up runs, at the tensor size the pipeline uses.
+        - **Pipeline** is the `video stylize` path: decode → preprocess → infer → postprocess → encode on their own tasks
+          joined by bounded channels; fps is output frames over wall time. **+ temporal flow** adds the optical-flow filter.
+        - **Eager (TorchSharp)** is the PyTorch-style baseline: `video-train eager-bench` (the trainer, a separate process;
+          the host never loads libtorch) rebuilds the model's architecture as the trainer's TorchSharp module
+          (`FastStylizer.FullFrame`: 2×2 average downscale, generator, detail-restoring upsample; or `AdaInStylizer.FullFrame` with
+          the style statistics computed once beforehand), loads the weights from the ONNX file's own initializers, checks
+          on one random frame that its output equals ONNX Runtime's within 1e-3 (max abs diff in the notes), then times
+          frames one by one under `torch.inference_mode()` with 2 threads, on a 1×3×H×W tensor already in memory (the same
+          work as the inference-only row; fps from the mean; `--eager-frames`, default min(--frames, 30), frames after
+          2 warm-up frames). It is TorchSharp-cpu, whatever `--device` the host uses. Models whose graph is not a trainer architecture (the
+          procedural `toon`) have no eager figure ("n/a"). When the trainer cannot be built or run, the column is skipped
+          and the reason is printed and written above the tables.
+        - **FLOPs** are counted from each model's ONNX graph by a shape walk at the inference tensor size
+          (`Video.Evaluation.ModelCost`): 2 FLOPs per multiply-add of `Conv`
+          (2·C_out·C_in/groups·kH·kW·H_out·W_out), `ConvTranspose`, `MatMul` and `Gemm`; bias additions, elementwise ops,
+          pooling, resize, padding and reductions are not counted (they are memory-bound). GFLOP/s = counted FLOPs /
+          inference-only time per frame.
+        - **Peak** is one large operator alone in ONNX Runtime with the stylizer's session options: a 3×3 `Conv` 64→64 on
+          1×64×180×320 (4.25 GFLOP) and a 1024×1024 by 1024×1024 `MatMul` (2.15 GFLOP), preallocated input and output,
+          2 warm-up runs, median of the runs in about 1.5 s. "% of conv peak" = a model's GFLOP/s over the conv peak's.
+          Our models' 3-channel end convs, full-size luma and resizes cannot run at that peak, so the
+          fraction says how much of the time goes to work other than large convolutions.
+
+        """;
+
+    /// <summary>Adds the model's counted FLOPs and the fraction of the conv peak to an inference-only row.</summary>
+    private static BenchRow WithCost(BenchRow row, ModelManifest manifest, int tw, int th, double? convPeak, TextWriter log)
+    {
+        ModelCost cost;
+        try
+        {
+            cost = ModelCost.Count(manifest.ModelPath, new Dictionary<string, long[]> { [manifest.Input.Name] = [1, 3, th, tw] });
+        }
+        catch (ModelException e)
+        {
+            log.WriteLine($"bench: FLOPs of {manifest.Name} not counted: {e.Message}");
+            return row;
+        }
+
+        double gflop = cost.Flops / 1e9;
+        double gflops = gflop * row.Fps;
+        return row with { GFlopPerFrame = gflop, GFlops = gflops, PeakFraction = convPeak is { } p ? gflops / p : null };
+    }
+
+    private static (long, string, double?) EagerRow(EagerBenchResult? r)
+    {
+        if (r is null)
+        {
+            return (0, string.Empty, double.NaN);
+        }
+
+        var inv = CultureInfo.InvariantCulture;
+        return r.Status switch
+        {
+            "ok" => (r.Frames, string.Create(inv, $"{r.Architecture}, {r.Threads} threads, tensor {r.Width}x{r.Height}, median {r.MedianMs:0.0} ms, p90 {r.P90Ms:0.0} ms; max abs diff vs ONNX Runtime {r.MaxAbsDiff:0.0e0}"), r.Frames * r.MeanMs / 1000.0),
+            _ => (0, $"{r.Status} ({r.Reason})", double.NaN),
+        };
+    }
+
+    private static async Task<BenchRow> MeasureAsync(string size, string model, string name, Func<CancellationToken, Task<(long Frames, string Notes, double? Seconds)>> body, CancellationToken ct)
+    {
+        var cpu0 = MachineCpu.Read();
+        var sw = Stopwatch.StartNew();
+        var (framesDone, notes, seconds) = await body(ct).ConfigureAwait(false);
+        sw.Stop();
+        double cpu = MachineCpu.Percent(cpu0, MachineCpu.Read());
+        double fps = framesDone / (seconds ?? sw.Elapsed.TotalSeconds);
+        return new BenchRow(size, model, name, fps, 1000.0 / fps, cpu, notes);
+    }
+
+    private static async Task<(long, string, double?)> CopyAsync(string clip, string? output, CancellationToken ct)
+    {
+        await using var source = await FrameSources.OpenAsync(clip, cancellationToken: ct).ConfigureAwait(false);
+        var info = source.Info;
+        await using var sink = output is null ? null : FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, null);
+        using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 4);
+        long n = 0;
+        while (await source.ReadAsync(pool, ct).ConfigureAwait(false) is { } frame)
+        {
+            using (frame)
+            {
+                if (sink is not null)
+                {
+                    await sink.WriteAsync(frame, ct).ConfigureAwait(false);
+                }
+            }
+
+            n++;
+        }
+
+        if (sink is not null)
+        {
+            await sink.CompleteAsync(ct).ConfigureAwait(false);
+        }
+
+        return (n, string.Empty, null);
+    }
+
+    /// <summary>Runs the model alone on one preallocated slot; timed without plan creation and warm-up.</summary>
+    private static (long, string, double?) InferOnly(Stylizer stylizer, StyleStatistics? style, int w, int h, int tw, int th, int frames)
+    {
+        using var plan = stylizer.CreatePlan(w, h, tw, th, slots: 1);
+        if (style is not null)
+        {
+            plan.SetStyle(style);
+        }
+
+        if (!plan.TryRentSlot(out var slot))
+        {
+            throw new InvalidOperationException("a fresh plan has no free slot");
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            plan.Infer(slot);
+        }
+
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < frames; i++)
+        {
+            plan.Infer(slot);
+        }
+
+        sw.Stop();
+        plan.ReturnSlot(slot);
+        return (frames, $"{stylizer.DeviceName}, tensor {tw}x{th}", sw.Elapsed.TotalSeconds);
+    }
+
+    private static async Task<(long, string, double?)> PipelineAsync(Stylizer stylizer, PipelineOptions options, string clip, string output, CancellationToken ct)
+    {
+        await using var source = await FrameSources.OpenAsync(clip, cancellationToken: ct).ConfigureAwait(false);
+        var info = source.Info;
+        await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, null);
+        var stats = await new StylizePipeline(stylizer, options).RunAsync(source, sink, cancellationToken: ct).ConfigureAwait(false);
+        string stages = string.Join(", ", stats.StageMilliseconds().Select(s => $"{s.Stage} {s.Milliseconds:0.0}"));
+        return (stats.FramesOut, "ms/frame by stage: " + stages, null);
+    }
+
+    private static async Task GenerateAsync(string[] args, CancellationToken ct)
+    {
+        var (code, _, stderr) = await MediaTools.RunAsync("ffmpeg", ["-nostdin", "-v", "error", "-y", .. args], ct).ConfigureAwait(false);
+        if (code != 0)
+        {
+            throw new MediaException($"cannot generate benchmark input: {stderr.Trim().Split('\n')[0]}");
+        }
+    }
+}
