@@ -49,6 +49,19 @@ public class EvalCliTests
     }
 
     [Fact]
+    public void EvalTemporalBench_SmallFrames_PrintsOneLinePerMode()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = CliProcess.Run(dir.Path, "eval", "temporal-bench", "--size", "160x96", "--frames", "10");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("temporal filter at 160x96, strength 0.8, 10 frames per mode (interleaved)", stdout, StringComparison.Ordinal);
+        foreach (var mode in new[] { "ema", "flow", "flow, no clamp", "flow, no full-size check" })
+        {
+            Assert.Matches($@"(?m)^{System.Text.RegularExpressions.Regex.Escape(mode)} +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d +10$", stdout);
+        }
+    }
+
+    [Fact]
     public void StylizeTemporalFlow_Clip_WritesEveryFrameAndTimesTheStage()
     {
         using var dir = new TempDir();

@@ -212,113 +212,22 @@ internal static class EvalCommand
             }
 
             new TemporalOptions { Strength = parse.GetValue(strength) }.Validate();
-            RunBench(w, h, n, parse.GetValue(strength), Console.Out, ct);
+            PrintBench(TemporalFilterBench.Run(w, h, n, parse.GetValue(strength), ct), Console.Out);
             return Task.FromResult(ExitCodes.Ok);
         });
         return command;
     }
 
-    /// <summary>
-    /// Times <see cref="TemporalFilter.ObserveInput"/> + <see cref="TemporalFilter.Apply"/> on a synthetic
-    /// textured scene that pans (so the flow is not trivial) with per-frame flicker on the "stylized" copy.
-    /// </summary>
-    internal static void RunBench(int width, int height, int frames, double strength, TextWriter output, CancellationToken ct)
+    private static void PrintBench(TemporalBenchReport r, TextWriter output)
     {
-        const int Distinct = 48;
-        var inputs = new Frame[Distinct];
-        var random = new Random(7);
-        var texture = new byte[(height + 64) * (width + 64) * 3];
-        random.NextBytes(texture);
-        int texStride = (width + 64) * 3;
-
-        // Smooth the noise a little so the flow has structure at several scales.
-        for (int pass = 0; pass < 2; pass++)
-        {
-            for (int i = 3; i < texture.Length - 3; i++)
-            {
-                texture[i] = (byte)((texture[i - 3] + (2 * texture[i]) + texture[i + 3]) >> 2);
-            }
-        }
-
-        for (int t = 0; t < Distinct; t++)
-        {
-            // Ping-pong pan, so the sequence loops without a jump.
-            int phase = t < Distinct / 2 ? t : Distinct - t;
-            int ox = phase, oy = phase / 2;
-            var f = Frame.CreateUnpooled(width, height);
-            for (int y = 0; y < height; y++)
-            {
-                texture.AsSpan(((y + oy) * texStride) + (ox * 3), width * 3).CopyTo(f.Row(y));
-            }
-
-            inputs[t] = f;
-        }
-
-        // "flow, no clamp" shows what the neighbourhood clamp costs, measured under the same load.
-        (string Label, TemporalOptions Options)[] modes =
-        [
-            ("ema", new TemporalOptions { Mode = TemporalMode.Ema, Strength = strength }),
-            ("flow", new TemporalOptions { Mode = TemporalMode.Flow, Strength = strength }),
-            ("flow, no clamp", new TemporalOptions { Mode = TemporalMode.Flow, Strength = strength, ClampRadius = 0 }),
-            ("flow, no full-size check", new TemporalOptions { Mode = TemporalMode.Flow, Strength = strength, FineTolerance = 0 }),
-        ];
-        var filters = modes.Select(m => new TemporalFilter(width, height, m.Options)).ToArray();
-        var work = Frame.CreateUnpooled(width, height);
-        var times = modes.Select(_ => new double[frames]).ToArray();
-        var allocated = new long[modes.Length];
-        var blended = new long[modes.Length];
-        try
-        {
-            for (int i = -20; i < frames; i++)
-            {
-                ct.ThrowIfCancellationRequested();
-                var input = inputs[((i % Distinct) + Distinct) % Distinct];
-                for (int k = 0; k < modes.Length; k++)
-                {
-                    // Rotate the order so no mode always runs on a warmer cache.
-                    int m = (((i % modes.Length) + modes.Length) % modes.Length + k) % modes.Length;
-                    input.Index = i + 20;
-                    work.Index = i + 20;
-                    input.Pixels.CopyTo(work.Pixels);
-                    byte flicker = (byte)random.Next(0, 24);
-                    var px = work.Pixels;
-                    for (int j = 0; j < px.Length; j += 97)
-                    {
-                        px[j] = (byte)Math.Min(255, px[j] + flicker);
-                    }
-
-                    long a0 = GC.GetAllocatedBytesForCurrentThread();
-                    long t0 = Stopwatch.GetTimestamp();
-                    filters[m].ObserveInput(input);
-                    filters[m].Apply(work);
-                    long t1 = Stopwatch.GetTimestamp();
-                    long a1 = GC.GetAllocatedBytesForCurrentThread();
-                    if (i >= 0)
-                    {
-                        times[m][i] = (t1 - t0) * 1000.0 / Stopwatch.Frequency;
-                        allocated[m] += a1 - a0;
-                        blended[m] += filters[m].LastOutcome == TemporalOutcome.Blended ? 1 : 0;
-                    }
-                }
-            }
-        }
-        finally
-        {
-            foreach (var f in filters)
-            {
-                f.Dispose();
-            }
-        }
-
         var inv = CultureInfo.InvariantCulture;
-        output.WriteLine(string.Create(inv, $"temporal filter at {width}x{height}, strength {strength}, {frames} frames per mode (interleaved), {Environment.ProcessorCount} cores"));
-        output.WriteLine(string.Create(inv, $"flow image {filters[1].FlowSize.Width}x{filters[1].FlowSize.Height}, tolerance {modes[1].Options.Tolerance}, full-size tolerance {modes[1].Options.FineTolerance}, clamp radius {filters[1].ClampRadius}, clamp margin {modes[1].Options.ClampMargin}"));
-        output.WriteLine("mode                      median ms  mean ms  p10 ms  p90 ms  bytes allocated/frame  frames blended");
-        for (int m = 0; m < modes.Length; m++)
+        var flow = r.Flow;
+        output.WriteLine(string.Create(inv, $"temporal filter at {r.Width}x{r.Height}, strength {r.Strength}, {r.Frames} frames per mode (interleaved), {Environment.ProcessorCount} cores"));
+        output.WriteLine(string.Create(inv, $"flow image {r.FlowSize.Width}x{r.FlowSize.Height}, tolerance {flow.Tolerance}, full-size tolerance {flow.FineTolerance}, clamp radius {r.ClampRadius}, clamp margin {flow.ClampMargin}"));
+        output.WriteLine("mode                      median ms  mean ms  p10 ms  p90 ms  frames blended");
+        foreach (var m in r.Modes)
         {
-            var sorted = times[m].Order().ToArray();
-            double Pct(double q) => sorted[(int)Math.Clamp(Math.Round(q * (sorted.Length - 1)), 0, sorted.Length - 1)];
-            output.WriteLine(string.Create(inv, $"{modes[m].Label,-25} {Pct(0.5),10:0.00} {sorted.Average(),8:0.00} {Pct(0.1),7:0.00} {Pct(0.9),7:0.00} {allocated[m] / (double)frames,22:0} {blended[m],15}"));
+            output.WriteLine(string.Create(inv, $"{m.Label,-25} {m.MedianMs,10:0.00} {m.MeanMs,8:0.00} {m.P10Ms,7:0.00} {m.P90Ms,7:0.00} {m.FramesBlended,15}"));
         }
     }
 }
