@@ -411,21 +411,50 @@ public sealed class StylizerPlan : IDisposable
     /// <summary>Output tensor → frame pixels (in place; the frame keeps its size).</summary>
     public void Postprocess(TensorSlot slot, Frame frame) => _decoder.Decode(slot.Output, frame, PreserveColor);
 
-    /// <summary>Stylizes one frame in place, synchronously (for single images and tests).</summary>
-    public void StylizeInPlace(Frame frame)
+    /// <summary>
+    /// The one frame-level call: stylizes <paramref name="frame"/> in place (preprocess, model, postprocess)
+    /// on a slot of this plan, waiting for a free slot without blocking a thread. With a
+    /// <paramref name="lane"/>, the model runs in a cross-stream batch instead of on its own. Returns the
+    /// number of frames the model ran on together (1 without a lane).
+    /// </summary>
+    /// <remarks>
+    /// The frame is borrowed for the call. Safe to call concurrently on one plan (each call holds its own
+    /// slot); a lane's item is reused, so calls through one lane must not overlap. A warm call on a free
+    /// slot allocates nothing.
+    /// </remarks>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> StylizeAsync(Frame frame, Batching.BatchLane? lane = null, CancellationToken cancellationToken = default)
     {
-        var slot = RentSlotAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        if (!TryRentSlot(out var slot))
+        {
+            slot = await RentSlotAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         try
         {
             Preprocess(frame, slot);
-            Infer(slot);
+            int batchSize = 1;
+            if (lane is { } l)
+            {
+                // The batch always runs to its end, so this await is bounded even when the caller is cancelled.
+                batchSize = await l.RunAsync(slot).ConfigureAwait(false);
+            }
+            else
+            {
+                Infer(slot);
+            }
+
             Postprocess(slot, frame);
+            return batchSize;
         }
         finally
         {
             ReturnSlot(slot);
         }
     }
+
+    /// <summary>Stylizes one frame in place, synchronously (for single images and tests): <see cref="StylizeAsync"/> on the calling thread.</summary>
+    public void StylizeInPlace(Frame frame) => StylizeAsync(frame).AsTask().GetAwaiter().GetResult();
 
     public void Dispose()
     {

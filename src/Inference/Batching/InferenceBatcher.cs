@@ -349,3 +349,20 @@ public sealed class BatchItem : IValueTaskSource<int>
 
     internal void Fail(Exception e) => _core.SetException(e);
 }
+
+/// <summary>
+/// One submitter's way into an <see cref="InferenceBatcher"/>: the batcher and the reusable item its frames
+/// travel in. Passed to <see cref="StylizerPlan.StylizeAsync"/> so that batched and unbatched frames take the
+/// same call.
+/// </summary>
+/// <remarks>The item is reused, so runs through one lane must not overlap.</remarks>
+public readonly record struct BatchLane(InferenceBatcher Batcher, BatchItem Item)
+{
+    /// <summary>Runs the slot's input through the next batch into the slot's output; returns the batch size.</summary>
+    internal ValueTask<int> RunAsync(TensorSlot slot)
+    {
+        Item.Input = slot.Input;
+        Item.Output = slot.Output;
+        return Batcher.RunAsync(Item);
+    }
+}

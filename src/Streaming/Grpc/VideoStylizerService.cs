@@ -133,18 +133,8 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
                 plan.SetStyle(style.Statistics, settings.Alpha);
             }
 
-            // Wait for a slot without blocking a thread: concurrent calls of one size share the cached plan.
-            var slot = await plan.RentSlotAsync(context.CancellationToken).ConfigureAwait(false);
-            try
-            {
-                plan.Preprocess(frame, slot);
-                plan.Infer(slot);
-                plan.Postprocess(slot, frame);
-            }
-            finally
-            {
-                plan.ReturnSlot(slot);
-            }
+            // Concurrent calls of one size share the cached plan; the call waits for a slot without blocking a thread.
+            await plan.StylizeAsync(frame, lane: null, context.CancellationToken).ConfigureAwait(false);
         }
         finally
         {

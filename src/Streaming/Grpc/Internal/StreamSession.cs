@@ -207,34 +207,8 @@ internal sealed class StreamSession
                         var plan = entry.Plan;
                         var filter = FilterFor(item.Settings.Temporal, frame.Width, frame.Height);
                         filter?.ObserveInput(frame);
-                        if (!plan.TryRentSlot(out var slot))
-                        {
-                            slot = await plan.RentSlotAsync(ct).ConfigureAwait(false);
-                        }
-
-                        try
-                        {
-                            plan.Preprocess(frame, slot);
-                            if (entry.Batcher is { } batcher)
-                            {
-                                // The batch always runs to its end, so this await is bounded even when the call is cancelled.
-                                _batchItem.Input = slot.Input;
-                                _batchItem.Output = slot.Output;
-                                batchSize = await batcher.RunAsync(_batchItem).ConfigureAwait(false);
-                            }
-                            else
-                            {
-                                plan.Infer(slot);
-                                batchSize = 1;
-                            }
-
-                            plan.Postprocess(slot, frame);
-                        }
-                        finally
-                        {
-                            plan.ReturnSlot(slot);
-                        }
-
+                        var lane = entry.Batcher is { } batcher ? new BatchLane(batcher, _batchItem) : (BatchLane?)null;
+                        batchSize = await plan.StylizeAsync(frame, lane, ct).ConfigureAwait(false);
                         filter?.Apply(frame);
 
                         long inferred = Stopwatch.GetTimestamp();
