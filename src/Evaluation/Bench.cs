@@ -330,12 +330,11 @@ public static class Bench
         return (frames, $"{stylizer.DeviceName}, tensor {tw}x{th}", sw.Elapsed.TotalSeconds);
     }
 
+    /// <summary>The <c>video stylize</c> job on the clip, without audio.</summary>
     private static async Task<(long, string, double?)> PipelineAsync(Stylizer stylizer, PipelineOptions options, string clip, string output, CancellationToken ct)
     {
-        await using var source = await FrameSources.OpenAsync(clip, cancellationToken: ct).ConfigureAwait(false);
-        var info = source.Info;
-        await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, null);
-        var stats = await new StylizePipeline(stylizer, options).RunAsync(source, sink, cancellationToken: ct).ConfigureAwait(false);
+        var job = new StylizeJob(clip, output) { KeepAudio = false, Pipeline = options };
+        var stats = (await job.RunAsync(stylizer, cancellationToken: ct).ConfigureAwait(false)).Stats;
         string stages = string.Join(", ", stats.StageMilliseconds().Select(s => $"{s.Stage} {s.Milliseconds:0.0}"));
         return (stats.FramesOut, "ms/frame by stage: " + stages, null);
     }

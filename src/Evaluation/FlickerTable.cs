@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Video.Capture;
-using Video.Evaluation.Internal;
 using Video.Inference;
 using Video.Inference.Temporal;
 
@@ -372,7 +371,7 @@ public static class FlickerTable
         return stylizer.EncodeStyle(image);
     }
 
-    /// <summary>Runs the <c>video stylize</c> pipeline on (the first frames of) a clip; returns the filter's ms per frame when it ran.</summary>
+    /// <summary>Runs the <c>video stylize</c> job on (the first frames of) a clip; returns the filter's ms per frame when it ran.</summary>
     private static async Task<double?> StylizeAsync(Stylizer stylizer, StyleStatistics? style, string clip, string output, TemporalOptions temporal, FlickerTableRequest request, TextWriter log, string what, CancellationToken cancellationToken)
     {
         if (request.Reuse && (File.Exists(output) || (Directory.Exists(output) && Directory.EnumerateFiles(output).Any())))
@@ -382,12 +381,13 @@ public static class FlickerTable
         }
 
         log.WriteLine($"{what} → {output}");
-        var opened = await FrameSources.OpenAsync(clip, null, cancellationToken).ConfigureAwait(false);
-        await using var source = request.Frames is { } n ? new LimitedFrameSource(opened, n) : opened;
-        var info = source.Info;
-        await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, audioFrom: null);
-        var pipeline = new StylizePipeline(stylizer, new PipelineOptions { Temporal = temporal, Style = style });
-        var stats = await pipeline.RunAsync(source, sink, null, cancellationToken).ConfigureAwait(false);
+        var job = new StylizeJob(clip, output)
+        {
+            MaxFrames = request.Frames,
+            KeepAudio = false,
+            Pipeline = new PipelineOptions { Temporal = temporal, Style = style },
+        };
+        var stats = (await job.RunAsync(stylizer, cancellationToken: cancellationToken).ConfigureAwait(false)).Stats;
         return temporal.Mode == TemporalMode.Off ? null : stats.StageMilliseconds().First(s => s.Stage == "temporal").Milliseconds;
     }
 

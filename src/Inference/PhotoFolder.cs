@@ -15,7 +15,7 @@ public sealed record PhotoFolderResult(string OutputFolder, IReadOnlyList<string
 /// is written under a hidden temporary name beside it and renamed when every photo is done, so a failed or
 /// cancelled run leaves nothing. Files that are not readable images are skipped and named in the result.
 /// </remarks>
-public static class PhotoFolder
+internal static class PhotoFolder
 {
     /// <summary>
     /// Stylizes every image directly in <paramref name="inputFolder"/> into <paramref name="outputFolder"/>

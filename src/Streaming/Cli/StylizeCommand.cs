@@ -91,7 +91,7 @@ internal static class StylizeCommand
         return command;
     }
 
-    /// <summary>Runs one stylization job end to end and prints its summary; throws <see cref="VideoException"/> on bad input.</summary>
+    /// <summary>Runs one <see cref="StylizeJob"/> and prints its summary; throws <see cref="VideoException"/> on bad input.</summary>
     public static async Task<PipelineStats> RunAsync(StylizeRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         if (request.ImageFps is { } f && (f <= 0 || f > 1000))
@@ -99,87 +99,48 @@ internal static class StylizeCommand
             throw new VideoException($"--fps {f} is out of range (0, 1000]");
         }
 
-        // Cheap checks first, so bad input fails before models load or processes start.
-        request.Temporal.Validate();
-        bool url = request.Input.Contains("://", StringComparison.Ordinal);
-        if (!url)
+        var job = new StylizeJob(request.Input, request.Output ?? string.Empty)
         {
-            MediaProbe.CheckReadable(request.Input);
-        }
-
-        bool folder = !url && Directory.Exists(request.Input);
-        if (request.Sequence && !folder)
-        {
-            throw new VideoException($"--sequence reads a folder of images as one video, and {request.Input} is not a folder");
-        }
-
-        if (folder && !request.Sequence && request.ImageFps is not null)
-        {
-            throw new VideoException($"--fps is the frame rate of an image sequence: add --sequence to read {request.Input} as the frames of one video");
-        }
-
-        var catalog = ModelCatalog.Load(ModelCatalog.ResolveDirectory(request.ModelsDirectory));
-        var manifest = catalog.Find(request.Model);
-        bool photos = folder && !request.Sequence;
-        string output = request.Output ?? DefaultOutput(request.Input, manifest.Name, photos);
-        if (photos)
-        {
-            if (!output.EndsWith('/') && !Directory.Exists(output))
+            ImageRate = request.ImageFps is { } fps ? Rational.Parse(fps.ToString(CultureInfo.InvariantCulture)) : null,
+            Sequence = request.Sequence,
+            StyleImages = request.Styles,
+            Pipeline = new PipelineOptions
             {
-                throw new VideoException($"{request.Input} is a folder of photos, each stylized at its own size into a folder: use -o DIR/, or --sequence to read it as the frames of one video");
-            }
+                Temporal = request.Temporal,
+                InferenceSize = request.Size,
+                Alpha = request.Alpha,
+                PreserveColor = request.PreserveColor,
+            },
+        };
 
-            return await RunPhotosAsync(request, manifest, output, stdout, stderr, cancellationToken).ConfigureAwait(false);
-        }
-
-        OutputKinds.FromPath(output);
-
-        var rate = request.ImageFps is { } fps ? Rational.Parse(fps.ToString(CultureInfo.InvariantCulture)) : (Rational?)null;
-        await using var source = await FrameSources.OpenAsync(request.Input, rate, cancellationToken).ConfigureAwait(false);
-        var info = source.Info;
-        await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, info);
+        // Cheap checks first, so bad input fails before models load or processes start.
+        job.ValidateInput();
+        var manifest = ModelCatalog.Load(ModelCatalog.ResolveDirectory(request.ModelsDirectory)).Find(request.Model);
+        job = job with { Output = request.Output ?? StylizeJob.DefaultOutput(request.Input, manifest.Name, request.Sequence) };
+        job.Validate();
         using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine, Gpu = request.Gpu });
-        var pipeline = CreatePipeline(stylizer, request);
         var stats = new PipelineStats();
+        StylizeJobResult result;
         await using (new ProgressDisplay(stats, request.Progress))
         {
-            await pipeline.RunAsync(source, sink, stats, cancellationToken).ConfigureAwait(false);
+            result = await job.RunAsync(stylizer, stats, cancellationToken).ConfigureAwait(false);
         }
 
-        var (tw, th) = stylizer.InferenceSize(info.Width, info.Height, request.Size);
-        stdout.WriteLine($"wrote {output}: {stats.FramesOut} frames {info.Width}x{info.Height} at {info.FrameRate.Value:0.###} fps{(sink.AudioNote is { } a ? ", " + a : string.Empty)}");
+        if (result.Photos is { } photos)
+        {
+            string skipped = photos.Skipped.Count == 0 ? string.Empty : $" (skipped {photos.Skipped.Count} not readable as images: {string.Join(", ", photos.Skipped)})";
+            string size = request.Size is { } s ? $"{s.Width}x{s.Height}" : "each photo's size";
+            stdout.WriteLine($"wrote {result.Output}: {photos.Written.Count} photos, each at its own size under its own name{skipped}");
+            stdout.WriteLine($"{stats.FramesOut} photos in {stats.Elapsed.TotalSeconds:0.00} s: {stats.Fps:0.0} per second (model {manifest.Name} on {stylizer.DeviceName}, inference at {size})");
+            return stats;
+        }
+
+        var (tw, th) = result.TensorSize;
+        stdout.WriteLine($"wrote {result.Output}: {stats.FramesOut} frames {result.Width}x{result.Height} at {result.FrameRate.Value:0.###} fps{(result.AudioNote is { } a ? ", " + a : string.Empty)}");
         stdout.WriteLine($"{stats.FramesOut} frames in {stats.Elapsed.TotalSeconds:0.00} s: {stats.Fps:0.0} fps (model {manifest.Name} on {stylizer.DeviceName}, inference at {tw}x{th})");
         stdout.WriteLine("ms per frame by stage (stages overlap): " + string.Join("  ", stats.StageMilliseconds().Select(s => $"{s.Stage} {s.Milliseconds:0.0}")));
         return stats;
     }
-
-    /// <summary>A folder of photos: each one stylized at its own size into <paramref name="output"/> under its own name.</summary>
-    private static async Task<PipelineStats> RunPhotosAsync(StylizeRequest request, ModelManifest manifest, string output, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
-    {
-        using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine, Gpu = request.Gpu });
-        var pipeline = CreatePipeline(stylizer, request);
-        var stats = new PipelineStats();
-        PhotoFolderResult result;
-        await using (new ProgressDisplay(stats, request.Progress))
-        {
-            result = await PhotoFolder.StylizeAsync(pipeline, request.Input, output, stats, cancellationToken).ConfigureAwait(false);
-        }
-
-        string skipped = result.Skipped.Count == 0 ? string.Empty : $" (skipped {result.Skipped.Count} not readable as images: {string.Join(", ", result.Skipped)})";
-        string size = request.Size is { } s ? $"{s.Width}x{s.Height}" : "each photo's size";
-        stdout.WriteLine($"wrote {output}: {result.Written.Count} photos, each at its own size under its own name{skipped}");
-        stdout.WriteLine($"{stats.FramesOut} photos in {stats.Elapsed.TotalSeconds:0.00} s: {stats.Fps:0.0} per second (model {manifest.Name} on {stylizer.DeviceName}, inference at {size})");
-        return stats;
-    }
-
-    private static StylizePipeline CreatePipeline(Stylizer stylizer, StylizeRequest request) => new(stylizer, new PipelineOptions
-    {
-        Temporal = request.Temporal,
-        InferenceSize = request.Size,
-        Style = LoadStyles(stylizer, request),
-        Alpha = request.Alpha,
-        PreserveColor = request.PreserveColor,
-    });
 
     /// <summary>Parses <c>PATH</c> or <c>PATH=WEIGHT</c> for each <c>--style</c>.</summary>
     internal static IReadOnlyList<(string Path, float Weight)> ParseStyles(IEnumerable<string> values) => values.Select(v =>
@@ -192,45 +153,4 @@ internal static class StylizeCommand
 
         return (v, 1f);
     }).ToList();
-
-    private static StyleStatistics? LoadStyles(Stylizer stylizer, StylizeRequest request)
-    {
-        if (request.Alpha is < 0 or > 1 || float.IsNaN(request.Alpha))
-        {
-            throw new VideoException($"--alpha {request.Alpha} is outside [0, 1]");
-        }
-
-        if (!stylizer.TakesStyle)
-        {
-            if (request.Styles.Count > 0)
-            {
-                throw new VideoException($"model '{stylizer.Manifest.Name}' ({stylizer.Manifest.Family.ToString().ToLowerInvariant()}) has its style built in; --style needs an AdaIN model");
-            }
-
-            return null;
-        }
-
-        if (request.Styles.Count == 0)
-        {
-            throw new VideoException($"model '{stylizer.Manifest.Name}' is an AdaIN model and needs a style: --style IMAGE");
-        }
-
-        var encoded = new List<(StyleStatistics, float)>();
-        foreach (var (path, weight) in request.Styles)
-        {
-            using var image = FrameMats.LoadRgb(path);
-            encoded.Add((stylizer.EncodeStyle(image), weight));
-        }
-
-        return StyleStatistics.Mix(encoded);
-    }
-
-    private static string DefaultOutput(string input, string model, bool photos)
-    {
-        string stem = input.Contains("://", StringComparison.Ordinal)
-            ? "stream"
-            : Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(input));
-        string ext = photos ? "/" : ImageSequenceSource.IsImagePath(input) ? ".png" : ".mp4";
-        return Path.Combine(Environment.CurrentDirectory, $"{stem}-{model}{ext}");
-    }
 }

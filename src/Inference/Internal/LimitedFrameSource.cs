@@ -1,6 +1,6 @@
 using Video.Capture;
 
-namespace Video.Evaluation.Internal;
+namespace Video.Inference.Internal;
 
 /// <summary>The first <c>N</c> frames of another source (for quick evaluation runs on long clips).</summary>
 /// <remarks>Owns the inner source: disposing this disposes it. Not thread safe, like any source.</remarks>
