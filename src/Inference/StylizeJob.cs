@@ -20,6 +20,12 @@ public sealed record StylizeJobResult(string Output, PipelineStats Stats)
     /// <summary>The tensor size the model ran at.</summary>
     public (int Width, int Height) TensorSize { get; init; }
 
+    /// <summary>Frames the temporal filter blended with the previous output (reported by <see cref="StylizeJob.RunOverStylizedAsync"/>).</summary>
+    public long FramesBlended { get; init; }
+
+    /// <summary>Scene cuts the temporal filter detected (reported by <see cref="StylizeJob.RunOverStylizedAsync"/>).</summary>
+    public long SceneCuts { get; init; }
+
     /// <summary>The photos written and skipped, when the input was a folder of photos; null otherwise.</summary>
     public PhotoFolderResult? Photos { get; init; }
 }
@@ -27,7 +33,8 @@ public sealed record StylizeJobResult(string Output, PipelineStats Stats)
 /// <summary>
 /// The one way to stylize media into a target: a video file, network URL, image, folder of photos or
 /// (<see cref="Sequence"/>) folder of frames in, a video, image, PNG sequence or folder of photos out. It serves
-/// <c>video stylize</c>, the flicker table and the bench's pipeline case; each of them only fills in the options.
+/// <c>video stylize</c>, the flicker table, the bench's pipeline case and <c>eval temporal-apply</c>
+/// (<see cref="RunOverStylizedAsync"/>); each of them only fills in the options.
 /// </summary>
 /// <remarks>
 /// A job is an immutable description; <see cref="RunAsync"/> opens the source and the sink, runs
@@ -152,6 +159,72 @@ public sealed record StylizeJob(string Input, string Output)
             FrameRate = info.FrameRate,
             AudioNote = sink.AudioNote,
             TensorSize = stylizer.InferenceSize(info.Width, info.Height, Pipeline.InferenceSize),
+        };
+    }
+
+    /// <summary>
+    /// The job's temporal filter (<see cref="PipelineOptions.Temporal"/>) over frames that any stylizer already
+    /// wrote to <paramref name="stylized"/>, guided by the input: the work the pipeline's temporal stage does,
+    /// with the model's output read from a file, so the filter can be measured on other stylizers' output.
+    /// The audio, when kept, comes from <paramref name="stylized"/>.
+    /// </summary>
+    /// <exception cref="VideoException">The two clips differ in size or frame count, or the options are bad.</exception>
+    public async Task<StylizeJobResult> RunOverStylizedAsync(string stylized, PipelineStats? stats = null, CancellationToken cancellationToken = default)
+    {
+        ValidateInput();
+        MediaProbe.CheckReadable(stylized);
+        Validate();
+        stats ??= new PipelineStats();
+        var opened = await FrameSources.OpenAsync(Input, ImageRate, cancellationToken).ConfigureAwait(false);
+        await using var source = MaxFrames is { } n ? new LimitedFrameSource(opened, n) : opened;
+        await using var styled = await FrameSources.OpenAsync(stylized, null, cancellationToken).ConfigureAwait(false);
+        var info = styled.Info;
+        if (source.Info.Width != info.Width || source.Info.Height != info.Height)
+        {
+            throw new VideoException($"{stylized} is {info.Width}x{info.Height} but {Input} is {source.Info.Width}x{source.Info.Height}");
+        }
+
+        using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 4);
+        using var filter = new Temporal.TemporalFilter(info.Width, info.Height, Pipeline.Temporal);
+        await using var sink = FfmpegVideoSink.Create(Output, info.Width, info.Height, info.FrameRate, KeepAudio ? info : null);
+        stats.TemporalEnabled = true;
+        stats.Start();
+        long index = 0;
+        while (true)
+        {
+            using var input = await source.ReadAsync(pool, cancellationToken).ConfigureAwait(false);
+            using var frame = await styled.ReadAsync(pool, cancellationToken).ConfigureAwait(false);
+            if (input is null && frame is null)
+            {
+                break;
+            }
+
+            if (input is null || frame is null)
+            {
+                throw new VideoException($"{(input is null ? Input : stylized)} has {index} frames but {(input is null ? stylized : Input)} has more");
+            }
+
+            input.Index = index;
+            frame.Index = index;
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            filter.ObserveInput(input);
+            filter.Apply(frame);
+            stats.TemporalTicks += System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+            await sink.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+            stats.FrameOut();
+            index++;
+        }
+
+        await sink.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        stats.Stop();
+        return new StylizeJobResult(Output, stats)
+        {
+            Width = info.Width,
+            Height = info.Height,
+            FrameRate = info.FrameRate,
+            AudioNote = sink.AudioNote,
+            FramesBlended = filter.FramesBlended,
+            SceneCuts = filter.SceneCuts,
         };
     }
 

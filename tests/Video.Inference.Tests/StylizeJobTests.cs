@@ -130,6 +130,37 @@ public class StylizeJobTests
         Assert.False(File.Exists(dir.File("out.mp4")));
     }
 
+    [Fact]
+    public async Task RunOverStylizedAsync_ClipStylizedEarlier_FiltersEveryFrameAndCountsBlends()
+    {
+        using var dir = new TempDir();
+        string clip = Media.Generate(dir.File("in.mp4"), 96, 64, "25", 0.8, audio: false);
+        using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
+        await new StylizeJob(clip, dir.File("styled.mp4")).RunAsync(stylizer).WaitAsync(Timeout);
+        var ema = new Video.Inference.Temporal.TemporalOptions { Mode = Video.Inference.Temporal.TemporalMode.Ema };
+
+        var result = await new StylizeJob(clip, dir.File("filtered.mp4")) { Pipeline = new PipelineOptions { Temporal = ema } }
+            .RunOverStylizedAsync(dir.File("styled.mp4")).WaitAsync(Timeout);
+
+        Assert.Equal(20, result.Stats.FramesOut);
+        Assert.Equal(20, Media.Probe(dir.File("filtered.mp4")).Frames);
+        Assert.InRange(result.FramesBlended, 1, 20);
+        Assert.Contains(result.Stats.StageMilliseconds(), s => s.Stage == "temporal");
+    }
+
+    [Fact]
+    public async Task RunOverStylizedAsync_ClipsOfDifferentSizes_ThrowsAndWritesNothing()
+    {
+        using var dir = new TempDir();
+        string clip = Media.Generate(dir.File("in.mp4"), 96, 64, "25", 0.2, audio: false);
+        string other = Media.Generate(dir.File("other.mp4"), 64, 48, "25", 0.2, audio: false);
+
+        var e = await Assert.ThrowsAsync<VideoException>(() => new StylizeJob(clip, dir.File("out.mp4")).RunOverStylizedAsync(other).WaitAsync(Timeout));
+
+        Assert.Contains("is 64x48 but", e.Message, StringComparison.Ordinal);
+        Assert.Equal(["in.mp4", "other.mp4"], dir.Entries());
+    }
+
     [Theory]
     [InlineData("clip.mp4", false, "clip-toon.mp4")]
     [InlineData("photo.png", false, "photo-toon.png")]
