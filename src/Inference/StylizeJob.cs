@@ -147,8 +147,7 @@ public sealed record StylizeJob(string Input, string Output)
             return new StylizeJobResult(Output, stats) { Photos = photos };
         }
 
-        var opened = await FrameSources.OpenAsync(Input, ImageRate, cancellationToken).ConfigureAwait(false);
-        await using var source = MaxFrames is { } n ? new LimitedFrameSource(opened, n) : opened;
+        await using var source = await OpenSourceAsync(cancellationToken).ConfigureAwait(false);
         var info = source.Info;
         await using var sink = FfmpegVideoSink.Create(Output, info.Width, info.Height, info.FrameRate, KeepAudio ? info : null);
         await pipeline.RunAsync(source, sink, stats, cancellationToken).ConfigureAwait(false);
@@ -175,8 +174,7 @@ public sealed record StylizeJob(string Input, string Output)
         MediaProbe.CheckReadable(stylized);
         Validate();
         stats ??= new PipelineStats();
-        var opened = await FrameSources.OpenAsync(Input, ImageRate, cancellationToken).ConfigureAwait(false);
-        await using var source = MaxFrames is { } n ? new LimitedFrameSource(opened, n) : opened;
+        await using var source = await OpenSourceAsync(cancellationToken).ConfigureAwait(false);
         await using var styled = await FrameSources.OpenAsync(stylized, null, cancellationToken).ConfigureAwait(false);
         var info = styled.Info;
         if (source.Info.Width != info.Width || source.Info.Height != info.Height)
@@ -226,6 +224,13 @@ public sealed record StylizeJob(string Input, string Output)
             FramesBlended = filter.FramesBlended,
             SceneCuts = filter.SceneCuts,
         };
+    }
+
+    /// <summary>The input as frames, cut to <see cref="MaxFrames"/>.</summary>
+    private async Task<IFrameSource> OpenSourceAsync(CancellationToken cancellationToken)
+    {
+        var source = await FrameSources.OpenAsync(Input, ImageRate, cancellationToken).ConfigureAwait(false);
+        return MaxFrames is { } n ? new LimitedFrameSource(source, n) : source;
     }
 
     /// <summary>Encodes and mixes <see cref="StyleImages"/> for a model that takes a style; null for one that does not.</summary>
