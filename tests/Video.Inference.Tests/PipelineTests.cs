@@ -78,6 +78,33 @@ public class PipelineTests
     }
 
     [Fact]
+    public async Task StylizeAsync_WarmPlanWithoutLane_AllocatesNothingPerFrame()
+    {
+        using var dir = new TempDir();
+        using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
+        using var plan = stylizer.CreatePlan(160, 90, 160, 90, slots: 1);
+        using var frame = Frame.CreateUnpooled(160, 90);
+        await plan.StylizeAsync(frame); // warm up JIT and ORT
+
+        long Measure(int frames)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < frames; i++)
+            {
+                plan.StylizeAsync(frame).AsTask().GetAwaiter().GetResult();
+            }
+
+            return GC.GetTotalAllocatedBytes(precise: true) - before;
+        }
+
+        long small = Measure(20);
+        long large = Measure(220);
+        double perFrame = (large - small) / 200.0;
+        Assert.True(perFrame < 64, $"{perFrame:0} bytes allocated per frame by the frame-level call");
+        Assert.Equal(1, plan.FreeSlots);
+    }
+
+    [Fact]
     public async Task Run_SteadyState_AllocatesNoFrameOrTensorMemoryPerFrame()
     {
         using var dir = new TempDir();

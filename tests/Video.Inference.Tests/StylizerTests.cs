@@ -8,6 +8,48 @@ namespace Video.Inference.Tests;
 public class StylizerTests
 {
     [Fact]
+    public async Task StylizeAsync_NoFreeSlot_WaitsForOneThenStylizesAndReturnsIt()
+    {
+        using var dir = new TempDir();
+        using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir, gain: 0f, bias: 0.5f), new StylizerOptions { Device = Device.Cpu });
+        using var plan = stylizer.CreatePlan(8, 6, 8, 6, slots: 1);
+        using var frame = Frame.CreateUnpooled(8, 6);
+        frame.Pixels.Clear();
+        Assert.True(plan.TryRentSlot(out var held));
+
+        var call = plan.StylizeAsync(frame).AsTask();
+        Assert.False(call.IsCompleted);
+        Assert.All(frame.Pixels.ToArray(), b => Assert.Equal(0, b));
+
+        plan.ReturnSlot(held);
+        int batchSize = await call.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(1, batchSize);
+        Assert.All(frame.Pixels.ToArray(), b => Assert.InRange(b, 127, 128));
+        Assert.Equal(1, plan.FreeSlots);
+    }
+
+    [Fact]
+    public async Task StylizeAsync_CancelledWhileWaitingForASlot_ThrowsAndLeavesTheFrame()
+    {
+        using var dir = new TempDir();
+        using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir, gain: 0f, bias: 0.5f), new StylizerOptions { Device = Device.Cpu });
+        using var plan = stylizer.CreatePlan(8, 6, 8, 6, slots: 1);
+        using var frame = Frame.CreateUnpooled(8, 6);
+        frame.Pixels.Clear();
+        Assert.True(plan.TryRentSlot(out var held));
+        using var cts = new CancellationTokenSource();
+
+        var call = plan.StylizeAsync(frame, cancellationToken: cts.Token).AsTask();
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.All(frame.Pixels.ToArray(), b => Assert.Equal(0, b));
+        plan.ReturnSlot(held);
+        Assert.Equal(1, plan.FreeSlots);
+    }
+
+    [Fact]
     public void Stylize_AffineModel_MatchesHandComputedPixels()
     {
         using var dir = new TempDir();
