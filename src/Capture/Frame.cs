@@ -9,22 +9,23 @@ namespace Video.Capture;
 /// A frame is owned by exactly one party at a time. Passing a frame to a method that takes a
 /// <see cref="Frame"/> (or a successful channel write) hands it over; a <see cref="Span{T}"/> borrowed
 /// from <see cref="Pixels"/> is valid only until the owner disposes the frame. <see cref="Dispose"/>
-/// returns the memory to its <see cref="FramePool"/>; disposing twice is harmless. Not thread safe.
+/// returns the memory to its <see cref="FramePool"/> (or, for a frame rented on its own, to its
+/// <see cref="FrameAllocator"/>); disposing twice is harmless. Not thread safe.
 /// </remarks>
 public sealed class Frame : IDisposable
 {
     private readonly FramePool? _pool;
-    private readonly byte[] _buffer;
+    private readonly PixelBuffer<byte> _buffer;
     private bool _rented;
 
-    internal Frame(FramePool? pool, int width, int height, PixelFormat format)
+    internal Frame(FramePool? pool, PixelBuffer<byte> buffer, int width, int height, PixelFormat format)
     {
         _pool = pool;
+        _buffer = buffer;
         Width = width;
         Height = height;
         Format = format;
         Stride = width * format.BytesPerPixel();
-        _buffer = GC.AllocateUninitializedArray<byte>(Stride * height, pinned: true);
     }
 
     /// <summary>Width in pixels.</summary>
@@ -54,7 +55,7 @@ public sealed class Frame : IDisposable
         get
         {
             ThrowIfReturned();
-            return _buffer;
+            return _buffer.Span;
         }
     }
 
@@ -64,7 +65,7 @@ public sealed class Frame : IDisposable
         get
         {
             ThrowIfReturned();
-            return _buffer;
+            return _buffer.Memory;
         }
     }
 
@@ -72,13 +73,12 @@ public sealed class Frame : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Span<byte> Row(int y) => Pixels.Slice(y * Stride, Width * Format.BytesPerPixel());
 
-    /// <summary>Creates a frame that is not pooled (for tests and one-off images).</summary>
-    public static Frame CreateUnpooled(int width, int height, PixelFormat format = PixelFormat.Rgb24)
-    {
-        var frame = new Frame(null, width, height, format);
-        frame._rented = true;
-        return frame;
-    }
+    /// <summary>
+    /// Creates a frame that is not pooled (for one-off images), with memory from
+    /// <paramref name="allocator"/> or <see cref="FrameAllocator.Default"/>.
+    /// </summary>
+    public static Frame CreateUnpooled(int width, int height, PixelFormat format = PixelFormat.Rgb24, FrameAllocator? allocator = null) =>
+        (allocator ?? FrameAllocator.Default).AllocateFrame(width, height, format);
 
     /// <summary>Returns the frame's memory to its pool. Harmless when called again.</summary>
     public void Dispose()
@@ -89,10 +89,20 @@ public sealed class Frame : IDisposable
         }
 
         _rented = false;
-        _pool?.Return(this);
+        if (_pool is null)
+        {
+            _buffer.Dispose();
+        }
+        else
+        {
+            _pool.Return(this);
+        }
     }
 
     internal void MarkRented() => _rented = true;
+
+    /// <summary>Gives the memory back to the allocator when the frame's pool no longer keeps it.</summary>
+    internal void ReleaseBuffer() => _buffer.Dispose();
 
     private void ThrowIfReturned()
     {

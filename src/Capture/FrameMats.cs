@@ -39,8 +39,8 @@ public static class FrameMats
         }
     }
 
-    /// <summary>Reads an image file into a new unpooled RGB24 frame.</summary>
-    public static Frame LoadRgb(string path)
+    /// <summary>Reads an image file into a new unpooled RGB24 frame with memory from <paramref name="allocator"/> (or the default).</summary>
+    public static Frame LoadRgb(string path, FrameAllocator? allocator = null)
     {
         MediaProbe.CheckReadable(path);
         using var image = Cv2.ImRead(path, ImreadModes.Color);
@@ -49,9 +49,17 @@ public static class FrameMats
             throw new MediaException($"{path} is not a readable image");
         }
 
-        var frame = Frame.CreateUnpooled(image.Width, image.Height);
-        CopyFromBgr(image, frame);
-        return frame;
+        var frame = (allocator ?? FrameAllocator.Default).AllocateFrame(image.Width, image.Height);
+        try
+        {
+            CopyFromBgr(image, frame);
+            return frame;
+        }
+        catch
+        {
+            frame.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Writes an RGB24 frame to an image file (format from the extension).</summary>

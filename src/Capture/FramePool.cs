@@ -6,25 +6,32 @@ namespace Video.Capture;
 /// </summary>
 /// <remarks>
 /// Thread safe. <see cref="RentAsync"/> waits while all <see cref="Capacity"/> frames are out, which is
-/// what bounds memory when a producer outruns its consumers. <see cref="Outstanding"/> counts frames
-/// rented and not yet disposed; tests assert it is zero after a run to catch leaks.
+/// what bounds memory when a producer outruns its consumers. The memory comes from a
+/// <see cref="FrameAllocator"/> (<see cref="FrameAllocator.CreatePool"/>); <see cref="Dispose"/> gives back
+/// the free frames' memory, and frames still out give theirs back when they are disposed, so a leak-checking
+/// allocator reports any frame that was never returned.
 /// </remarks>
 public sealed class FramePool : IDisposable
 {
     private readonly Stack<Frame> _free;
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _available;
+    private readonly FrameAllocator _allocator;
     private int _created;
     private int _outstanding;
+    private bool _disposed;
 
+    /// <summary>A pool whose memory comes from <see cref="FrameAllocator.Default"/>.</summary>
     public FramePool(int width, int height, PixelFormat format, int capacity)
+        : this(FrameAllocator.Default, width, height, format, capacity)
     {
-        if (width <= 0 || height <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(width), $"frame size {width}x{height} is not positive");
-        }
+    }
 
+    internal FramePool(FrameAllocator allocator, int width, int height, PixelFormat format, int capacity)
+    {
+        FrameAllocator.CheckSize(width, height);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _allocator = allocator;
         Width = width;
         Height = height;
         Format = format;
@@ -73,7 +80,18 @@ public sealed class FramePool : IDisposable
         return true;
     }
 
-    public void Dispose() => _available.Dispose();
+    /// <summary>Gives the free frames' memory back to the allocator; frames still out give theirs back when disposed.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            while (_free.TryPop(out var frame))
+            {
+                frame.ReleaseBuffer();
+            }
+        }
+    }
 
     internal void Return(Frame frame)
     {
@@ -81,7 +99,14 @@ public sealed class FramePool : IDisposable
         frame.Timestamp = TimeSpan.Zero;
         lock (_gate)
         {
-            _free.Push(frame);
+            if (_disposed)
+            {
+                frame.ReleaseBuffer();
+            }
+            else
+            {
+                _free.Push(frame);
+            }
         }
 
         Interlocked.Decrement(ref _outstanding);
@@ -98,8 +123,19 @@ public sealed class FramePool : IDisposable
 
         if (frame is null)
         {
+            PixelBuffer<byte> buffer;
+            try
+            {
+                buffer = _allocator.Allocate<byte>(Width * Format.BytesPerPixel() * Height);
+            }
+            catch
+            {
+                _available.Release();
+                throw;
+            }
+
             Interlocked.Increment(ref _created);
-            frame = new Frame(this, Width, Height, Format);
+            frame = new Frame(this, buffer, Width, Height, Format);
         }
 
         frame.MarkRented();

@@ -62,6 +62,9 @@ public sealed record StylizeJob(string Input, string Output)
     /// <summary>Inference size, temporal filter, style, α and colour preservation.</summary>
     public PipelineOptions Pipeline { get; init; } = new();
 
+    /// <summary>Where frame and tensor memory comes from; null uses <see cref="FrameAllocator.Default"/>.</summary>
+    public FrameAllocator? Allocator { get; init; }
+
     /// <summary>
     /// Style images with weights for AdaIN models, encoded and mixed when the job runs; ignored when
     /// <see cref="PipelineOptions.Style"/> is already set (callers that reuse one style for many jobs).
@@ -140,7 +143,7 @@ public sealed record StylizeJob(string Input, string Output)
     {
         Validate();
         stats ??= new PipelineStats();
-        var pipeline = new StylizePipeline(stylizer, Pipeline with { Style = Pipeline.Style ?? EncodeStyles(stylizer) });
+        var pipeline = new StylizePipeline(stylizer, Pipeline with { Style = Pipeline.Style ?? EncodeStyles(stylizer) }, Allocator);
         if (IsPhotoFolder)
         {
             var photos = await PhotoFolder.StylizeAsync(pipeline, Input, Output, stats, cancellationToken).ConfigureAwait(false);
@@ -182,7 +185,7 @@ public sealed record StylizeJob(string Input, string Output)
             throw new VideoException($"{stylized} is {info.Width}x{info.Height} but {Input} is {source.Info.Width}x{source.Info.Height}");
         }
 
-        using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 4);
+        using var pool = (Allocator ?? FrameAllocator.Default).CreatePool(info.Width, info.Height, PixelFormat.Rgb24, 4);
         using var filter = new Temporal.TemporalFilter(info.Width, info.Height, Pipeline.Temporal);
         await using var sink = FfmpegVideoSink.Create(Output, info.Width, info.Height, info.FrameRate, KeepAudio ? info : null);
         stats.TemporalEnabled = true;
@@ -260,7 +263,7 @@ public sealed record StylizeJob(string Input, string Output)
         var encoded = new List<(StyleStatistics, float)>();
         foreach (var (path, weight) in StyleImages)
         {
-            using var image = FrameMats.LoadRgb(path);
+            using var image = FrameMats.LoadRgb(path, Allocator);
             encoded.Add((stylizer.EncodeStyle(image), weight));
         }
 

@@ -83,8 +83,8 @@ public sealed record PipelineOptions
 
 /// <summary>
 /// Decode → preprocess → infer → postprocess → encode, each stage on its own task, joined by bounded
-/// channels. Frames come from one <see cref="FramePool"/> and tensors from the plan's slots, so a warm
-/// run allocates nothing per frame.
+/// channels. Frames come from one <see cref="FramePool"/> and tensors from the plan's slots, both backed by
+/// the <see cref="FrameAllocator"/>, so a warm run allocates nothing per frame.
 /// </summary>
 /// <remarks>
 /// Files never drop frames: a full channel makes the upstream stage wait. On failure or cancellation
@@ -95,18 +95,15 @@ public sealed class StylizePipeline
 {
     private readonly Stylizer _stylizer;
     private readonly PipelineOptions _options;
+    private readonly FrameAllocator _allocator;
 
-    public StylizePipeline(Stylizer stylizer, PipelineOptions? options = null)
+    /// <summary>A pipeline whose frames and tensors come from <paramref name="allocator"/> (<see cref="FrameAllocator.Default"/> when null).</summary>
+    public StylizePipeline(Stylizer stylizer, PipelineOptions? options = null, FrameAllocator? allocator = null)
     {
         _stylizer = stylizer;
         _options = options ?? new PipelineOptions();
+        _allocator = allocator ?? FrameAllocator.Default;
     }
-
-    /// <summary>The pool of the last run (for leak checks in tests).</summary>
-    public FramePool? LastPool { get; private set; }
-
-    /// <summary>The plan of the last run (for leak checks in tests).</summary>
-    public StylizerPlan? LastPlan { get; private set; }
 
     /// <summary>Stylizes every frame of <paramref name="source"/> into <paramref name="sink"/> and completes the sink.</summary>
     public async Task<PipelineStats> RunAsync(IFrameSource source, IFrameSink sink, PipelineStats? stats = null, CancellationToken cancellationToken = default)
@@ -118,18 +115,16 @@ public sealed class StylizePipeline
         var (tw, th) = _stylizer.InferenceSize(info.Width, info.Height, _options.InferenceSize);
         // Tensors are large, so the two channels that carry them hold one item each; with one slot in each of
         // the three stages that touch them, five slots mean preprocessing never waits for one.
-        using var plan = _stylizer.CreatePlan(info.Width, info.Height, tw, th, slots: (2 * TensorChannelCapacity) + 3);
+        using var plan = _stylizer.CreatePlan(info.Width, info.Height, tw, th, slots: (2 * TensorChannelCapacity) + 3, _allocator);
         plan.PreserveColor = _options.PreserveColor;
         if (_stylizer.TakesStyle)
         {
             plan.SetStyle(_options.Style ?? throw new ModelException($"model '{_stylizer.Manifest.Name}' is an AdaIN model and needs a style (--style IMAGE)"), _options.Alpha);
         }
 
-        using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, _options.PoolFrames);
+        using var pool = _allocator.CreatePool(info.Width, info.Height, PixelFormat.Rgb24, _options.PoolFrames);
         using var temporal = _options.Temporal.Mode == TemporalMode.Off ? null : new TemporalFilter(info.Width, info.Height, _options.Temporal);
         stats.TemporalEnabled = temporal is not null;
-        LastPool = pool;
-        LastPlan = plan;
 
         var decoded = NewChannel<Frame>();
         var prepared = NewChannel<Work>(TensorChannelCapacity);

@@ -167,10 +167,12 @@ public sealed class Stylizer : IDisposable
     /// <summary>
     /// Allocates <paramref name="slots"/> tensor slots for frames of the given size run at the given tensor
     /// size, and runs the model once to learn its output shape. Extra inputs (style statistics, α) start at
-    /// zero statistics and α = 1; set them with <see cref="StylizerPlan.SetStyle"/>.
+    /// zero statistics and α = 1; set them with <see cref="StylizerPlan.SetStyle"/>. Tensor memory comes from
+    /// <paramref name="allocator"/> (<see cref="FrameAllocator.Default"/> when null).
     /// </summary>
-    public StylizerPlan CreatePlan(int frameWidth, int frameHeight, int tensorWidth, int tensorHeight, int slots = 3)
+    public StylizerPlan CreatePlan(int frameWidth, int frameHeight, int tensorWidth, int tensorHeight, int slots = 3, FrameAllocator? allocator = null)
     {
+        allocator ??= FrameAllocator.Default;
         var encoder = new ImageTensorCodec(Manifest.Input, frameWidth, frameHeight, tensorWidth, tensorHeight);
         var extras = new ExtraInputBuffers(ExtraInputs, Manifest.Adain?.AlphaInput);
         var inputNames = new List<string> { Manifest.Input.Name };
@@ -199,7 +201,7 @@ public sealed class Stylizer : IDisposable
         }
 
         var decoder = new ImageTensorCodec(Manifest.Output, frameWidth, frameHeight, outW, outH);
-        return new StylizerPlan(this, encoder, decoder, extras, () => new TensorSlot(_session, inputNames, Manifest.Output.Name, encoder.Shape, outputShape, extras.Values), slots);
+        return new StylizerPlan(this, encoder, decoder, extras, () => new TensorSlot(allocator, _session, inputNames, Manifest.Output.Name, encoder.Shape, outputShape, extras.Values), slots);
     }
 
     public void Dispose()
@@ -456,11 +458,28 @@ public sealed class StylizerPlan : IDisposable
     /// <summary>Stylizes one frame in place, synchronously (for single images and tests): <see cref="StylizeAsync"/> on the calling thread.</summary>
     public void StylizeInPlace(Frame frame) => StylizeAsync(frame).AsTask().GetAwaiter().GetResult();
 
+    /// <summary>
+    /// Frees the slots. A slot that was never returned keeps its tensor memory rented, so a leak-checking
+    /// <see cref="FrameAllocator"/> reports it (and native code still holding it cannot write into reused memory).
+    /// </summary>
     public void Dispose()
     {
+        var free = new HashSet<TensorSlot>(ReferenceEqualityComparer.Instance);
+        while (_free.Reader.TryRead(out var slot))
+        {
+            free.Add(slot);
+        }
+
         foreach (var s in _slots)
         {
-            s.Dispose();
+            if (free.Contains(s))
+            {
+                s.Dispose();
+            }
+            else
+            {
+                s.DisposeKeepingMemory();
+            }
         }
 
         _extras.Dispose();

@@ -11,7 +11,7 @@ public sealed class AllocationSensitive
 }
 
 [Collection(nameof(AllocationSensitive))]
-public class PipelineTests
+public class PipelineTests : FrameLeakCheckedTest
 {
     [Fact]
     public async Task Run_GeneratedClip_WritesEveryFrameInOrderAndThePoolIsWhole()
@@ -20,7 +20,7 @@ public class PipelineTests
         var manifest = ModelFixtures.Affine(dir);
         string clip = Media.Generate(dir.File("in.mp4"), 160, 96, "25", 1.6, audio: true);
         using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = Device.Cpu });
-        var pipeline = new StylizePipeline(stylizer);
+        var pipeline = new StylizePipeline(stylizer, allocator: Allocator);
 
         await using (var source = await FrameSources.OpenAsync(clip))
         await using (var sink = FfmpegVideoSink.Create(dir.File("out.mp4"), 160, 96, source.Info.FrameRate, source.Info))
@@ -29,9 +29,8 @@ public class PipelineTests
             Assert.Equal(40, stats.FramesOut);
         }
 
-        Assert.Equal(0, pipeline.LastPool!.Outstanding);
-        Assert.InRange(pipeline.LastPool.Created, 1, pipeline.LastPool.Capacity);
-        Assert.Equal(pipeline.LastPlan!.SlotCount, pipeline.LastPlan.FreeSlots);
+        Assert.Equal(0, Allocator.Outstanding);
+        Assert.InRange(Allocator.Rents<byte>(), 1, new PipelineOptions().PoolFrames);
         var probe = Media.Probe(dir.File("out.mp4"));
         Assert.Equal(40, probe.Frames);
         Assert.True(probe.HasAudio);
@@ -44,7 +43,7 @@ public class PipelineTests
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir, gain: 0f, bias: 0.5f), new StylizerOptions { Device = Device.Cpu });
         var source = new SyntheticSource(64, 32, 50);
         var sink = new RecordingSink();
-        await new StylizePipeline(stylizer).RunAsync(source, sink).WaitAsync(TimeSpan.FromMinutes(1));
+        await new StylizePipeline(stylizer, allocator: Allocator).RunAsync(source, sink).WaitAsync(TimeSpan.FromMinutes(1));
         Assert.True(sink.Completed);
         Assert.Equal(Enumerable.Range(0, 50).Select(i => (long)i), sink.Indices);
         Assert.All(sink.FirstBytes, b => Assert.InRange(b, 127, 128));
@@ -55,13 +54,11 @@ public class PipelineTests
     {
         using var dir = new TempDir();
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
-        var pipeline = new StylizePipeline(stylizer);
+        var pipeline = new StylizePipeline(stylizer, allocator: Allocator);
         var sink = new RecordingSink { FailAt = 7 };
         var e = await Assert.ThrowsAsync<MediaException>(() => pipeline.RunAsync(new SyntheticSource(64, 32, 100), sink).WaitAsync(TimeSpan.FromMinutes(1)));
         Assert.Equal("disk full", e.Message);
         Assert.False(sink.Completed);
-        Assert.Equal(0, pipeline.LastPool!.Outstanding);
-        Assert.Equal(pipeline.LastPlan!.SlotCount, pipeline.LastPlan.FreeSlots);
     }
 
     [Fact]
@@ -69,12 +66,11 @@ public class PipelineTests
     {
         using var dir = new TempDir();
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
-        var pipeline = new StylizePipeline(stylizer);
+        var pipeline = new StylizePipeline(stylizer, allocator: Allocator);
         using var cts = new CancellationTokenSource();
         var sink = new RecordingSink { OnWrite = n => { if (n == 10) { cts.Cancel(); } } };
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pipeline.RunAsync(new SyntheticSource(64, 32, 10_000), sink, cancellationToken: cts.Token).WaitAsync(TimeSpan.FromMinutes(1)));
         Assert.False(sink.Completed);
-        Assert.Equal(0, pipeline.LastPool!.Outstanding);
     }
 
     [Fact]
@@ -82,8 +78,8 @@ public class PipelineTests
     {
         using var dir = new TempDir();
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
-        using var plan = stylizer.CreatePlan(160, 90, 160, 90, slots: 1);
-        using var frame = Frame.CreateUnpooled(160, 90);
+        using var plan = stylizer.CreatePlan(160, 90, 160, 90, slots: 1, Allocator);
+        using var frame = Allocator.AllocateFrame(160, 90);
         await plan.StylizeAsync(frame); // warm up JIT and ORT
 
         long Measure(int frames)
@@ -110,7 +106,7 @@ public class PipelineTests
         using var dir = new TempDir();
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
         const int w = 160, h = 90;
-        var pipeline = new StylizePipeline(stylizer);
+        var pipeline = new StylizePipeline(stylizer, allocator: Allocator);
         await pipeline.RunAsync(new SyntheticSource(w, h, 20), new RecordingSink()); // warm up JIT and ORT
 
         long Measure(int frames)

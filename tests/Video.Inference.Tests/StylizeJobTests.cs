@@ -4,7 +4,7 @@ using Video.Tests.Shared;
 
 namespace Video.Inference.Tests;
 
-public class StylizeJobTests
+public class StylizeJobTests : FrameLeakCheckedTest
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 
@@ -14,7 +14,7 @@ public class StylizeJobTests
         using var dir = new TempDir();
         string clip = Media.Generate(dir.File("in.mp4"), 160, 96, "25", 1.6, audio: true);
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir, gain: 0f, bias: 0.5f), new StylizerOptions { Device = Device.Cpu });
-        var job = new StylizeJob(clip, dir.File("out.mp4")) { MaxFrames = 10, KeepAudio = false };
+        var job = new StylizeJob(clip, dir.File("out.mp4")) { Allocator = Allocator, MaxFrames = 10, KeepAudio = false };
 
         var result = await job.RunAsync(stylizer).WaitAsync(Timeout);
 
@@ -29,7 +29,7 @@ public class StylizeJobTests
 
         // The model maps every pixel to mid grey, so the output must be flat grey (within H.264's rounding), not the test pattern.
         await using var source = await FrameSources.OpenAsync(dir.File("out.mp4"));
-        using var pool = new FramePool(160, 96, PixelFormat.Rgb24, 2);
+        using var pool = Allocator.CreatePool(160, 96, PixelFormat.Rgb24, 2);
         using var frame = await source.ReadAsync(pool);
         Assert.NotNull(frame);
         Assert.All(frame.Pixels.ToArray(), b => Assert.InRange(b, 122, 134));
@@ -42,7 +42,7 @@ public class StylizeJobTests
         string clip = Media.Generate(dir.File("in.mp4"), 96, 64, "25", 0.8, audio: true);
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
 
-        var result = await new StylizeJob(clip, dir.File("out.mkv")).RunAsync(stylizer).WaitAsync(Timeout);
+        var result = await new StylizeJob(clip, dir.File("out.mkv")) { Allocator = Allocator }.RunAsync(stylizer).WaitAsync(Timeout);
 
         var probe = Media.Probe(dir.File("out.mkv"));
         Assert.Equal(20, result.Stats.FramesOut);
@@ -59,7 +59,7 @@ public class StylizeJobTests
         Photo(dir.File("photos/b.jpg"), 24, 48);
         File.WriteAllText(dir.File("photos/broken.png"), "not an image\n");
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir, gain: 0f, bias: 0.5f), new StylizerOptions { Device = Device.Cpu });
-        var job = new StylizeJob(dir.File("photos"), dir.File("out") + "/");
+        var job = new StylizeJob(dir.File("photos"), dir.File("out") + "/") { Allocator = Allocator };
 
         Assert.True(job.IsPhotoFolder);
         var result = await job.RunAsync(stylizer).WaitAsync(Timeout);
@@ -68,13 +68,13 @@ public class StylizeJobTests
         Assert.Equal(["a.png", "b.jpg"], result.Photos.Written);
         Assert.Equal(["broken.png"], result.Photos.Skipped);
         Assert.Equal(2, result.Stats.FramesOut);
-        using (var a = FrameMats.LoadRgb(dir.File("out/a.png")))
+        using (var a = FrameMats.LoadRgb(dir.File("out/a.png"), Allocator))
         {
             Assert.Equal((40, 30), (a.Width, a.Height));
             Assert.All(a.Pixels.ToArray(), b => Assert.InRange(b, 127, 128));
         }
 
-        using var jpg = FrameMats.LoadRgb(dir.File("out/b.jpg"));
+        using var jpg = FrameMats.LoadRgb(dir.File("out/b.jpg"), Allocator);
         Assert.Equal((24, 48), (jpg.Width, jpg.Height));
     }
 
@@ -87,7 +87,7 @@ public class StylizeJobTests
         Photo(dir.File("frames/f2.png"), 64, 48);
         Photo(dir.File("frames/f3.png"), 32, 80);
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
-        var job = new StylizeJob(dir.File("frames"), dir.File("clip.mp4")) { Sequence = true, ImageRate = new Rational(10, 1) };
+        var job = new StylizeJob(dir.File("frames"), dir.File("clip.mp4")) { Allocator = Allocator, Sequence = true, ImageRate = new Rational(10, 1) };
 
         Assert.False(job.IsPhotoFolder);
         var result = await job.RunAsync(stylizer).WaitAsync(Timeout);
@@ -122,7 +122,7 @@ public class StylizeJobTests
         string clip = Media.Generate(dir.File("in.mp4"), 64, 48, "25", 0.2, audio: false);
         Photo(dir.File("style.png"), 16, 16);
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
-        var job = new StylizeJob(clip, dir.File("out.mp4")) { StyleImages = [(dir.File("style.png"), 1f)] };
+        var job = new StylizeJob(clip, dir.File("out.mp4")) { Allocator = Allocator, StyleImages = [(dir.File("style.png"), 1f)] };
 
         var e = await Assert.ThrowsAsync<VideoException>(() => job.RunAsync(stylizer).WaitAsync(Timeout));
 
@@ -136,10 +136,10 @@ public class StylizeJobTests
         using var dir = new TempDir();
         string clip = Media.Generate(dir.File("in.mp4"), 96, 64, "25", 0.8, audio: false);
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
-        await new StylizeJob(clip, dir.File("styled.mp4")).RunAsync(stylizer).WaitAsync(Timeout);
+        await new StylizeJob(clip, dir.File("styled.mp4")) { Allocator = Allocator }.RunAsync(stylizer).WaitAsync(Timeout);
         var ema = new Video.Inference.Temporal.TemporalOptions { Mode = Video.Inference.Temporal.TemporalMode.Ema };
 
-        var result = await new StylizeJob(clip, dir.File("filtered.mp4")) { Pipeline = new PipelineOptions { Temporal = ema } }
+        var result = await new StylizeJob(clip, dir.File("filtered.mp4")) { Allocator = Allocator, Pipeline = new PipelineOptions { Temporal = ema } }
             .RunOverStylizedAsync(dir.File("styled.mp4")).WaitAsync(Timeout);
 
         Assert.Equal(20, result.Stats.FramesOut);
@@ -155,7 +155,7 @@ public class StylizeJobTests
         string clip = Media.Generate(dir.File("in.mp4"), 96, 64, "25", 0.2, audio: false);
         string other = Media.Generate(dir.File("other.mp4"), 64, 48, "25", 0.2, audio: false);
 
-        var e = await Assert.ThrowsAsync<VideoException>(() => new StylizeJob(clip, dir.File("out.mp4")).RunOverStylizedAsync(other).WaitAsync(Timeout));
+        var e = await Assert.ThrowsAsync<VideoException>(() => new StylizeJob(clip, dir.File("out.mp4")) { Allocator = Allocator }.RunOverStylizedAsync(other).WaitAsync(Timeout));
 
         Assert.Contains("is 64x48 but", e.Message, StringComparison.Ordinal);
         Assert.Equal(["in.mp4", "other.mp4"], dir.Entries());

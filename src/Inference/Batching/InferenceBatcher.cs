@@ -234,13 +234,13 @@ public sealed class InferenceBatcher : IDisposable
             {
                 for (int i = 0; i < n; i++)
                 {
-                    _batch[i].Input.AsSpan().CopyTo(_input.AsSpan(i * ItemInputLength, ItemInputLength));
+                    _batch[i].Input.Span.CopyTo(_input.AsSpan(i * ItemInputLength, ItemInputLength));
                 }
 
                 Run(n);
                 for (int i = 0; i < n; i++)
                 {
-                    _output.AsSpan(i * ItemOutputLength, ItemOutputLength).CopyTo(_batch[i].Output);
+                    _output.AsSpan(i * ItemOutputLength, ItemOutputLength).CopyTo(_batch[i].Output.Span);
                 }
 
                 Interlocked.Increment(ref _batches);
@@ -323,10 +323,10 @@ public sealed class BatchItem : IValueTaskSource<int>
     private ManualResetValueTaskSourceCore<int> _core = new() { RunContinuationsAsynchronously = true };
 
     /// <summary>The preprocessed input (borrowed until the run completes).</summary>
-    public float[] Input { get; set; } = [];
+    public Memory<float> Input { get; set; }
 
     /// <summary>Receives the output (borrowed until the run completes).</summary>
-    public float[] Output { get; set; } = [];
+    public Memory<float> Output { get; set; }
 
     internal long Arrived { get; private set; }
 
@@ -361,8 +361,8 @@ public readonly record struct BatchLane(InferenceBatcher Batcher, BatchItem Item
     /// <summary>Runs the slot's input through the next batch into the slot's output; returns the batch size.</summary>
     internal ValueTask<int> RunAsync(TensorSlot slot)
     {
-        Item.Input = slot.Input;
-        Item.Output = slot.Output;
+        Item.Input = slot.InputMemory;
+        Item.Output = slot.OutputMemory;
         return Batcher.RunAsync(Item);
     }
 }

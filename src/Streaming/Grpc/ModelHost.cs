@@ -5,6 +5,7 @@ using Grpc.HealthCheck;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Video.Capture;
 using Video.Inference;
 using Video.Inference.Batching;
 
@@ -52,8 +53,11 @@ public sealed class ModelHost : IHostedService, IDisposable
     private volatile bool _isReady;
     private string? _failure;
 
-    public ModelHost(IOptions<StreamingOptions> options, HealthServiceImpl health, ILogger<ModelHost> logger)
+    private readonly FrameAllocator _allocator;
+
+    public ModelHost(IOptions<StreamingOptions> options, HealthServiceImpl health, ILogger<ModelHost> logger, FrameAllocator allocator)
     {
+        _allocator = allocator;
         _options = options.Value;
         _health = health;
         _logger = logger;
@@ -111,12 +115,12 @@ public sealed class ModelHost : IHostedService, IDisposable
         if (_plans.TryGetValue(key, out var existing) || _plans.Count < MaxCachedPlans)
         {
             owned = false;
-            var lazy = existing ?? _plans.GetOrAdd(key, _ => new Lazy<StylizerPlan>(() => model.Stylizer.CreatePlan(width, height, tensorWidth, tensorHeight, slots: 2)));
+            var lazy = existing ?? _plans.GetOrAdd(key, _ => new Lazy<StylizerPlan>(() => model.Stylizer.CreatePlan(width, height, tensorWidth, tensorHeight, slots: 2, _allocator)));
             return lazy.Value;
         }
 
         owned = true;
-        return model.Stylizer.CreatePlan(width, height, tensorWidth, tensorHeight, slots: 1);
+        return model.Stylizer.CreatePlan(width, height, tensorWidth, tensorHeight, slots: 1, _allocator);
     }
 
     public void Dispose()

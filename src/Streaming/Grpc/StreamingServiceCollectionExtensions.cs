@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using Video.Inference;
 using Video.Streaming.Grpc.Internal;
 
 namespace Video.Streaming.Grpc;
@@ -14,7 +15,8 @@ namespace Video.Streaming.Grpc;
 public static class StreamingServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the stylization service, its model host, limits, API-key check, health, reflection and the
+    /// Adds the inference layer (<c>AddInference()</c>, which adds the capture layer and its frame allocator),
+    /// the stylization service, its model host, limits, API-key check, health, reflection and the
     /// OpenTelemetry meter exported for Prometheus. Options are validated when the host starts.
     /// </summary>
     public static IServiceCollection AddStreaming(this IServiceCollection services, Action<StreamingOptions>? configure = null)
@@ -28,6 +30,7 @@ public static class StreamingServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StreamingOptions>, StreamingOptionsValidator>());
 
+        services.AddInference();
         services.TryAddSingleton<HealthServiceImpl>();
         services.TryAddSingleton<StreamingMetrics>();
         services.TryAddSingleton<StyleRegistry>();

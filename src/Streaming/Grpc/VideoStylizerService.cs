@@ -25,6 +25,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
     private readonly StreamingMetrics _metrics;
     private readonly StreamingOptions _options;
     private readonly ILogger<VideoStylizerService> _logger;
+    private readonly FrameAllocator _allocator;
 
     public VideoStylizerService(
         ModelHost models,
@@ -33,8 +34,10 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         StyleRegistry styles,
         StreamingMetrics metrics,
         IOptions<StreamingOptions> options,
-        ILogger<VideoStylizerService> logger)
+        ILogger<VideoStylizerService> logger,
+        FrameAllocator allocator)
     {
+        _allocator = allocator;
         _models = models;
         _resolver = resolver;
         _limiter = limiter;
@@ -98,7 +101,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         using var lease = _limiter.Acquire(Client(context));
         var model = string.IsNullOrEmpty(request.Model) ? adain[0] : _models.Get(request.Model);
         using var image = ImageCodec.Parse(request.Image, "style image", _options.MaxFrameWidth, _options.MaxFrameHeight);
-        using var frame = Frame.CreateUnpooled(image.Width, image.Height);
+        using var frame = _allocator.AllocateFrame(image.Width, image.Height);
         ImageCodec.CopyTo(image, frame);
 
         // The id is a content hash: the same image for the same model is computed once and shared.
@@ -117,13 +120,13 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         var settings = _resolver.Resolve(request.Config, null);
         long arrived = Stopwatch.GetTimestamp();
         using var image = ImageCodec.Parse(request.Image, "image", _options.MaxFrameWidth, _options.MaxFrameHeight);
-        using var frame = Frame.CreateUnpooled(image.Width, image.Height);
+        using var frame = _allocator.AllocateFrame(image.Width, image.Height);
         ImageCodec.CopyTo(image, frame);
         var (tw, th) = settings.Model.Stylizer.InferenceSize(frame.Width, frame.Height, settings.InferenceSize);
         bool owned = true;
         var plan = settings.Style is null
             ? _models.SharedPlan(settings.Model, frame.Width, frame.Height, tw, th, out owned)
-            : settings.Model.Stylizer.CreatePlan(frame.Width, frame.Height, tw, th, slots: 1);
+            : settings.Model.Stylizer.CreatePlan(frame.Width, frame.Height, tw, th, slots: 1, _allocator);
         long started = Stopwatch.GetTimestamp();
         try
         {
@@ -170,7 +173,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
             _metrics.StreamOpened();
             try
             {
-                session = new StreamSession(_resolver, _options, _metrics, _logger, client);
+                session = new StreamSession(_resolver, _options, _metrics, _allocator, _logger, client);
                 await session.RunAsync(requestStream, responseStream, context.CancellationToken).ConfigureAwait(false);
             }
             finally
@@ -215,6 +218,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
             _ => StatusCode.Internal,
         },
         ModelException => StatusCode.InvalidArgument,
+        FrameBudgetException => StatusCode.ResourceExhausted,
         VideoException => StatusCode.InvalidArgument,
         OperationCanceledException => StatusCode.Cancelled,
         _ => StatusCode.Internal,

@@ -216,8 +216,8 @@ public sealed class BatchingTests
         var batcher = batched.Attach(64, 48, null, 1f);
         Assert.Same(batcher, batched.Attach(64, 48, null, 1f));
         var items = Enumerable.Range(0, 2).Select(_ => new BatchItem { Input = new float[batcher.ItemInputLength], Output = new float[batcher.ItemOutputLength] }).ToArray();
-        items[0].Input.AsSpan().Fill(0.3f);
-        items[1].Input.AsSpan().Fill(0.7f);
+        items[0].Input.Span.Fill(0.3f);
+        items[1].Input.Span.Fill(0.7f);
 
         async Task SubmitAsync(BatchItem item, int runs)
         {
@@ -236,7 +236,7 @@ public sealed class BatchingTests
         // One frame's tensors are 2 x 36 KiB here: a batcher that allocated them per frame would show it at once.
         Assert.True(perFrame < 512, $"{perFrame} B allocated per frame");
         Assert.True(batcher.ItemsRun - runItems > batcher.Batches - batches, "the two submitters never shared a batch");
-        Assert.NotEqual(items[0].Output[0], items[1].Output[0]);
+        Assert.NotEqual(items[0].Output.Span[0], items[1].Output.Span[0]);
         batched.Detach(batcher);
         batched.Detach(batcher);
         Assert.Equal(0, batched.OpenBatchers);

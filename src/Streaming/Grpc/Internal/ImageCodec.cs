@@ -260,20 +260,20 @@ internal static class ImageCodec
     }
 
     /// <summary>
-    /// An RGB24 image over a copy of the frame in a buffer rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/>;
-    /// the caller returns <paramref name="rented"/> once the message has been written.
+    /// An RGB24 image over a copy of the frame in a buffer rented from <paramref name="allocator"/>;
+    /// the caller disposes <paramref name="rented"/> once the message has been written.
     /// </summary>
-    public static ProtoImage EncodeRgb24Pooled(Frame frame, out byte[] rented)
+    public static ProtoImage EncodeRgb24Pooled(Frame frame, FrameAllocator allocator, out PixelBuffer<byte> rented)
     {
-        rented = System.Buffers.ArrayPool<byte>.Shared.Rent(frame.Length);
-        frame.Pixels.CopyTo(rented);
+        rented = allocator.Allocate<byte>(frame.Length);
+        frame.Pixels.CopyTo(rented.Span);
         return new ProtoImage
         {
             Encoding = Encoding.Rgb24,
             Width = (uint)frame.Width,
             Height = (uint)frame.Height,
             Stride = (uint)frame.Stride,
-            Data = UnsafeByteOperations.UnsafeWrap(rented.AsMemory(0, frame.Length)),
+            Data = UnsafeByteOperations.UnsafeWrap(rented.Memory),
         };
     }
 

@@ -30,6 +30,7 @@ internal sealed class StreamSession
     private readonly SessionConfigResolver _resolver;
     private readonly StreamingOptions _options;
     private readonly StreamingMetrics _metrics;
+    private readonly FrameAllocator _allocator;
     private readonly ILogger _logger;
     private readonly string _peer;
     private readonly Dictionary<(string Model, int W, int H, int TW, int TH), PlanEntry> _plans = new();
@@ -43,8 +44,9 @@ internal sealed class StreamSession
     private long _framesOut;
     private long _dropped;
 
-    public StreamSession(SessionConfigResolver resolver, StreamingOptions options, StreamingMetrics metrics, ILogger logger, string peer)
+    public StreamSession(SessionConfigResolver resolver, StreamingOptions options, StreamingMetrics metrics, FrameAllocator allocator, ILogger logger, string peer)
     {
+        _allocator = allocator;
         _resolver = resolver;
         _options = options;
         _metrics = metrics;
@@ -196,7 +198,7 @@ internal sealed class StreamSession
                 {
                     _metrics.Queued(-1);
                     StreamResponse response;
-                    byte[]? rented = null;
+                    PixelBuffer<byte>? rented = null;
                     double queueMs, inferMs, totalMs;
                     int batchSize = 1;
                     using (item.Frame)
@@ -214,7 +216,7 @@ internal sealed class StreamSession
                         long inferred = Stopwatch.GetTimestamp();
                         var encoding = ImageCodec.ResponseEncoding(item.Settings.OutputEncoding, item.InputEncoding);
                         var image = encoding == Encoding.Rgb24
-                            ? ImageCodec.EncodeRgb24Pooled(frame, out rented)
+                            ? ImageCodec.EncodeRgb24Pooled(frame, _allocator, out rented)
                             : ImageCodec.Encode(frame, encoding, item.Settings.JpegQuality);
                         long done = Stopwatch.GetTimestamp();
                         queueMs = Stopwatch.GetElapsedTime(item.Arrived, started).TotalMilliseconds;
@@ -317,7 +319,7 @@ internal sealed class StreamSession
 
         // Enough for the queue, the frame being decoded, the one being stylized and one spare, so that
         // POLICY_LATEST never waits for a frame.
-        _pool = new FramePool(width, height, PixelFormat.Rgb24, settings.QueueCapacity + 3);
+        _pool = _allocator.CreatePool(width, height, PixelFormat.Rgb24, settings.QueueCapacity + 3);
         _pools.Add(_pool);
         return _pool;
     }
@@ -337,7 +339,7 @@ internal sealed class StreamSession
                 _plans.Remove(evict.Key);
             }
 
-            entry = new PlanEntry(model.Stylizer.CreatePlan(width, height, tw, th, slots: 1));
+            entry = new PlanEntry(model.Stylizer.CreatePlan(width, height, tw, th, slots: 1, _allocator));
             _plans[key] = entry;
         }
 
@@ -375,13 +377,7 @@ internal sealed class StreamSession
         return _filter;
     }
 
-    private static void Return(byte[]? rented)
-    {
-        if (rented is not null)
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
+    private static void Return(PixelBuffer<byte>? rented) => rented?.Dispose();
 
     private void Cleanup()
     {
@@ -471,7 +467,7 @@ internal sealed class StreamSession
     }
 
     /// <summary>A response and the pooled buffer its image wraps (returned once written).</summary>
-    private readonly record struct Outgoing(StreamResponse Response, byte[]? Rented);
+    private readonly record struct Outgoing(StreamResponse Response, PixelBuffer<byte>? Rented);
 
     private readonly record struct WorkItem(Frame Frame, SessionSettings Settings, long Pts, ulong Sequence, Encoding InputEncoding, long Arrived);
 }
