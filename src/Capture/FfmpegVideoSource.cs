@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Video.Capture.Internal;
 
 namespace Video.Capture;
@@ -8,8 +9,8 @@ namespace Video.Capture;
 /// </summary>
 /// <remarks>
 /// A frame's timestamp is its index over the stream's frame rate. When the container declared a
-/// frame count (or a duration) and fewer frames decode, <see cref="ReadAsync"/> throws: the file is
-/// truncated or corrupt.
+/// frame count (or a duration) and fewer frames decode, <see cref="ReadAllAsync"/> throws at the end: the
+/// file is truncated or corrupt.
 /// </remarks>
 public sealed class FfmpegVideoSource : IFrameSource
 {
@@ -48,40 +49,39 @@ public sealed class FfmpegVideoSource : IFrameSource
         return new FfmpegVideoSource(info, process, isLive);
     }
 
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<Frame?> ReadAsync(FramePool pool, CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<Frame> ReadAllAsync(FramePool pool, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (_ended)
-        {
-            return null;
-        }
-
         if (pool.Width != Info.Width || pool.Height != Info.Height || pool.Format != PixelFormat.Rgb24)
         {
             throw new ArgumentException($"pool frames are {pool.Width}x{pool.Height} {pool.Format}, source is {Info.Width}x{Info.Height} Rgb24", nameof(pool));
         }
 
-        var frame = await pool.RentAsync(cancellationToken).ConfigureAwait(false);
-        try
+        while (!_ended)
         {
-            int read = await _ffmpeg.StandardOutput.ReadAtLeastAsync(frame.Memory, frame.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            var frame = await pool.RentAsync(cancellationToken).ConfigureAwait(false);
+            int read;
+            try
+            {
+                read = await _ffmpeg.StandardOutput.ReadAtLeastAsync(frame.Memory, frame.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                frame.Dispose();
+                throw;
+            }
+
             if (read == frame.Length)
             {
                 frame.Index = _index;
                 frame.Timestamp = TimeSpan.FromSeconds(_index / Info.FrameRate.Value);
                 _index++;
-                var result = frame;
-                frame = null;
-                return result;
+                yield return frame;
+                continue;
             }
 
+            frame.Dispose();
             _ended = true;
             await FinishAsync(read, cancellationToken).ConfigureAwait(false);
-            return null;
-        }
-        finally
-        {
-            frame?.Dispose();
         }
     }
 

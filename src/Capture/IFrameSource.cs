@@ -1,7 +1,10 @@
 namespace Video.Capture;
 
 /// <summary>A producer of frames: a video file, a network stream, an image folder, a camera.</summary>
-/// <remarks>Not thread safe: one reader at a time.</remarks>
+/// <remarks>
+/// A source is read once, by one reader, through <see cref="ReadAllAsync"/>. Each frame it yields is handed
+/// over: the reader disposes it. Not thread safe.
+/// </remarks>
 public interface IFrameSource : IAsyncDisposable
 {
     /// <summary>Size, rate and streams of the medium.</summary>
@@ -11,10 +14,12 @@ public interface IFrameSource : IAsyncDisposable
     bool IsLive { get; }
 
     /// <summary>
-    /// Reads the next frame into a frame rented from <paramref name="pool"/> and hands it to the caller;
-    /// returns null at the end. Throws <see cref="MediaException"/> when the medium is corrupt or truncated.
+    /// The frames of the medium, in order, each decoded into a frame rented from <paramref name="pool"/> and
+    /// handed to the reader. Throws <see cref="MediaException"/> when the medium is corrupt or truncated.
+    /// A file source waits for a free frame when the pool is exhausted; a live source's reader should
+    /// drop its oldest queued frame instead (see <see cref="IsLive"/>).
     /// </summary>
-    ValueTask<Frame?> ReadAsync(FramePool pool, CancellationToken cancellationToken = default);
+    IAsyncEnumerable<Frame> ReadAllAsync(FramePool pool, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A consumer of frames: an encoder writing a file or a stream, an image writer, a virtual camera.</summary>

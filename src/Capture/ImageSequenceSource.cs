@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using OpenCvSharp;
 
 namespace Video.Capture;
@@ -74,7 +75,7 @@ public sealed class ImageSequenceSource : IFrameSource
         throw new MediaException(Directory.Exists(path) ? $"none of the {files.Count} images in {path} could be read" : $"{path} is not a readable image");
     }
 
-    public async ValueTask<Frame?> ReadAsync(FramePool pool, CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<Frame> ReadAllAsync(FramePool pool, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         while (_next < _files.Count)
         {
@@ -87,14 +88,21 @@ public sealed class ImageSequenceSource : IFrameSource
             }
 
             var frame = await pool.RentAsync(cancellationToken).ConfigureAwait(false);
-            FrameMats.CopyFromBgr(image, frame);
+            try
+            {
+                FrameMats.CopyFromBgr(image, frame);
+            }
+            catch
+            {
+                frame.Dispose();
+                throw;
+            }
+
             frame.Index = _index;
             frame.Timestamp = TimeSpan.FromSeconds(_index / Info.FrameRate.Value);
             _index++;
-            return frame;
+            yield return frame;
         }
-
-        return null;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -279,7 +279,7 @@ public static class Bench
         await using var sink = output is null ? null : FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, null);
         using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 4);
         long n = 0;
-        while (await source.ReadAsync(pool, ct).ConfigureAwait(false) is { } frame)
+        await foreach (var frame in source.ReadAllAsync(pool, ct).ConfigureAwait(false))
         {
             using (frame)
             {

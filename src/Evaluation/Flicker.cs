@@ -73,6 +73,7 @@ public static class Flicker
 
         var sources = new List<IFrameSource>();
         var pools = new List<FramePool>();
+        var readers = new List<IAsyncEnumerator<Frame>>();
         try
         {
             foreach (var p in paths)
@@ -95,19 +96,24 @@ public static class Flicker
                 pools.Add(new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 2));
             }
 
+            for (int i = 0; i < paths.Length; i++)
+            {
+                readers.Add(sources[i].ReadAllAsync(pools[i], cancellationToken).GetAsyncEnumerator(cancellationToken));
+            }
+
             using var meter = new FlickerMeter(info.Width, info.Height, paths.Length - 1, flowWidth, cutError) { MotionBoundaries = motionBoundaries };
             var frames = new Frame?[paths.Length];
             var versionFrames = new Frame[paths.Length - 1];
             long count = 0;
             while (maxFrames is null || count < maxFrames)
             {
-                for (int i = 0; i < paths.Length; i++)
-                {
-                    frames[i] = await sources[i].ReadAsync(pools[i], cancellationToken).ConfigureAwait(false);
-                }
-
                 try
                 {
+                    for (int i = 0; i < paths.Length; i++)
+                    {
+                        frames[i] = await readers[i].MoveNextAsync().ConfigureAwait(false) ? readers[i].Current : null;
+                    }
+
                     int ended = frames.Count(f => f is null);
                     if (ended == paths.Length)
                     {
@@ -131,9 +137,10 @@ public static class Flicker
                 }
                 finally
                 {
-                    foreach (var f in frames)
+                    for (int i = 0; i < frames.Length; i++)
                     {
-                        f?.Dispose();
+                        frames[i]?.Dispose();
+                        frames[i] = null;
                     }
                 }
             }
@@ -160,6 +167,11 @@ public static class Flicker
         }
         finally
         {
+            foreach (var r in readers)
+            {
+                await r.DisposeAsync().ConfigureAwait(false);
+            }
+
             foreach (var s in sources)
             {
                 await s.DisposeAsync().ConfigureAwait(false);

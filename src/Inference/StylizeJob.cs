@@ -190,11 +190,13 @@ public sealed record StylizeJob(string Input, string Output)
         await using var sink = FfmpegVideoSink.Create(Output, info.Width, info.Height, info.FrameRate, KeepAudio ? info : null);
         stats.TemporalEnabled = true;
         stats.Start();
+        await using var inputs = source.ReadAllAsync(pool, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        await using var outputs = styled.ReadAllAsync(pool, cancellationToken).GetAsyncEnumerator(cancellationToken);
         long index = 0;
         while (true)
         {
-            using var input = await source.ReadAsync(pool, cancellationToken).ConfigureAwait(false);
-            using var frame = await styled.ReadAsync(pool, cancellationToken).ConfigureAwait(false);
+            using var input = await inputs.MoveNextAsync().ConfigureAwait(false) ? inputs.Current : null;
+            using var frame = await outputs.MoveNextAsync().ConfigureAwait(false) ? outputs.Current : null;
             if (input is null && frame is null)
             {
                 break;

@@ -17,9 +17,13 @@ public sealed class PipelineStats
     internal bool TemporalEnabled;
     internal long EncodeTicks;
     private long _framesOut;
+    private long _framesDropped;
 
     /// <summary>Frames written to the sink.</summary>
     public long FramesOut => Interlocked.Read(ref _framesOut);
+
+    /// <summary>Frames a live source produced that were dropped (the oldest waiting) because the pipeline was behind.</summary>
+    public long FramesDropped => Interlocked.Read(ref _framesDropped);
 
     /// <summary>Frames the source is expected to produce, when known.</summary>
     public long? FramesExpected { get; internal set; }
@@ -53,6 +57,8 @@ public sealed class PipelineStats
     internal void Stop() => _clock.Stop();
 
     internal void FrameOut() => Interlocked.Increment(ref _framesOut);
+
+    internal void FrameDropped() => Interlocked.Increment(ref _framesDropped);
 }
 
 /// <summary>Pipeline tuning.</summary>
@@ -87,7 +93,9 @@ public sealed record PipelineOptions
 /// the <see cref="FrameAllocator"/>, so a warm run allocates nothing per frame.
 /// </summary>
 /// <remarks>
-/// Files never drop frames: a full channel makes the upstream stage wait. On failure or cancellation
+/// Files never drop frames: a full channel makes the upstream stage wait. A live source
+/// (<see cref="IFrameSource.IsLive"/>) must not wait, so when the decoded-frame channel is full its oldest
+/// frame is dropped (disposed and counted in <see cref="PipelineStats.FramesDropped"/>). On failure or cancellation
 /// every stage stops, frames still in channels are returned to the pool, and the sink is not completed
 /// (so no output is published).
 /// </remarks>
@@ -126,7 +134,7 @@ public sealed class StylizePipeline
         using var temporal = _options.Temporal.Mode == TemporalMode.Off ? null : new TemporalFilter(info.Width, info.Height, _options.Temporal);
         stats.TemporalEnabled = temporal is not null;
 
-        var decoded = NewChannel<Frame>();
+        var decoded = source.IsLive ? NewDropOldestChannel(stats) : NewChannel<Frame>();
         var prepared = NewChannel<Work>(TensorChannelCapacity);
         var inferred = NewChannel<Work>(TensorChannelCapacity);
         var finished = NewChannel<Frame>();
@@ -149,18 +157,15 @@ public sealed class StylizePipeline
         [
             Stage(cts, decoded.Writer, async () =>
             {
-                while (true)
+                long t0 = Stopwatch.GetTimestamp();
+                await foreach (var frame in source.ReadAllAsync(pool, ct).ConfigureAwait(false))
                 {
-                    long t0 = Stopwatch.GetTimestamp();
-                    var frame = await source.ReadAsync(pool, ct).ConfigureAwait(false);
                     stats.DecodeTicks += Stopwatch.GetTimestamp() - t0;
-                    if (frame is null)
-                    {
-                        return;
-                    }
-
                     await WriteOrDispose(decoded.Writer, frame).ConfigureAwait(false);
+                    t0 = Stopwatch.GetTimestamp();
                 }
+
+                stats.DecodeTicks += Stopwatch.GetTimestamp() - t0;
             }),
             Stage(cts, prepared.Writer, async () =>
             {
@@ -271,6 +276,19 @@ public sealed class StylizePipeline
         SingleWriter = true,
         FullMode = BoundedChannelFullMode.Wait,
     });
+
+    private Channel<Frame> NewDropOldestChannel(PipelineStats stats) => Channel.CreateBounded<Frame>(
+        new BoundedChannelOptions(_options.ChannelCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.DropOldest,
+        },
+        dropped =>
+        {
+            dropped.Dispose();
+            stats.FrameDropped();
+        });
 
     private static Task Stage<T>(CancellationTokenSource cts, ChannelWriter<T>? output, Func<Task> body) => Task.Run(async () =>
     {

@@ -127,7 +127,7 @@ public class BadInputTests
     {
         await using var source = await FrameSources.OpenAsync(path);
         using var pool = new FramePool(source.Info.Width, source.Info.Height, PixelFormat.Rgb24, 2);
-        while (await source.ReadAsync(pool) is { } frame)
+        await foreach (var frame in source.ReadAllAsync(pool))
         {
             frame.Dispose();
         }

@@ -48,7 +48,7 @@ public class MediaRoundTripTests
         await using var source = await FrameSources.OpenAsync(src);
         using var pool = new FramePool(source.Info.Width, source.Info.Height, PixelFormat.Rgb24, 2);
         var times = new List<TimeSpan>();
-        while (await source.ReadAsync(pool) is { } frame)
+        await foreach (var frame in source.ReadAllAsync(pool))
         {
             using (frame)
             {
@@ -73,7 +73,9 @@ public class MediaRoundTripTests
         Media.Run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "color=c=0xC83214:size=64x32:rate=10", "-t", "0.5", "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p", src]);
         await using var source = await FrameSources.OpenAsync(src);
         using var pool = new FramePool(64, 32, PixelFormat.Rgb24, 1);
-        using var frame = await source.ReadAsync(pool);
+        await using var frames = source.ReadAllAsync(pool).GetAsyncEnumerator();
+        Assert.True(await frames.MoveNextAsync());
+        using var frame = frames.Current;
         Assert.NotNull(frame);
         var px = frame!.Row(16).Slice(32 * 3, 3).ToArray();
         Assert.InRange(px[0], 0xC8 - 3, 0xC8 + 3);
@@ -105,7 +107,7 @@ public class MediaRoundTripTests
         await using var source = await FrameSources.OpenAsync(images, new Rational(10, 1));
         using var pool = new FramePool(64, 48, PixelFormat.Rgb24, 2);
         int n = 0;
-        while (await source.ReadAsync(pool) is { } frame)
+        await foreach (var frame in source.ReadAllAsync(pool))
         {
             using (frame)
             {
@@ -124,7 +126,7 @@ public class MediaRoundTripTests
         var info = source.Info;
         await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, info);
         using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 2);
-        while (await source.ReadAsync(pool) is { } frame)
+        await foreach (var frame in source.ReadAllAsync(pool))
         {
             using (frame)
             {

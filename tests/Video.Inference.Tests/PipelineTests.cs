@@ -123,32 +123,6 @@ public class PipelineTests : FrameLeakCheckedTest
         Assert.True(perFrame < 512, $"{perFrame:0} bytes allocated per frame in steady state");
     }
 
-    /// <summary>An in-memory source of gradient frames (no decoder process, so allocation counts are the pipeline's own).</summary>
-    private sealed class SyntheticSource(int width, int height, int frames) : IFrameSource
-    {
-        private int _next;
-
-        public MediaInfo Info { get; } = new("synthetic", width, height, new Rational(30, 1), frames, null, "synthetic", null);
-
-        public bool IsLive => false;
-
-        [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-        public async ValueTask<Frame?> ReadAsync(FramePool pool, CancellationToken cancellationToken = default)
-        {
-            if (_next == frames)
-            {
-                return null;
-            }
-
-            var frame = await pool.RentAsync(cancellationToken);
-            frame.Pixels.Fill((byte)(_next * 7));
-            frame.Index = _next++;
-            return frame;
-        }
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
     private sealed class RecordingSink : IFrameSink
     {
         public List<long> Indices { get; } = new(256);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Video.Capture;
 
 namespace Video.Inference.Internal;
@@ -6,8 +7,6 @@ namespace Video.Inference.Internal;
 /// <remarks>Owns the inner source: disposing this disposes it. Not thread safe, like any source.</remarks>
 internal sealed class LimitedFrameSource(IFrameSource inner, long maxFrames) : IFrameSource
 {
-    private long _read;
-
     public MediaInfo Info { get; } = inner.Info with
     {
         FrameCount = inner.Info.FrameCount is { } n ? Math.Min(n, maxFrames) : maxFrames,
@@ -15,20 +14,22 @@ internal sealed class LimitedFrameSource(IFrameSource inner, long maxFrames) : I
 
     public bool IsLive => inner.IsLive;
 
-    public async ValueTask<Frame?> ReadAsync(FramePool pool, CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<Frame> ReadAllAsync(FramePool pool, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (_read >= maxFrames)
+        if (maxFrames <= 0)
         {
-            return null;
+            yield break;
         }
 
-        var frame = await inner.ReadAsync(pool, cancellationToken).ConfigureAwait(false);
-        if (frame is not null)
+        long read = 0;
+        await foreach (var frame in inner.ReadAllAsync(pool, cancellationToken).ConfigureAwait(false))
         {
-            _read++;
+            yield return frame;
+            if (++read >= maxFrames)
+            {
+                yield break;
+            }
         }
-
-        return frame;
     }
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();

@@ -110,7 +110,7 @@ public static class StreamRoundTrip
         {
             try
             {
-                while (await source.ReadAsync(sendPool, cts.Token).ConfigureAwait(false) is { } frame)
+                await foreach (var frame in source.ReadAllAsync(sendPool, cts.Token).ConfigureAwait(false))
                 {
                     using (frame)
                     {
