@@ -17,7 +17,8 @@ public interface IFrameSource : IAsyncDisposable
     /// The frames of the medium, in order, each decoded into a frame rented from <paramref name="pool"/> and
     /// handed to the reader. Throws <see cref="MediaException"/> when the medium is corrupt or truncated.
     /// A file source waits for a free frame when the pool is exhausted; a live source's reader should
-    /// drop its oldest queued frame instead (see <see cref="IsLive"/>).
+    /// drop its oldest queued frame instead (see <see cref="IsLive"/>). A source may rent one frame ahead to
+    /// learn that the medium has ended, so a reader that holds every frame needs one spare in the pool.
     /// </summary>
     IAsyncEnumerable<Frame> ReadAllAsync(FramePool pool, CancellationToken cancellationToken = default);
 }

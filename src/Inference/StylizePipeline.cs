@@ -130,7 +130,10 @@ public sealed class StylizePipeline
             plan.SetStyle(_options.Style ?? throw new ModelException($"model '{_stylizer.Manifest.Name}' is an AdaIN model and needs a style (--style IMAGE)"), _options.Alpha);
         }
 
-        using var pool = _allocator.CreatePool(info.Width, info.Height, PixelFormat.Rgb24, _options.PoolFrames);
+        // A live source must never wait for a frame: the pool then also covers every frame the stages, the
+        // channels and the full decoded queue can hold, plus the one being decoded.
+        int poolFrames = source.IsLive ? Math.Max(_options.PoolFrames, (2 * _options.ChannelCapacity) + 7) : _options.PoolFrames;
+        using var pool = _allocator.CreatePool(info.Width, info.Height, PixelFormat.Rgb24, poolFrames);
         using var temporal = _options.Temporal.Mode == TemporalMode.Off ? null : new TemporalFilter(info.Width, info.Height, _options.Temporal);
         stats.TemporalEnabled = temporal is not null;
 

@@ -20,6 +20,7 @@ public sealed class SyntheticSource(int width, int height, int frames, bool isLi
     {
         for (int i = 0; i < frames; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var frame = await pool.RentAsync(cancellationToken).ConfigureAwait(false);
             frame.Pixels.Fill((byte)(i * 7));
             frame.Index = i;

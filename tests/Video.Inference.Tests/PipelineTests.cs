@@ -123,6 +123,33 @@ public class PipelineTests : FrameLeakCheckedTest
         Assert.True(perFrame < 512, $"{perFrame:0} bytes allocated per frame in steady state");
     }
 
+    [Fact]
+    public async Task Run_LiveSourceWhileTheSinkIsStuck_DropsTheOldestFramesInsteadOfWaiting()
+    {
+        using var dir = new TempDir();
+        using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu });
+        const int frames = 40;
+        // The sink's first write stops here until the source has handed over its last frame.
+        var sourceDone = new SyncPoint();
+        var source = new SyntheticSource(64, 32, frames, isLive: true)
+        {
+            // The reader has taken the last frame: only a source that never waited for the stuck sink gets here.
+            AfterYield = i => { if (i == frames - 1) { sourceDone.Continue(); } },
+        };
+        var sink = new RecordingSink { BeforeFirstWrite = sourceDone.WaitToContinue };
+        var stats = new PipelineStats();
+        var run = new StylizePipeline(stylizer, allocator: Allocator).RunAsync(source, sink, stats);
+
+        await sourceDone.WaitForSyncPoint().WaitAsync(TimeSpan.FromMinutes(1));
+        await run.WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.True(sink.Completed);
+        Assert.Equal(frames, stats.FramesOut + stats.FramesDropped);
+        Assert.True(stats.FramesDropped > 0, "nothing was dropped while the sink was stuck");
+        Assert.Equal(sink.Indices.Order(), sink.Indices);
+        Assert.Equal(frames - 1, sink.Indices[^1]);
+    }
+
     private sealed class RecordingSink : IFrameSink
     {
         public List<long> Indices { get; } = new(256);
@@ -133,9 +160,27 @@ public class PipelineTests : FrameLeakCheckedTest
 
         public Action<int>? OnWrite { get; init; }
 
+        public Func<Task>? BeforeFirstWrite { get; init; }
+
         public bool Completed { get; private set; }
 
         public ValueTask WriteAsync(Frame frame, CancellationToken cancellationToken = default)
+        {
+            if (Indices.Count == 0 && BeforeFirstWrite is { } before)
+            {
+                return WaitThenWriteAsync(before, frame);
+            }
+
+            return Write(frame);
+        }
+
+        private async ValueTask WaitThenWriteAsync(Func<Task> before, Frame frame)
+        {
+            await before();
+            await Write(frame);
+        }
+
+        private ValueTask Write(Frame frame)
         {
             if (Indices.Count == FailAt)
             {
