@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
+using Video.Capture;
 
 namespace Video.Inference.Batching;
 
@@ -27,8 +28,9 @@ public sealed class BatchedModel : IDisposable
     private readonly object _gate = new();
     private bool _disposed;
 
-    private BatchedModel(Stylizer stylizer, InferenceSession session, int maxBatch, TimeSpan maxDelay, bool relaxed)
+    private BatchedModel(Stylizer stylizer, InferenceSession session, int maxBatch, TimeSpan maxDelay, bool relaxed, FrameAllocator allocator)
     {
+        Allocator = allocator;
         Stylizer = stylizer;
         _session = session;
         MaxBatch = maxBatch;
@@ -37,6 +39,9 @@ public sealed class BatchedModel : IDisposable
     }
 
     public Stylizer Stylizer { get; }
+
+    /// <summary>Where the batchers' batch tensors come from.</summary>
+    internal FrameAllocator Allocator { get; }
 
     public int MaxBatch { get; }
 
@@ -63,7 +68,7 @@ public sealed class BatchedModel : IDisposable
     /// Loads <paramref name="stylizer"/>'s model for batches of up to <paramref name="maxBatch"/> frames, or
     /// returns null (with <paramref name="reason"/>) when its graph cannot run batches correctly.
     /// </summary>
-    public static BatchedModel? TryLoad(Stylizer stylizer, StylizerOptions options, int maxBatch, TimeSpan maxDelay, out string reason)
+    public static BatchedModel? TryLoad(Stylizer stylizer, StylizerOptions options, int maxBatch, TimeSpan maxDelay, out string reason, FrameAllocator? allocator = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 2);
         var manifest = stylizer.Manifest;
@@ -121,7 +126,7 @@ public sealed class BatchedModel : IDisposable
             return null;
         }
 
-        var batched = new BatchedModel(stylizer, session, maxBatch, maxDelay, relaxed);
+        var batched = new BatchedModel(stylizer, session, maxBatch, maxDelay, relaxed, allocator ?? FrameAllocator.Default);
         try
         {
             if (batched.Probe() is { } failure)

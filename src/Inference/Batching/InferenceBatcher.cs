@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 using Microsoft.ML.OnnxRuntime;
+using Video.Capture;
 
 namespace Video.Inference.Batching;
 
@@ -24,8 +25,8 @@ public sealed class InferenceBatcher : IDisposable
     private readonly string[] _inputNames;
     private readonly long[] _itemInputShape;
     private readonly long[] _itemOutputShape;
-    private readonly float[] _input;
-    private readonly float[] _output;
+    private readonly PixelBuffer<float> _input;
+    private readonly PixelBuffer<float> _output;
     private readonly Binding?[] _bindings;
     private readonly Queue<BatchItem> _pending;
     private readonly BatchItem[] _batch;
@@ -78,8 +79,16 @@ public sealed class InferenceBatcher : IDisposable
 
             ItemOutputLength = (int)_itemOutputShape.Aggregate(1L, (a, d) => a * d);
             int max = model.MaxBatch;
-            _input = GC.AllocateArray<float>(max * ItemInputLength, pinned: true);
-            _output = GC.AllocateArray<float>(max * ItemOutputLength, pinned: true);
+            _input = model.Allocator.Allocate<float>(max * ItemInputLength);
+            try
+            {
+                _output = model.Allocator.Allocate<float>(max * ItemOutputLength);
+            }
+            catch
+            {
+                _input.Dispose();
+                throw;
+            }
             _bindings = new Binding?[max];
             _pending = new Queue<BatchItem>(max * 4);
             _batch = new BatchItem[max];
@@ -171,6 +180,9 @@ public sealed class InferenceBatcher : IDisposable
             b?.Dispose();
         }
 
+        // The bindings wrapped these buffers, so they go back only now.
+        _input.Dispose();
+        _output.Dispose();
         _extras.Dispose();
         _runOptions.Dispose();
     }
@@ -185,11 +197,11 @@ public sealed class InferenceBatcher : IDisposable
         int n = inputs.Length;
         for (int i = 0; i < n; i++)
         {
-            inputs[i].CopyTo(_input.AsSpan(i * ItemInputLength, ItemInputLength));
+            inputs[i].CopyTo(_input.Span.Slice(i * ItemInputLength, ItemInputLength));
         }
 
         Run(n);
-        _output.AsSpan(0, n * ItemOutputLength).CopyTo(output);
+        _output.Span[..(n * ItemOutputLength)].CopyTo(output);
     }
 
     private void Loop()
@@ -234,13 +246,13 @@ public sealed class InferenceBatcher : IDisposable
             {
                 for (int i = 0; i < n; i++)
                 {
-                    _batch[i].Input.Span.CopyTo(_input.AsSpan(i * ItemInputLength, ItemInputLength));
+                    _batch[i].Input.Span.CopyTo(_input.Span.Slice(i * ItemInputLength, ItemInputLength));
                 }
 
                 Run(n);
                 for (int i = 0; i < n; i++)
                 {
-                    _output.AsSpan(i * ItemOutputLength, ItemOutputLength).CopyTo(_batch[i].Output.Span);
+                    _output.Span.Slice(i * ItemOutputLength, ItemOutputLength).CopyTo(_batch[i].Output.Span);
                 }
 
                 Interlocked.Increment(ref _batches);
@@ -290,8 +302,8 @@ public sealed class InferenceBatcher : IDisposable
         {
             long[] inShape = [n, .. b._itemInputShape[1..]];
             long[] outShape = [n, .. b._itemOutputShape[1..]];
-            _in = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(b._input, 0, n * b.ItemInputLength), inShape);
-            _out = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(b._output, 0, n * b.ItemOutputLength), outShape);
+            _in = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, b._input.Memory[..(n * b.ItemInputLength)], inShape);
+            _out = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, b._output.Memory[..(n * b.ItemOutputLength)], outShape);
             IoBinding = b._model.Session.CreateIoBinding();
             IoBinding.BindInput(b._inputNames[0], _in);
             for (int i = 0; i < b._extras.Values.Count; i++)

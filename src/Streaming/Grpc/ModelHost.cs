@@ -164,7 +164,7 @@ public sealed class ModelHost : IHostedService, IDisposable
                     string note = string.Empty;
                     if (_options.BatchMax > 1)
                     {
-                        batched = BatchedModel.TryLoad(stylizer, stylizerOptions, _options.BatchMax, _options.BatchDelay, out string reason);
+                        batched = BatchedModel.TryLoad(stylizer, stylizerOptions, _options.BatchMax, _options.BatchDelay, out string reason, _allocator);
                         if (batched is null)
                         {
                             note = reason;
