@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Video.Capture;
 using Video.Inference;
 using Video.Inference.Onnx;
 using Video.Streaming.Client;
@@ -13,7 +14,8 @@ namespace Video.Streaming.Tests.Grpc;
 
 /// <summary>
 /// A real server on 127.0.0.1 (port 0) with fixture models whose output is known by hand: <c>identity</c>,
-/// <c>black</c>, <c>white</c> (affine), <c>px</c> (pixel AdaIN) and the shipped <c>toon</c>.
+/// <c>black</c>, <c>white</c> (affine), <c>px</c> (pixel AdaIN) and the shipped <c>toon</c>. Its frames and tensors come
+/// from a <see cref="TestFrameAllocator"/>: disposing the server fails when any of them was never returned.
 /// </summary>
 internal sealed class GrpcTestServer : IAsyncDisposable
 {
@@ -21,10 +23,12 @@ internal sealed class GrpcTestServer : IAsyncDisposable
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
 
     private readonly TempDir _models;
+    private readonly TestFrameAllocator _allocator;
 
-    private GrpcTestServer(TempDir models, StreamingServer server, StylizeClient client)
+    private GrpcTestServer(TempDir models, StreamingServer server, StylizeClient client, TestFrameAllocator allocator)
     {
         _models = models;
+        _allocator = allocator;
         Server = server;
         Client = client;
     }
@@ -46,6 +50,7 @@ internal sealed class GrpcTestServer : IAsyncDisposable
         }
 
         extraModels?.Invoke(dir);
+        var allocator = new TestFrameAllocator();
 
         var server = StreamingServer.Create(
             new ServerEndpoint { Address = "127.0.0.1", Port = 0, MetricsPort = 0, LogLevel = LogLevel.Warning },
@@ -56,10 +61,14 @@ internal sealed class GrpcTestServer : IAsyncDisposable
                 o.IntraOpThreads = 1;
                 configure?.Invoke(o);
             },
-            gate is null ? null : gate.Register);
+            services =>
+            {
+                services.AddSingleton<FrameAllocator>(allocator);
+                gate?.Register(services);
+            });
         await server.StartAsync().WaitAsync(Timeout);
         await server.Services.GetRequiredService<ModelHost>().Loaded.WaitAsync(Timeout);
-        return new GrpcTestServer(dir, server, new StylizeClient(server.Address, new StylizeClientOptions { ApiKey = apiKey }));
+        return new GrpcTestServer(dir, server, new StylizeClient(server.Address, new StylizeClientOptions { ApiKey = apiKey }), allocator);
     }
 
     public StylizeClient NewClient(string? apiKey) => new(Server.Address, new StylizeClientOptions { ApiKey = apiKey });
@@ -164,6 +173,7 @@ internal sealed class GrpcTestServer : IAsyncDisposable
         await Server.StopAsync().WaitAsync(Timeout);
         await Server.DisposeAsync();
         _models.Dispose();
+        _allocator.AssertNoneOutstanding();
     }
 
     private static void WriteModels(TempDir dir)
