@@ -18,9 +18,10 @@ public sealed class CaptureOptions
 public static class CaptureServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the process's one <see cref="FrameAllocator"/>: <see cref="FrameAllocator.Default"/>, or, when
-    /// <see cref="CaptureOptions.FrameMemoryBudgetBytes"/> is set, a pooled allocator with that budget that
-    /// also becomes the default, so code outside the container shares the same budget.
+    /// Adds the one <see cref="FrameAllocator"/>: <see cref="FrameAllocator.Default"/>, which code outside the
+    /// container also uses, or, when <see cref="CaptureOptions.FrameMemoryBudgetBytes"/> is set, a pooled
+    /// allocator with that budget for everything the container builds (the default is left alone, so a test
+    /// host with a small budget does not change the rest of the process).
     /// </summary>
     public static IServiceCollection AddCapture(this IServiceCollection services, Action<CaptureOptions>? configure = null)
     {
@@ -32,14 +33,9 @@ public static class CaptureServiceCollectionExtensions
 
         options.Validate(o => o.FrameMemoryBudgetBytes is null or > 0, "FrameMemoryBudgetBytes must be positive").ValidateOnStart();
         services.TryAddSingleton<FrameAllocator>(sp =>
-        {
-            if (sp.GetRequiredService<IOptions<CaptureOptions>>().Value.FrameMemoryBudgetBytes is { } budget)
-            {
-                FrameAllocator.Default = new PooledFrameAllocator(budget);
-            }
-
-            return FrameAllocator.Default;
-        });
+            sp.GetRequiredService<IOptions<CaptureOptions>>().Value.FrameMemoryBudgetBytes is { } budget
+                ? new PooledFrameAllocator(budget)
+                : FrameAllocator.Default);
         return services;
     }
 }
