@@ -15,7 +15,10 @@ namespace Video.Streaming.Tests.Grpc;
 /// <summary>
 /// A real server on 127.0.0.1 (port 0) with fixture models whose output is known by hand: <c>identity</c>,
 /// <c>black</c>, <c>white</c> (affine), <c>px</c> (pixel AdaIN) and the shipped <c>toon</c>. Its frames and tensors come
-/// from a <see cref="TestFrameAllocator"/>: disposing the server fails when any of them was never returned.
+/// from a <see cref="TestFrameAllocator"/>: disposing the server fails when any of them was never returned. Every
+/// error it logs is recorded by an <see cref="ErrorLogRecorder"/>: disposing the server also fails when it logged an
+/// error the test did not declare (with <see cref="ExpectErrors"/>, or <c>expectedErrors</c> for errors logged while
+/// the server starts).
 /// </summary>
 internal sealed class GrpcTestServer : IAsyncDisposable
 {
@@ -24,11 +27,13 @@ internal sealed class GrpcTestServer : IAsyncDisposable
 
     private readonly TempDir _models;
     private readonly TestFrameAllocator _allocator;
+    private readonly ErrorLogRecorder _errors;
 
-    private GrpcTestServer(TempDir models, StreamingServer server, StylizeClient client, TestFrameAllocator allocator)
+    private GrpcTestServer(TempDir models, StreamingServer server, StylizeClient client, TestFrameAllocator allocator, ErrorLogRecorder errors)
     {
         _models = models;
         _allocator = allocator;
+        _errors = errors;
         Server = server;
         Client = client;
     }
@@ -41,7 +46,16 @@ internal sealed class GrpcTestServer : IAsyncDisposable
 
     public string Address => Server.Address;
 
-    public static async Task<GrpcTestServer> StartAsync(Action<StreamingOptions>? configure = null, bool withModels = true, string? apiKey = null, Action<TempDir>? extraModels = null, StreamGate? gate = null)
+    /// <summary>The errors the server logged so far.</summary>
+    public IReadOnlyList<ErrorLogEntry> ErrorLogs => _errors.Entries;
+
+    /// <summary>Declares errors the test provokes on purpose (any declared predicate may match an entry).</summary>
+    public void ExpectErrors(Func<ErrorLogEntry, bool> isExpected) => _errors.ExpectErrors(isExpected);
+
+    /// <summary>Fails when the server logged an error no expectation matches; disposing the server checks it too.</summary>
+    public void AssertNoUnexpectedErrors() => _errors.AssertNoUnexpectedErrors();
+
+    public static async Task<GrpcTestServer> StartAsync(Action<StreamingOptions>? configure = null, bool withModels = true, string? apiKey = null, Action<TempDir>? extraModels = null, StreamGate? gate = null, Func<ErrorLogEntry, bool>? expectedErrors = null)
     {
         var dir = new TempDir();
         if (withModels)
@@ -51,6 +65,11 @@ internal sealed class GrpcTestServer : IAsyncDisposable
 
         extraModels?.Invoke(dir);
         var allocator = new TestFrameAllocator();
+        var errors = new ErrorLogRecorder();
+        if (expectedErrors is not null)
+        {
+            errors.ExpectErrors(expectedErrors);
+        }
 
         var server = StreamingServer.Create(
             new ServerEndpoint { Address = "127.0.0.1", Port = 0, MetricsPort = 0, LogLevel = LogLevel.Warning },
@@ -64,11 +83,16 @@ internal sealed class GrpcTestServer : IAsyncDisposable
             services =>
             {
                 services.AddSingleton<FrameAllocator>(allocator);
+                services.AddSingleton<ILoggerProvider>(errors);
+
+                // A rule for this provider alone wins over the server's category filters, so the recorder sees errors
+                // from every category, including those the console is told to drop.
+                services.Configure<LoggerFilterOptions>(f => f.Rules.Add(new LoggerFilterRule(typeof(ErrorLogRecorder).FullName, null, LogLevel.Error, null)));
                 gate?.Register(services);
             });
         await server.StartAsync().WaitAsync(Timeout);
         await server.Services.GetRequiredService<ModelHost>().Loaded.WaitAsync(Timeout);
-        return new GrpcTestServer(dir, server, new StylizeClient(server.Address, new StylizeClientOptions { ApiKey = apiKey }), allocator);
+        return new GrpcTestServer(dir, server, new StylizeClient(server.Address, new StylizeClientOptions { ApiKey = apiKey }), allocator, errors);
     }
 
     public StylizeClient NewClient(string? apiKey) => new(Server.Address, new StylizeClientOptions { ApiKey = apiKey });
@@ -173,6 +197,9 @@ internal sealed class GrpcTestServer : IAsyncDisposable
         await Server.StopAsync().WaitAsync(Timeout);
         await Server.DisposeAsync();
         _models.Dispose();
+
+        // Errors first: an unexpected error usually explains a buffer that never came back.
+        _errors.AssertNoUnexpectedErrors();
         _allocator.AssertNoneOutstanding();
     }
 

@@ -27,7 +27,7 @@ public sealed class OperationsTests
     [Fact]
     public async Task Health_NoModels_NotServingAndCallsUnavailable()
     {
-        await using var server = await GrpcTestServer.StartAsync(withModels: false);
+        await using var server = await GrpcTestServer.StartAsync(withModels: false, expectedErrors: e => e.EventId.Name == "ModelsFailed");
         var health = new Health.HealthClient(server.Client.Channel);
         var r = await health.CheckAsync(new HealthCheckRequest()).ResponseAsync.WaitAsync(T);
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, r.Status);
