@@ -6,7 +6,7 @@ using Video.Tests.Shared;
 namespace Video.Inference.Tests;
 
 /// <summary>The AdaIN contract (style encoder → statistics → model with α) on a pixel-level AdaIN fixture.</summary>
-public class AdainTests
+public class AdainTests : FrameLeakCheckedTest
 {
     [Fact]
     public void SetStyle_AlphaOne_TransfersTheStyleColourStatistics()
@@ -18,7 +18,7 @@ public class AdainTests
         Assert.InRange(stats.Get("style_mean")[0], 0.75f, 0.82f); // ≈ 200/255
 
         using var frame = Solid(48, 32, 60, 120, 180, noise: 30);
-        using var plan = stylizer.CreatePlan(48, 32, 48, 32);
+        using var plan = stylizer.CreatePlan(48, 32, 48, 32, allocator: Allocator);
         plan.SetStyle(stats, alpha: 1f);
         plan.StylizeInPlace(frame);
 
@@ -36,7 +36,7 @@ public class AdainTests
         using var style = Solid(16, 16, 250, 0, 0, noise: 5);
         using var frame = Solid(16, 16, 10, 100, 200, noise: 10);
         var before = frame.Pixels.ToArray();
-        using var plan = stylizer.CreatePlan(16, 16, 16, 16);
+        using var plan = stylizer.CreatePlan(16, 16, 16, 16, allocator: Allocator);
         plan.SetStyle(stylizer.EncodeStyle(style), alpha: 0f);
         plan.StylizeInPlace(frame);
         Assert.True(before.Zip(frame.Pixels.ToArray()).All(p => Math.Abs(p.First - p.Second) <= 1));
@@ -62,7 +62,7 @@ public class AdainTests
         using var style = Solid(16, 16, 180, 180, 180, noise: 5);
         using var frame = Solid(16, 16, 40, 90, 130, noise: 10);
         var (before, _) = ChannelMeanStd(frame);
-        using var plan = stylizer.CreatePlan(16, 16, 16, 16);
+        using var plan = stylizer.CreatePlan(16, 16, 16, 16, allocator: Allocator);
         plan.SetStyle(stylizer.EncodeStyle(style));
         plan.PreserveColor = true;
         plan.StylizeInPlace(frame);
@@ -106,9 +106,9 @@ public class AdainTests
         return ModelManifest.Load(path);
     }
 
-    private static Frame Solid(int w, int h, byte r, byte g, byte b, int noise)
+    private Frame Solid(int w, int h, byte r, byte g, byte b, int noise)
     {
-        var frame = Frame.CreateUnpooled(w, h);
+        var frame = Allocator.AllocateFrame(w, h);
         var rng = new Random(7);
         var px = frame.Pixels;
         for (int i = 0; i < px.Length; i += 3)

@@ -5,7 +5,7 @@ using Video.Tests.Shared;
 
 namespace Video.Inference.Tests;
 
-public class ManifestTests
+public class ManifestTests : FrameLeakCheckedTest
 {
     [Fact]
     public void Load_MalformedJson_ThrowsNamingTheFileAndLine()
@@ -182,8 +182,8 @@ public class ManifestTests
             Assert.Contains(shipped.Models, s => s.Name == m.Name);
             Assert.True(m.Provenance?.TemporalWeight > 0, $"{m.Name}: provenance lacks a positive temporalWeight");
             using var stylizer = Stylizer.Load(m, new StylizerOptions { Device = Device.Cpu });
-            using var plan = stylizer.CreatePlan(64, 48, 64, 48);
-            using var frame = Frame.CreateUnpooled(64, 48);
+            using var plan = stylizer.CreatePlan(64, 48, 64, 48, allocator: Allocator);
+            using var frame = Allocator.AllocateFrame(64, 48);
             frame.Pixels.Fill(100);
             plan.StylizeInPlace(frame);
             Assert.Contains(frame.Pixels.ToArray(), b => b != 100);

@@ -5,15 +5,15 @@ using Video.Tests.Shared;
 
 namespace Video.Inference.Tests;
 
-public class StylizerTests
+public class StylizerTests : FrameLeakCheckedTest
 {
     [Fact]
     public async Task StylizeAsync_NoFreeSlot_WaitsForOneThenStylizesAndReturnsIt()
     {
         using var dir = new TempDir();
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir, gain: 0f, bias: 0.5f), new StylizerOptions { Device = Device.Cpu });
-        using var plan = stylizer.CreatePlan(8, 6, 8, 6, slots: 1);
-        using var frame = Frame.CreateUnpooled(8, 6);
+        using var plan = stylizer.CreatePlan(8, 6, 8, 6, slots: 1, allocator: Allocator);
+        using var frame = Allocator.AllocateFrame(8, 6);
         frame.Pixels.Clear();
         Assert.True(plan.TryRentSlot(out var held));
 
@@ -34,8 +34,8 @@ public class StylizerTests
     {
         using var dir = new TempDir();
         using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir, gain: 0f, bias: 0.5f), new StylizerOptions { Device = Device.Cpu });
-        using var plan = stylizer.CreatePlan(8, 6, 8, 6, slots: 1);
-        using var frame = Frame.CreateUnpooled(8, 6);
+        using var plan = stylizer.CreatePlan(8, 6, 8, 6, slots: 1, allocator: Allocator);
+        using var frame = Allocator.AllocateFrame(8, 6);
         frame.Pixels.Clear();
         Assert.True(plan.TryRentSlot(out var held));
         using var cts = new CancellationTokenSource();
@@ -55,7 +55,7 @@ public class StylizerTests
         using var dir = new TempDir();
         var manifest = ModelFixtures.Affine(dir, gain: 0.5f, bias: 0.25f);
         using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = Device.Cpu });
-        using var frame = Frame.CreateUnpooled(7, 5);
+        using var frame = Allocator.AllocateFrame(7, 5);
         var px = frame.Pixels;
         for (int i = 0; i < px.Length; i++)
         {
@@ -63,7 +63,7 @@ public class StylizerTests
         }
 
         var before = px.ToArray();
-        using var plan = stylizer.CreatePlan(7, 5, 7, 5);
+        using var plan = stylizer.CreatePlan(7, 5, 7, 5, allocator: Allocator);
         plan.StylizeInPlace(frame);
 
         for (int i = 0; i < before.Length; i++)
@@ -93,7 +93,7 @@ public class StylizerTests
         using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = Device.Cpu });
         Assert.Equal((224, 224), stylizer.InferenceSize(320, 180));
 
-        using var frame = Frame.CreateUnpooled(320, 180);
+        using var frame = Allocator.AllocateFrame(320, 180);
         for (int i = 0; i < frame.Length; i += 3)
         {
             frame.Pixels[i] = 100;
@@ -101,7 +101,7 @@ public class StylizerTests
             frame.Pixels[i + 2] = 50;
         }
 
-        using var plan = stylizer.CreatePlan(320, 180, 224, 224);
+        using var plan = stylizer.CreatePlan(320, 180, 224, 224, allocator: Allocator);
         plan.StylizeInPlace(frame);
         // Sepia of (100,150,50): r = .393·100 + .769·150 + .189·50 = 164.1, g = 146.3, b = 113.9.
         var centre = frame.Row(90).Slice(160 * 3, 3).ToArray();
@@ -146,7 +146,7 @@ public class StylizerTests
         var catalog = ModelCatalog.Load(Repo.Models);
         var manifest = catalog.Find(ModelCatalog.DefaultModelName);
         using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = Device.Cpu });
-        using var frame = Frame.CreateUnpooled(64, 48);
+        using var frame = Allocator.AllocateFrame(64, 48);
         for (int y = 0; y < 48; y++)
         {
             for (int x = 0; x < 64; x++)
@@ -159,7 +159,7 @@ public class StylizerTests
         }
 
         var before = frame.Pixels.ToArray();
-        using var plan = stylizer.CreatePlan(64, 48, 64, 48);
+        using var plan = stylizer.CreatePlan(64, 48, 64, 48, allocator: Allocator);
         plan.StylizeInPlace(frame);
         double meanAbs = before.Zip(frame.Pixels.ToArray(), (a, b) => Math.Abs(a - b)).Average();
         Assert.InRange(meanAbs, 2, 128);

@@ -1,9 +1,10 @@
 using OpenCvSharp;
 using Video.Inference.Temporal.Internal;
+using Video.Tests.Shared;
 
 namespace Video.Inference.Tests.Temporal;
 
-public class FlowWarpTests
+public class FlowWarpTests : FrameLeakCheckedTest
 {
     [Theory]
     [InlineData(3, 2, false)]
@@ -13,8 +14,8 @@ public class FlowWarpTests
     {
         const int W = 160, H = 96, TW = 200;
         var texture = TemporalFixtures.Texture(TW, 140, seed: 11);
-        using var a = TemporalFixtures.Pan(texture, TW, W, H, 0, 0, 0, startX: 20, startY: 20);
-        using var b = TemporalFixtures.Pan(texture, TW, W, H, 1, dx, dy, startX: 20, startY: 20);
+        using var a = TemporalFixtures.Pan(Allocator, texture, TW, W, H, 0, 0, 0, startX: 20, startY: 20);
+        using var b = TemporalFixtures.Pan(Allocator, texture, TW, W, H, 1, dx, dy, startX: 20, startY: 20);
 
         using var greyA = new CvBuffer(H, W, MatType.CV_8UC1);
         using var greyB = new CvBuffer(H, W, MatType.CV_8UC1);

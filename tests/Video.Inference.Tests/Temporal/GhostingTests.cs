@@ -2,6 +2,7 @@ using OpenCvSharp;
 using Video.Capture;
 using Video.Inference.Temporal;
 using Video.Inference.Temporal.Internal;
+using Video.Tests.Shared;
 
 namespace Video.Inference.Tests.Temporal;
 
@@ -9,7 +10,7 @@ namespace Video.Inference.Tests.Temporal;
 /// Ghosting: where something moved and the flow did not follow it, the filter must show the new stylized
 /// frame, not a blend with the old one (a faded, half-transparent copy of what was there before).
 /// </summary>
-public class GhostingTests
+public class GhostingTests : FrameLeakCheckedTest
 {
     // 640×360 so the flow runs at a quarter of the frame (160×90), as in real use: a thin bar is then
     // 1–2 flow pixels wide, and the quarter-size check alone let the old frame through there.
@@ -35,7 +36,7 @@ public class GhostingTests
         Assert.True(worstMoved > 30, $"without the full-size check the output differs by only {worstMoved:0.0} levels where the bar moved");
     }
 
-    private static (double WorstMoved, double BackgroundChange, double StylizedBackgroundChange) RunBar(TemporalOptions options)
+    private (double WorstMoved, double BackgroundChange, double StylizedBackgroundChange) RunBar(TemporalOptions options)
     {
         var background = TemporalFixtures.Texture(W, H, seed: 3);
         using var filter = new TemporalFilter(W, H, options);
@@ -50,9 +51,9 @@ public class GhostingTests
 
                 // A "stylizer" that is exactly consistent around the bar (so anything but the new frame there is
                 // old content brought in by the history) and flickers by ±14 levels on the right part of the frame.
-                using var stylized = TemporalFixtures.Copy(input);
+                using var stylized = TemporalFixtures.Copy(Allocator, input);
                 FlickerFrom(stylized, 400, t % 2 == 0 ? 14 : -14);
-                var output = TemporalFixtures.Copy(stylized);
+                var output = TemporalFixtures.Copy(Allocator, stylized);
                 filter.ObserveInput(input);
                 filter.Apply(output);
                 if (t >= 4)
@@ -176,9 +177,9 @@ public class GhostingTests
     private static int BarX(int t) => 200 + (t * Speed);
 
     // A static textured background with a thin dark bar (like a leg or a pole) that moves right.
-    private static Frame Scene(byte[] background, int t)
+    private Frame Scene(byte[] background, int t)
     {
-        var frame = Frame.CreateUnpooled(W, H);
+        var frame = Allocator.AllocateFrame(W, H);
         frame.Index = t;
         background.CopyTo(frame.Pixels);
         int x0 = BarX(t);

@@ -1,10 +1,11 @@
 using Video.Capture;
 using Video.Evaluation;
 using Video.Inference.Temporal;
+using Video.Tests.Shared;
 
 namespace Video.Inference.Tests.Temporal;
 
-public class TemporalFilterTests
+public class TemporalFilterTests : FrameLeakCheckedTest
 {
     private const int W = 160, H = 96, TW = 320, TH = 200;
 
@@ -19,11 +20,11 @@ public class TemporalFilterTests
         using var meter = new FlickerMeter(W, H, versions: 2);
         for (int t = 0; t < 24; t++)
         {
-            using var input = TemporalFixtures.Pan(texture, TW, W, H, t, 2, 1, startX: 10, startY: 10);
+            using var input = TemporalFixtures.Pan(Allocator, texture, TW, W, H, t, 2, 1, startX: 10, startY: 10);
 
             // A "stylizer" whose output flickers: a global brightness jump and fresh noise every frame.
-            using var unfiltered = TemporalFixtures.Flicker(input, random.Next(-14, 15), random, 6);
-            using var filtered = TemporalFixtures.Copy(unfiltered);
+            using var unfiltered = TemporalFixtures.Flicker(Allocator, input, random.Next(-14, 15), random, 6);
+            using var filtered = TemporalFixtures.Copy(Allocator, unfiltered);
             filter.ObserveInput(input);
             filter.Apply(filtered);
             meter.Push(input, [unfiltered, filtered]);
@@ -45,8 +46,8 @@ public class TemporalFilterTests
         const int SW = 640, SH = 360; // the filter's flow image is then a quarter of it, as in use
         var texture = TemporalFixtures.Texture(SW, SH, seed: 8);
         var random = new Random(3);
-        using var still = TemporalFixtures.Pan(texture, SW, SW, SH, 0, 0, 0);
-        using var outlines = Frame.CreateUnpooled(SW, SH);
+        using var still = TemporalFixtures.Pan(Allocator, texture, SW, SW, SH, 0, 0, 0);
+        using var outlines = Allocator.AllocateFrame(SW, SH);
         var o = outlines.Pixels;
         for (int y = 0; y < SH; y++)
         {
@@ -60,12 +61,12 @@ public class TemporalFilterTests
         using var filter = new TemporalFilter(SW, SH, new TemporalOptions { Mode = TemporalMode.Flow, Strength = 0.8 });
         long change = 0;
         int counted = 0;
-        using var previous = TemporalFixtures.Copy(outlines);
+        using var previous = TemporalFixtures.Copy(Allocator, outlines);
         for (int t = 0; t < 20; t++)
         {
-            using var input = TemporalFixtures.Flicker(still, 0, random, 2);
+            using var input = TemporalFixtures.Flicker(Allocator, still, 0, random, 2);
             input.Index = t;
-            using var output = TemporalFixtures.Copy(outlines);
+            using var output = TemporalFixtures.Copy(Allocator, outlines);
             output.Index = t;
             filter.ObserveInput(input);
             filter.Apply(output);
@@ -96,9 +97,9 @@ public class TemporalFilterTests
         for (int t = 0; t < 10; t++)
         {
             bool cut = t >= 5;
-            using var input = TemporalFixtures.Pan(cut ? after : before, TW, W, H, t, 1, 0, startX: 10, startY: 10);
-            using var stylized = TemporalFixtures.Flicker(input, (t % 2) * 12);
-            using var expected = TemporalFixtures.Copy(stylized);
+            using var input = TemporalFixtures.Pan(Allocator, cut ? after : before, TW, W, H, t, 1, 0, startX: 10, startY: 10);
+            using var stylized = TemporalFixtures.Flicker(Allocator, input, (t % 2) * 12);
+            using var expected = TemporalFixtures.Copy(Allocator, stylized);
             filter.ObserveInput(input);
             filter.Apply(stylized);
             if (t == 5)
@@ -122,9 +123,9 @@ public class TemporalFilterTests
         using var filter = new TemporalFilter(W, H, TemporalOptions.Disabled);
         for (int t = 0; t < 3; t++)
         {
-            using var input = TemporalFixtures.Pan(texture, TW, W, H, t, 1, 1);
-            using var stylized = TemporalFixtures.Flicker(input, t * 10);
-            using var expected = TemporalFixtures.Copy(stylized);
+            using var input = TemporalFixtures.Pan(Allocator, texture, TW, W, H, t, 1, 1);
+            using var stylized = TemporalFixtures.Flicker(Allocator, input, t * 10);
+            using var expected = TemporalFixtures.Copy(Allocator, stylized);
             filter.ObserveInput(input);
             filter.Apply(stylized);
             Assert.Equal(TemporalOutcome.PassedThrough, filter.LastOutcome);
@@ -137,12 +138,13 @@ public class TemporalFilterTests
     {
         var texture = TemporalFixtures.Texture(TW, TH, seed: 4);
         using var filter = new TemporalFilter(W, H, new TemporalOptions());
-        using var first = TemporalFixtures.Pan(texture, TW, W, H, 0, 1, 1);
-        using var second = TemporalFixtures.Pan(texture, TW, W, H, 1, 1, 1);
-        using var styled = TemporalFixtures.Flicker(second, 30);
-        using var expected = TemporalFixtures.Copy(styled);
+        using var first = TemporalFixtures.Pan(Allocator, texture, TW, W, H, 0, 1, 1);
+        using var second = TemporalFixtures.Pan(Allocator, texture, TW, W, H, 1, 1, 1);
+        using var styled = TemporalFixtures.Flicker(Allocator, second, 30);
+        using var expected = TemporalFixtures.Copy(Allocator, styled);
         filter.ObserveInput(first);
-        filter.Apply(TemporalFixtures.Copy(first));
+        using var firstOutput = TemporalFixtures.Copy(Allocator, first);
+        filter.Apply(firstOutput);
         filter.Apply(styled); // frame 1's input was never observed
         Assert.Equal(TemporalOutcome.Started, filter.LastOutcome);
         Assert.True(expected.Pixels.SequenceEqual(styled.Pixels));
@@ -153,26 +155,36 @@ public class TemporalFilterTests
     {
         var texture = TemporalFixtures.Texture(TW, TH, seed: 8);
         using var filter = new TemporalFilter(W, H, new TemporalOptions());
-        var inputs = Enumerable.Range(0, 40).Select(t => TemporalFixtures.Pan(texture, TW, W, H, t, 1, 1)).ToArray();
-        var styled = inputs.Select(f => TemporalFixtures.Flicker(f, f.Index % 2 == 0 ? 5 : 0)).ToArray();
-        for (int t = 0; t < 10; t++)
+        var inputs = Enumerable.Range(0, 40).Select(t => TemporalFixtures.Pan(Allocator, texture, TW, W, H, t, 1, 1)).ToArray();
+        var styled = inputs.Select(f => TemporalFixtures.Flicker(Allocator, f, f.Index % 2 == 0 ? 5 : 0)).ToArray();
+        try
         {
-            filter.ObserveInput(inputs[t]);
-            filter.Apply(styled[t]);
-        }
+            for (int t = 0; t < 10; t++)
+            {
+                filter.ObserveInput(inputs[t]);
+                filter.Apply(styled[t]);
+            }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int t = 10; t < 40; t++)
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int t = 10; t < 40; t++)
+            {
+                filter.ObserveInput(inputs[t]);
+                filter.Apply(styled[t]);
+            }
+
+            long perFrame = (GC.GetAllocatedBytesForCurrentThread() - before) / 30;
+
+            // OpenCvSharp wraps each output argument in a small object (about 100 bytes) it disposes after the call;
+            // flow mode makes 18 such calls per frame (6 of them for the zero-motion preference). Nothing else.
+            Assert.InRange(perFrame, 0, 2048);
+        }
+        finally
         {
-            filter.ObserveInput(inputs[t]);
-            filter.Apply(styled[t]);
+            foreach (var frame in inputs.Concat(styled))
+            {
+                frame.Dispose();
+            }
         }
-
-        long perFrame = (GC.GetAllocatedBytesForCurrentThread() - before) / 30;
-
-        // OpenCvSharp wraps each output argument in a small object (about 100 bytes) it disposes after the call;
-        // flow mode makes 18 such calls per frame (6 of them for the zero-motion preference). Nothing else.
-        Assert.InRange(perFrame, 0, 2048);
     }
 
     [Fact]

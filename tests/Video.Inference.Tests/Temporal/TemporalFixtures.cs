@@ -35,9 +35,9 @@ internal static class TemporalFixtures
     }
 
     /// <summary>Frame <paramref name="index"/> of a view of <paramref name="texture"/> panned by (dx, dy) pixels per frame.</summary>
-    public static Frame Pan(byte[] texture, int textureWidth, int width, int height, int index, int dx, int dy, int startX = 0, int startY = 0)
+    public static Frame Pan(FrameAllocator allocator, byte[] texture, int textureWidth, int width, int height, int index, int dx, int dy, int startX = 0, int startY = 0)
     {
-        var frame = Frame.CreateUnpooled(width, height);
+        var frame = allocator.AllocateFrame(width, height);
         frame.Index = index;
         int ox = startX + (index * dx), oy = startY + (index * dy);
         for (int y = 0; y < height; y++)
@@ -49,9 +49,9 @@ internal static class TemporalFixtures
     }
 
     /// <summary>A copy of <paramref name="frame"/> with <paramref name="offset"/> added to every byte (global flicker), plus optional per-pixel noise.</summary>
-    public static Frame Flicker(Frame frame, int offset, Random? noise = null, int noiseAmplitude = 0)
+    public static Frame Flicker(FrameAllocator allocator, Frame frame, int offset, Random? noise = null, int noiseAmplitude = 0)
     {
-        var copy = Frame.CreateUnpooled(frame.Width, frame.Height);
+        var copy = allocator.AllocateFrame(frame.Width, frame.Height);
         copy.Index = frame.Index;
         var src = frame.Pixels;
         var dst = copy.Pixels;
@@ -64,9 +64,9 @@ internal static class TemporalFixtures
         return copy;
     }
 
-    public static Frame Copy(Frame frame)
+    public static Frame Copy(FrameAllocator allocator, Frame frame)
     {
-        var copy = Frame.CreateUnpooled(frame.Width, frame.Height);
+        var copy = allocator.AllocateFrame(frame.Width, frame.Height);
         copy.Index = frame.Index;
         frame.Pixels.CopyTo(copy.Pixels);
         return copy;
