@@ -108,7 +108,8 @@ public sealed class EagerBaseline
             psi.ArgumentList.Add(stylePath);
         }
 
-        // libtorch's OpenMP threads spin while waiting unless told not to; on 2 shared cores that costs 50x on small ops.
+        // libtorch's OpenMP threads spin while waiting unless told not to, which starves the other threads on a machine with
+        // few cores; small ops suffer most (docs/training.md, top).
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OMP_WAIT_POLICY")))
         {
             psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE";

@@ -28,7 +28,8 @@ public sealed class FlickerMeter : IDisposable
     /// compensation (an RMS difference above 25 of 255 levels on the visible pixels) <em>and</em> fewer than
     /// <see cref="CutVisibleFraction"/> of the pixels pass the occlusion check: no motion maps one frame onto
     /// the other, so the pair says nothing about temporal consistency and is left out of every version's
-    /// mean. Fast, blurred motion (the cockatoo flying off: errors up to 0.038, 75 % visible) is kept.
+    /// mean. Fast, blurred motion (a large error, but most pixels still visible) is kept. The figures behind both
+    /// thresholds are in docs/temporal.md, "Scene cuts are left out".
     /// </summary>
     public const double DefaultCutError = 0.01;
 

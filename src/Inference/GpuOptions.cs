@@ -14,7 +14,7 @@ public sealed record GpuOptions
 
     public int DeviceId { get; init; }
 
-    /// <summary>TensorRT: build FP16 engines (about 2× faster on tensor cores; our models tolerate it).</summary>
+    /// <summary>TensorRT: build FP16 engines (faster on GPUs with tensor cores; our models tolerate the lower precision).</summary>
     public bool TensorRtFp16 { get; init; } = true;
 
     /// <summary>TensorRT: directory for built engines, so later starts skip the minutes-long build.</summary>

@@ -45,8 +45,8 @@ public sealed record TemporalOptions
 
     /// <summary>
     /// The flow width for frames <paramref name="frameWidth"/> wide: <see cref="FlowWidth"/> when set, else a
-    /// quarter of the frame width, at least <see cref="MinimumAutoFlowWidth"/>. A fixed 160 made the flow
-    /// of a 1280×720 clip an eighth of the frame, too coarse for the filter to follow fine motion.
+    /// quarter of the frame width, at least <see cref="MinimumAutoFlowWidth"/>, so the flow keeps the same share of
+    /// the frame at every size; a fixed width would be too coarse on large frames for the filter to follow fine motion.
     /// </summary>
     public int AutoFlowWidth(int frameWidth) => FlowWidth ?? Math.Max(MinimumAutoFlowWidth, frameWidth / 4);
 

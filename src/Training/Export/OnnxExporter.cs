@@ -162,8 +162,8 @@ public static class OnnxExporter
     /// <summary>
     /// Returns a function appending 0.299 R + 0.587 G + 0.114 B (1×1×H×W) of a 1×3×H×W value, as one MatMul of the
     /// weights (1×3) with the value flattened to 1×3×(H·W). Not a 1×1 Conv: ONNX Runtime runs such a Conv in its blocked
-    /// NCHWc layout, which pads the one output channel to 16 and adds a layout conversion (the two at full frame size
-    /// were about a tenth of a fast model's time); Mul + ReduceSum, tried next, made two passes over the frame.
+    /// NCHWc layout, which pads the one output channel to 16 and adds a layout conversion, both at full frame size;
+    /// Mul + ReduceSum makes two passes over the frame (docs/training.md, "Export and parity").
     /// </summary>
     internal static Func<string, string> LumaOf(OnnxGraphBuilder g)
     {

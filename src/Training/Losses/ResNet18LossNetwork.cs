@@ -160,8 +160,8 @@ public sealed class ResNet18LossNetwork : ILossNetwork
     /// reflection-padded by <see cref="BorderMargin"/> on every side (more at the bottom and right to reach sides that are
     /// multiples of 32, which the graph's asymmetric pads need to line up the shortcuts), and every feature map is cropped
     /// back to the cells of the image. Without the margin the network's own pads, 3 px zeros at the top and left and 2 at
-    /// the bottom and right in the stem, 1 and 0 in every stride-2 op, made the borders look special, and a generator
-    /// trained on it painted a band along the bottom edge.
+    /// the bottom and right in the stem, 1 and 0 in every stride-2 op, make the borders look special and weigh the bottom
+    /// rows less than the top ones, which a generator learns to exploit (docs/training.md, "The border").
     /// </summary>
     public Tensor[] Features(Tensor image)
     {

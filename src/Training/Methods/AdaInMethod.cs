@@ -88,7 +88,7 @@ public static class AdaInMethod
             var y = AdaInStylizer.Apply(z, colour);
             var feats = net.Features(y);
             // The encoder's features are ReLU outputs (>= 0) but the AdaIN target is not: its negative part can never be
-            // reached, and chasing it pushed whole regions of the output to black (the blotches of the first run).
+            // reached, and chasing it pushes whole regions of the output to black (docs/training.md, AdaIN).
             var lc = StyleLosses.ContentLoss(feats[net.ContentLayer], functional.relu(t));
             var ls = StyleLosses.MeanStdLoss(feats, targets);
             var ltv = StyleLosses.TotalVariation(y);

@@ -28,8 +28,8 @@ public sealed record FastOptions : RunOptions
     public bool ReflectPad { get; init; }
 
     /// <summary>
-    /// Pad once at the input instead of before every conv (<see cref="StylizerSpec.CheapPadOnce"/>, ~20 % faster
-    /// in ONNX Runtime); wins over <see cref="ReflectPad"/>; may be switched on when resuming.
+    /// Pad once at the input instead of before every conv (<see cref="StylizerSpec.CheapPadOnce"/>, cheaper in
+    /// ONNX Runtime; figures in docs/training.md); wins over <see cref="ReflectPad"/>; may be switched on when resuming.
     /// </summary>
     public bool PadOnce { get; init; }
 

@@ -176,8 +176,8 @@ public sealed class FastStylizer : Module<Tensor, Tensor>
     /// <summary>
     /// Brings the half-resolution result to full size: bilinear ×2 of <paramref name="styledLow"/> plus the luma detail the
     /// 2×2 downscale removed (<c>luma(frame) − bilinear ×2 of luma(low)</c>), added to every channel. All of the
-    /// generator's texture survives (the loss was taken on it); the fast guided filter used before (He &amp; Sun 2015) fitted
-    /// the result to the luma in 3×3 windows and smoothed the brush texture away.
+    /// generator's texture survives (the loss was taken on it); a fast guided filter (He &amp; Sun 2015) would fit the
+    /// result to the luma in 3×3 windows and smooth the brush texture away (docs/training.md).
     /// </summary>
     public static Tensor DetailUpsample(Tensor frame, Tensor low, Tensor styledLow)
     {

@@ -56,8 +56,8 @@ public sealed record StylizerSpec(
     /// <summary>
     /// <see cref="Cheap"/> with the border handled once: the (half-resolution) input is reflection-padded by
     /// <see cref="InputPadPixels"/> on each side, every conv pads with zeros inside the Conv op (free in ONNX Runtime), and
-    /// the border is cropped off before the residual is added. A reflection <c>Pad</c> before every conv cost about a
-    /// quarter of the inference time (it is a separate op that copies the tensor). Same parameters as the other two, so
+    /// the border is cropped off before the residual is added. A reflection <c>Pad</c> before every conv is a separate op
+    /// that copies the tensor and forces layout conversions between the convs (profile in docs/training.md, <c>--pad-once</c>). Same parameters as the other two, so
     /// their checkpoints can be fine-tuned with it.
     /// </summary>
     public static StylizerSpec CheapPadOnce => Cheap with { InputPad = InputPadPixels };
