@@ -5,7 +5,7 @@ using Video.Streaming.Cli;
 namespace Video.Streaming;
 
 /// <summary>The <c>video</c> command line host.</summary>
-public static class Program
+internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
@@ -42,7 +42,7 @@ public static class Program
 }
 
 /// <summary>Exit codes and the one-line error report shared by every command.</summary>
-public static class ExitCodes
+internal static class ExitCodes
 {
     public const int Ok = 0;
     public const int Failure = 1;

@@ -9,7 +9,7 @@ using Video.Training.Models;
 namespace Video.Training;
 
 /// <summary>The <c>video-train</c> command line: <c>fast</c>, <c>adain</c>, <c>gatys</c>, <c>package</c>, <c>bench</c>.</summary>
-public static class TrainerCli
+internal static class TrainerCli
 {
     public static int Run(string[] args)
     {

@@ -8,7 +8,7 @@ using Video.Streaming.Protos.V1;
 namespace Video.Streaming.Client;
 
 /// <summary>Load test settings.</summary>
-public sealed record LoadTestOptions
+internal sealed record LoadTestOptions
 {
     public int Streams { get; init; } = 4;
 
@@ -37,7 +37,7 @@ public sealed record LoadTestOptions
 }
 
 /// <summary>Load test figures: throughput, client-measured latency percentiles and drops.</summary>
-public sealed record LoadTestResult(
+internal sealed record LoadTestResult(
     int Streams,
     TimeSpan Elapsed,
     long FramesSent,
@@ -74,7 +74,7 @@ public sealed record LoadTestResult(
 /// Opens N streams that each send synthetic RGB24 frames at a fixed rate and measures, per frame, the time
 /// from send to the stylized response (end to end, on the client's clock).
 /// </summary>
-public static class LoadTest
+internal static class LoadTest
 {
     private const int Ring = 1 << 14;
 

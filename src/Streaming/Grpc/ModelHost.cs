@@ -12,7 +12,7 @@ using Video.Inference.Batching;
 namespace Video.Streaming.Grpc;
 
 /// <summary>A model the server has loaded: its manifest and its ONNX Runtime session.</summary>
-public sealed record LoadedModel(ModelManifest Manifest, Stylizer Stylizer)
+internal sealed record LoadedModel(ModelManifest Manifest, Stylizer Stylizer)
 {
     public string Name => Manifest.Name;
 
@@ -37,7 +37,7 @@ public sealed record LoadedModel(ModelManifest Manifest, Stylizer Stylizer)
 /// Thread safe. Loading runs in the background so that the server answers health checks while it loads.
 /// Plans for unary calls are cached here per model and size (bounded); stream sessions own their plans.
 /// </remarks>
-public sealed class ModelHost : IHostedService, IDisposable
+internal sealed class ModelHost : IHostedService, IDisposable
 {
     /// <summary>The service name health reports for (besides the empty name for the whole server).</summary>
     public const string ServiceName = "video.stylize.v1.VideoStylizer";

@@ -3,7 +3,7 @@ using Video.Capture;
 namespace Video.Streaming.Grpc;
 
 /// <summary>Why a streaming request cannot be served; the service layer maps each to a gRPC status.</summary>
-public enum StreamingError
+internal enum StreamingError
 {
     /// <summary>The request is malformed (sizes, stride, encoding, corrupt image).</summary>
     InvalidInput,
@@ -28,7 +28,7 @@ public enum StreamingError
 }
 
 /// <summary>A request the streaming service cannot serve, with a message the client can act on.</summary>
-public sealed class StreamingException : VideoException
+internal sealed class StreamingException : VideoException
 {
     public StreamingException(StreamingError error, string message)
         : base(message)

@@ -10,7 +10,7 @@ namespace Video.Streaming.Grpc;
 /// Thread safe. Also keeps plain counters (<see cref="ActiveStreams"/>, <see cref="QueueDepth"/>,
 /// <see cref="FramesLeaked"/>) that tests and the health of a running server can read without an exporter.
 /// </remarks>
-public sealed class StreamingMetrics : IDisposable
+internal sealed class StreamingMetrics : IDisposable
 {
     public const string MeterName = "Video.Streaming";
 

@@ -4,7 +4,7 @@ namespace Video.Streaming.Grpc;
 
 /// <summary>Settings of the gRPC stylization server: models, limits and security.</summary>
 /// <remarks>Bound from the <c>Streaming</c> configuration section and command-line flags; validated at start.</remarks>
-public sealed class StreamingOptions
+internal sealed class StreamingOptions
 {
     public const string SectionName = "Streaming";
 

@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging;
 namespace Video.Streaming.Grpc;
 
 /// <summary>Where and how the server listens.</summary>
-public sealed record ServerEndpoint
+internal sealed record ServerEndpoint
 {
     /// <summary>IP address or host name to bind; "0.0.0.0" / "::" for all interfaces.</summary>
     public string Address { get; init; } = "127.0.0.1";
@@ -40,7 +40,7 @@ public sealed record ServerEndpoint
 
 /// <summary>The gRPC stylization server on Kestrel: build, start, read its addresses, stop.</summary>
 /// <remarks>Used by <c>video serve</c> and by the functional tests, which start it on 127.0.0.1 port 0.</remarks>
-public sealed class StreamingServer : IAsyncDisposable
+internal sealed class StreamingServer : IAsyncDisposable
 {
     private StreamingServer(WebApplication app) => App = app;
 

@@ -12,7 +12,7 @@ using Video.Streaming.Grpc.Internal;
 namespace Video.Streaming.Grpc;
 
 /// <summary>Registers and maps the gRPC stylization server.</summary>
-public static class StreamingServiceCollectionExtensions
+internal static class StreamingServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the inference layer (<c>AddInference()</c>, which adds the capture layer and its frame allocator),

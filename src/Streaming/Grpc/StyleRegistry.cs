@@ -6,12 +6,12 @@ namespace Video.Streaming.Grpc;
 /// <param name="Id">The id clients pass as <c>style_id</c>.</param>
 /// <param name="Model">The AdaIN model the statistics belong to.</param>
 /// <param name="Statistics">What the model's style encoder computed from the image.</param>
-public sealed record RegisteredStyle(string Id, string Model, Video.Inference.StyleStatistics Statistics);
+internal sealed record RegisteredStyle(string Id, string Model, Video.Inference.StyleStatistics Statistics);
 
 /// <summary>A bounded, least-recently-used cache of registered styles.</summary>
 /// <remarks>Thread safe. Statistics are computed once per image and model; the id is a content hash, so
 /// registering the same image again returns the same id.</remarks>
-public sealed class StyleRegistry
+internal sealed class StyleRegistry
 {
     private readonly int _capacity;
     private readonly LinkedList<RegisteredStyle> _order = new();

@@ -10,7 +10,7 @@ namespace Video.Training.Data;
 /// working size. Unreadable files are skipped and counted.
 /// </summary>
 /// <remarks>Not thread safe. Owns its decoded images; dispose it to free them.</remarks>
-public sealed class ImageFolder : IDisposable
+internal sealed class ImageFolder : IDisposable
 {
     private static readonly string[] Extensions = [".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"];
     private readonly List<Mat> _train = [];

@@ -6,7 +6,7 @@ namespace Video.Training.Data;
 
 /// <summary>Converts between image files / OpenCV mats and float tensors (RGB, [0,1], CHW).</summary>
 /// <remarks>Every tensor returned is owned by the caller (and by the caller's dispose scope).</remarks>
-public static class ImageTensors
+internal static class ImageTensors
 {
     /// <summary>Reads an image as BGR, or returns <c>null</c> when the file is not a readable image.</summary>
     public static Mat? TryRead(string path)

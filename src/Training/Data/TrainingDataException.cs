@@ -1,7 +1,7 @@
 namespace Video.Training.Data;
 
 /// <summary>A problem with the training data or arguments that the user can fix; reported as one line, no stack trace.</summary>
-public sealed class TrainingDataException : Exception
+internal sealed class TrainingDataException : Exception
 {
     public TrainingDataException(string message)
         : base(message)

@@ -11,7 +11,7 @@ namespace Video.Training.Export;
 /// TorchSharp forward pass op for op; the parity tests check them against ONNX Runtime.
 /// </summary>
 /// <remarks>Stateless; the graphs are written through <see cref="OnnxGraphBuilder"/>.</remarks>
-public static class OnnxExporter
+internal static class OnnxExporter
 {
     public const int Opset = 17;
 

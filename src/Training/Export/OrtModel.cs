@@ -6,7 +6,7 @@ namespace Video.Training.Export;
 
 /// <summary>A thin ONNX Runtime session (CPU provider) for parity tests, sample sheets and the benchmark.</summary>
 /// <remarks>Not thread safe. Owns its session.</remarks>
-public sealed class OrtModel : IDisposable
+internal sealed class OrtModel : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly RunOptions _run = new();

@@ -4,7 +4,7 @@ using Video.Training.Data;
 namespace Video.Training.Export;
 
 /// <summary>Composes sample sheets: a header row of column titles, then one row of equally sized cells per content photo.</summary>
-public static class SampleSheet
+internal static class SampleSheet
 {
     public const int CellWidth = 384;
     public const int CellHeight = 288;

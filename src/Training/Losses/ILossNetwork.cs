@@ -4,7 +4,7 @@ namespace Video.Training.Losses;
 
 /// <summary>A fixed feature extractor for perceptual losses: returns the feature maps of several layers.</summary>
 /// <remarks>Parameters are frozen. Input is B×3×H×W RGB in [0,1]; the network normalises it itself.</remarks>
-public interface ILossNetwork : IDisposable
+internal interface ILossNetwork : IDisposable
 {
     /// <summary>Short description written into manifests (architecture, seed or weights file).</summary>
     string Description { get; }

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Video.Training.Losses;
 
 /// <summary>One optimizer step on a weighted sum of named loss terms, as every method takes it.</summary>
-public static class LossTerms
+internal static class LossTerms
 {
     /// <summary>
     /// Backpropagates Σ weight · term (summed in the given order), steps <paramref name="opt"/> and returns each term's

@@ -14,7 +14,7 @@ namespace Video.Training.Losses;
 /// See docs/loss-network.md for why this works for Gram/AdaIN style losses.
 /// </summary>
 /// <remarks>Not thread safe (TorchSharp modules). The first three levels double as the AdaIN encoder.</remarks>
-public sealed class RandomLossNetwork : Module<Tensor, Tensor[]>, ILossNetwork
+internal sealed class RandomLossNetwork : Module<Tensor, Tensor[]>, ILossNetwork
 {
     public const long DefaultSeed = 20260611;
     public static readonly int[] Channels = [32, 64, 128, 256];

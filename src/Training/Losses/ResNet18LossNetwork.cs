@@ -8,7 +8,7 @@ using static TorchSharp.torch.nn;
 namespace Video.Training.Losses;
 
 /// <summary>How a loss network's activations are transformed before the style and content statistics are taken.</summary>
-public enum ActivationSmoothing
+internal enum ActivationSmoothing
 {
     /// <summary>The raw (post-ReLU) activations.</summary>
     None,
@@ -32,7 +32,7 @@ public enum ActivationSmoothing
 /// The file is never copied or downloaded: restore puts it in the NuGet package folder and <see cref="Locate"/> finds it
 /// there. Not thread safe (TorchSharp tensors). See docs/loss-network.md.
 /// </remarks>
-public sealed class ResNet18LossNetwork : ILossNetwork
+internal sealed class ResNet18LossNetwork : ILossNetwork
 {
     public const string PackageId = "Microsoft.ML.DnnImageFeaturizer.ResNet18";
     public const string PackageVersion = "0.24.0";

@@ -8,7 +8,7 @@ namespace Video.Training.Losses;
 /// Style and content terms are relative (divided by the target's squared norm) so that every layer of any
 /// loss network contributes on the same scale and the weights transfer between loss networks.
 /// </remarks>
-public static class StyleLosses
+internal static class StyleLosses
 {
     public const double StdEpsilon = 1e-5;
 

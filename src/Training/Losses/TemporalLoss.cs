@@ -14,7 +14,7 @@ namespace Video.Training.Losses;
 /// <c>grid_sample</c> (bilinear, half-pixel centres). "Valid" pixels are those whose source lies between the first and last
 /// pixel centres of the image, so the border the warp brings in (filled by replicating the edge) never counts.
 /// </remarks>
-public static class TemporalLoss
+internal static class TemporalLoss
 {
     /// <summary>Largest translation, in pixels of the training crop (half-resolution pixels for the fast generator).</summary>
     public const double MaxShiftPixels = 4;

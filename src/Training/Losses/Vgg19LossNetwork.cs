@@ -12,7 +12,7 @@ namespace Video.Training.Losses;
 /// relu4_1 are built; the style layers are relu1_1, relu2_1, relu3_1, relu4_1 and the content layer relu3_1.
 /// </summary>
 /// <remarks>Not thread safe. Never downloads anything: the file must be given with <c>--vgg19 PATH</c>.</remarks>
-public sealed class Vgg19LossNetwork : Module<Tensor, Tensor[]>, ILossNetwork
+internal sealed class Vgg19LossNetwork : Module<Tensor, Tensor[]>, ILossNetwork
 {
     // torchvision vgg19.features indices of the convs up to conv4_1, and the relu outputs we tap.
     private static readonly (int Index, int In, int Out)[] ConvSpec =

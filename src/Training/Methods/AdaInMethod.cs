@@ -13,7 +13,7 @@ using static TorchSharp.torch.nn;
 namespace Video.Training.Methods;
 
 /// <summary>Options of arbitrary-style (AdaIN) decoder training.</summary>
-public sealed record AdaInOptions : RunOptions
+internal sealed record AdaInOptions : RunOptions
 {
     public AdaInOptions()
     {
@@ -33,7 +33,7 @@ public sealed record AdaInOptions : RunOptions
 /// Trains the AdaIN decoder (Huang &amp; Belongie 2017) over many styles. The encoder is the pretrained ResNet-18 trunk
 /// through layer2.1, and the same network (its first <c>--loss-blocks</c> blocks, four by default) is the loss network.
 /// </summary>
-public static class AdaInMethod
+internal static class AdaInMethod
 {
     public const string WeightsFile = "decoder.bin";
 

@@ -12,7 +12,7 @@ namespace Video.Training.Methods;
 /// ONNX files. The candidates run interleaved (rounds of <see cref="RoundRuns"/> runs each, in turn), so load from
 /// elsewhere on this shared machine falls on all of them alike and their ratios hold even when the absolute figures move.
 /// </summary>
-public static class BenchMethod
+internal static class BenchMethod
 {
     /// <summary>Runs per candidate per round.</summary>
     public const int RoundRuns = 5;

@@ -12,7 +12,7 @@ using static TorchSharp.torch.nn;
 namespace Video.Training.Methods;
 
 /// <summary>Options of <see cref="CompareMethod"/>.</summary>
-public sealed record CompareOptions
+internal sealed record CompareOptions
 {
     public required string Name { get; init; }
 
@@ -53,7 +53,7 @@ public sealed record CompareOptions
 /// use. Style distance: the relative Gram distance over the eight residual blocks to the style image at
 /// <see cref="CompareOptions.StyleLongSide"/>; content distance: the relative distance of layer2.1 to the photo's.
 /// </remarks>
-public static class CompareMethod
+internal static class CompareMethod
 {
     public static int Run(CompareOptions o)
     {

@@ -27,7 +27,7 @@ namespace Video.Training.Methods;
 /// on a 1×3×H×W float tensor already in memory, the same work as the host's "inference only" case. AdaIN style statistics
 /// are computed once before timing, as the host does. Not thread safe (sets TorchSharp's global thread count).
 /// </remarks>
-public static class EagerBenchMethod
+internal static class EagerBenchMethod
 {
     public const double Tolerance = 1e-3;
     public const int WarmupFrames = 2;

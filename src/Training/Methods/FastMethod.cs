@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace Video.Training.Methods;
 
 /// <summary>Options of per-style feed-forward training (Johnson et al. 2016, with the cheap generator).</summary>
-public sealed record FastOptions : RunOptions
+internal sealed record FastOptions : RunOptions
 {
     public FastOptions()
     {
@@ -65,7 +65,7 @@ public sealed record FastOptions : RunOptions
 }
 
 /// <summary>Trains one <see cref="FastStylizer"/> for one style image; checkpoints to the run directory and resumes from it.</summary>
-public static class FastMethod
+internal static class FastMethod
 {
     public const string WeightsFile = "generator.bin";
 

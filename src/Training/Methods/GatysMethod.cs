@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Video.Training.Methods;
 
 /// <summary>Options of the optimisation-based reference method (Gatys et al. 2015).</summary>
-public sealed record GatysOptions(
+internal sealed record GatysOptions(
     string Content,
     string Style,
     string Output,
@@ -24,7 +24,7 @@ public sealed record GatysOptions(
     bool Lbfgs = false);
 
 /// <summary>Optimises the pixels of one image to match a content image's features and a style image's Gram matrices.</summary>
-public static class GatysMethod
+internal static class GatysMethod
 {
     public static int Run(GatysOptions o, ILossNetwork net)
     {

@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 namespace Video.Training.Methods;
 
 /// <summary>Turns a run directory into <c>NAME.onnx</c> + <c>NAME.json</c> + <c>NAME.sheet.png</c> (AdaIN adds <c>NAME.style.onnx</c>).</summary>
-public static class Packaging
+internal static class Packaging
 {
     /// <summary>Held-out photos preferred for sheet rows (varied subjects); others are taken evenly from the held-out list.</summary>
     private static readonly string[] PreferredRows = ["gcompris_erase_kitten.jpg", "gcompris_explore_monuments_eiffeltower.jpg", "kphotoalbum_grand_canyon_1.jpg"];

@@ -5,7 +5,7 @@ namespace Video.Training.Methods;
 /// what it reads, how long it runs and how it learns. Each method sets its own defaults in its constructor.
 /// </summary>
 /// <remarks>Serialised (camelCase) into <c>state.json</c> as the run's options; packaging reads <c>contentDir</c> from there.</remarks>
-public abstract record RunOptions
+internal abstract record RunOptions
 {
     public required string Name { get; init; }
 

@@ -18,7 +18,7 @@ namespace Video.Training.Models;
 /// reflection-padded up to that (<see cref="PadTo32"/>) and the decoder's output is cropped back.
 /// </summary>
 /// <remarks>Not thread safe. The encoder's weights belong to the loss network passed in (not disposed here).</remarks>
-public sealed class AdaInStylizer : Module<Tensor, Tensor>
+internal sealed class AdaInStylizer : Module<Tensor, Tensor>
 {
     /// <summary>Residual blocks of the ResNet-18 trunk the encoder runs (through layer2.1).</summary>
     public const int EncoderBlocks = 4;
@@ -139,4 +139,4 @@ public sealed class AdaInStylizer : Module<Tensor, Tensor>
 /// A style as the AdaIN model sees it: mean and std of its encoder features (B×128×1×1) and of its RGB values (B×3×1×1).
 /// Exported as the style encoder's outputs <c>style_mean</c>, <c>style_std</c>, <c>style_rgb_mean</c>, <c>style_rgb_std</c>.
 /// </summary>
-public sealed record AdaInStyle(Tensor Mean, Tensor Std, Tensor RgbMean, Tensor RgbStd);
+internal sealed record AdaInStyle(Tensor Mean, Tensor Std, Tensor RgbMean, Tensor RgbStd);

@@ -11,7 +11,7 @@ namespace Video.Training.Models;
 /// downscale and a detail-restoring upsample (<see cref="DetailUpsample"/>), see <see cref="FullFrame"/>.
 /// </summary>
 /// <remarks>Not thread safe (TorchSharp module).</remarks>
-public sealed class FastStylizer : Module<Tensor, Tensor>
+internal sealed class FastStylizer : Module<Tensor, Tensor>
 {
     private readonly Conv2d conv_in;
     private readonly Conv2d down1;

@@ -7,7 +7,7 @@ namespace Video.Training.Models;
 /// two (nearest ×2 upsample + 3×3 conv) stages → conv out → sigmoid (optionally added to the input's logit). <see cref="Cheap"/> is what we ship;
 /// <see cref="Johnson"/> is the classic design (Johnson et al. 2016) kept for the speed comparison.
 /// </summary>
-public sealed record StylizerSpec(
+internal sealed record StylizerSpec(
     [property: JsonPropertyName("channels")] int[] Channels,
     [property: JsonPropertyName("residualBlocks")] int ResidualBlocks,
     [property: JsonPropertyName("endKernel")] int EndKernel,
