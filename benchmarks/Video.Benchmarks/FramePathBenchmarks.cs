@@ -32,8 +32,8 @@ public class FramePathBenchmarks
         var catalog = ModelCatalog.Load(ModelCatalog.ResolveDirectory());
         _stylizer = Stylizer.Load(catalog.Find(Model), new StylizerOptions { Device = Device.Cpu });
         _plan = _stylizer.CreatePlan(Width, Height, Width, Height, slots: 1);
-        _pool = new FramePool(Width, Height, PixelFormat.Rgb24, 2);
-        _frame = Frame.CreateUnpooled(Width, Height);
+        _pool = FrameAllocator.Default.CreatePool(Width, Height, PixelFormat.Rgb24, 2);
+        _frame = FrameAllocator.Default.AllocateFrame(Width, Height);
         new Random(1).NextBytes(_frame.Pixels);
         if (!_plan.TryRentSlot(out _slot))
         {

@@ -33,8 +33,8 @@ public class TemporalFilterBenchmarks
     public void Setup()
     {
         _random = new Random(7);
-        _inputs = TemporalBenchScene.Create(Width, Height, _random);
-        _work = Frame.CreateUnpooled(Width, Height);
+        _inputs = TemporalBenchScene.Create(FrameAllocator.Default, Width, Height, _random);
+        _work = FrameAllocator.Default.AllocateFrame(Width, Height);
         var options = TemporalFilterBench.Modes(0.8).Single(m => m.Label == Mode).Options;
         _filter = new TemporalFilter(Width, Height, options);
 

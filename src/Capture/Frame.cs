@@ -73,13 +73,6 @@ public sealed class Frame : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Span<byte> Row(int y) => Pixels.Slice(y * Stride, Width * Format.BytesPerPixel());
 
-    /// <summary>
-    /// Creates a frame that is not pooled (for one-off images), with memory from
-    /// <paramref name="allocator"/> or <see cref="FrameAllocator.Default"/>.
-    /// </summary>
-    public static Frame CreateUnpooled(int width, int height, PixelFormat format = PixelFormat.Rgb24, FrameAllocator? allocator = null) =>
-        (allocator ?? FrameAllocator.Default).AllocateFrame(width, height, format);
-
     /// <summary>Returns the frame's memory to its pool. Harmless when called again.</summary>
     public void Dispose()
     {

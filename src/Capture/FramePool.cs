@@ -21,12 +21,6 @@ public sealed class FramePool : IDisposable
     private int _outstanding;
     private bool _disposed;
 
-    /// <summary>A pool whose memory comes from <see cref="FrameAllocator.Default"/>.</summary>
-    public FramePool(int width, int height, PixelFormat format, int capacity)
-        : this(FrameAllocator.Default, width, height, format, capacity)
-    {
-    }
-
     internal FramePool(FrameAllocator allocator, int width, int height, PixelFormat format, int capacity)
     {
         FrameAllocator.CheckSize(width, height);

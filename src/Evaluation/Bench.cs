@@ -42,8 +42,9 @@ public static class Bench
     /// Runs every case for every size and model, one after another in this process, and returns the rows (the peaks first);
     /// progress goes to <paramref name="log"/>. A missing or failing eager baseline is logged and its rows left out.
     /// </summary>
-    public static async Task<List<BenchRow>> RunAsync(IReadOnlyList<(int Width, int Height)> sizes, IReadOnlyList<ModelManifest> models, int frames, Device device, TextWriter log, CancellationToken ct, EagerBaseline? eager = null, int eagerFrames = 30)
+    public static async Task<List<BenchRow>> RunAsync(IReadOnlyList<(int Width, int Height)> sizes, IReadOnlyList<ModelManifest> models, int frames, Device device, TextWriter log, CancellationToken ct, EagerBaseline? eager = null, int eagerFrames = 30, FrameAllocator? allocator = null)
     {
+        allocator ??= FrameAllocator.Default;
         var rows = new List<BenchRow>();
         if (eager is { SkipReason: { } why })
         {
@@ -71,9 +72,9 @@ public static class Bench
                 double seconds = frames / 30.0;
                 await GenerateAsync(["-f", "lavfi", "-i", $"mandelbrot=size={size}:rate=30", "-t", seconds.ToString("0.###", CultureInfo.InvariantCulture), "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", clip], ct).ConfigureAwait(false);
                 log.WriteLine($"bench {size}: decode");
-                rows.Add(await MeasureAsync(size, "-", "decode only", ct => CopyAsync(clip, null, ct), ct).ConfigureAwait(false));
+                rows.Add(await MeasureAsync(size, "-", "decode only", ct => CopyAsync(clip, null, allocator, ct), ct).ConfigureAwait(false));
                 log.WriteLine($"bench {size}: decode + encode");
-                rows.Add(await MeasureAsync(size, "-", "decode + encode (floor)", ct => CopyAsync(clip, Path.Combine(dir, "copy.mp4"), ct), ct).ConfigureAwait(false));
+                rows.Add(await MeasureAsync(size, "-", "decode + encode (floor)", ct => CopyAsync(clip, Path.Combine(dir, "copy.mp4"), allocator, ct), ct).ConfigureAwait(false));
                 foreach (var manifest in models)
                 {
                     log.WriteLine($"bench {size}: {manifest.Name}");
@@ -86,13 +87,13 @@ public static class Bench
                     }
 
                     var (tw, th) = stylizer.InferenceSize(w, h);
-                    var infer = await MeasureAsync(size, manifest.Name, InferenceCase, _ => Task.FromResult(InferOnly(stylizer, style, w, h, tw, th, frames)), ct).ConfigureAwait(false);
+                    var infer = await MeasureAsync(size, manifest.Name, InferenceCase, _ => Task.FromResult(InferOnly(stylizer, style, w, h, tw, th, frames, allocator)), ct).ConfigureAwait(false);
                     rows.Add(WithCost(infer, manifest, tw, th, stylizer.DeviceName == "cpu" ? convPeak : null, log));
                     foreach (var mode in new[] { TemporalMode.Off, TemporalMode.Flow })
                     {
                         var options = new PipelineOptions { Style = style, Temporal = mode == TemporalMode.Off ? TemporalOptions.Disabled : new TemporalOptions { Mode = mode } };
                         string name = mode == TemporalMode.Off ? "pipeline" : "pipeline + temporal flow";
-                        rows.Add(await MeasureAsync(size, manifest.Name, name, ct => PipelineAsync(stylizer, options, clip, Path.Combine(dir, "out.mp4"), ct), ct).ConfigureAwait(false));
+                        rows.Add(await MeasureAsync(size, manifest.Name, name, ct => PipelineAsync(stylizer, options, clip, Path.Combine(dir, "out.mp4"), allocator, ct), ct).ConfigureAwait(false));
                     }
 
                     if (eager is { Enabled: true })
@@ -272,12 +273,12 @@ public static class Bench
         return new BenchRow(size, model, name, fps, 1000.0 / fps, cpu, notes);
     }
 
-    private static async Task<(long, string, double?)> CopyAsync(string clip, string? output, CancellationToken ct)
+    private static async Task<(long, string, double?)> CopyAsync(string clip, string? output, FrameAllocator allocator, CancellationToken ct)
     {
         await using var source = await FrameSources.OpenAsync(clip, cancellationToken: ct).ConfigureAwait(false);
         var info = source.Info;
         await using var sink = output is null ? null : FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, null);
-        using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 4);
+        using var pool = allocator.CreatePool(info.Width, info.Height, PixelFormat.Rgb24, 4);
         long n = 0;
         await foreach (var frame in source.ReadAllAsync(pool, ct).ConfigureAwait(false))
         {
@@ -301,9 +302,9 @@ public static class Bench
     }
 
     /// <summary>Runs the model alone on one preallocated slot; timed without plan creation and warm-up.</summary>
-    private static (long, string, double?) InferOnly(Stylizer stylizer, StyleStatistics? style, int w, int h, int tw, int th, int frames)
+    private static (long, string, double?) InferOnly(Stylizer stylizer, StyleStatistics? style, int w, int h, int tw, int th, int frames, FrameAllocator allocator)
     {
-        using var plan = stylizer.CreatePlan(w, h, tw, th, slots: 1);
+        using var plan = stylizer.CreatePlan(w, h, tw, th, slots: 1, allocator: allocator);
         if (style is not null)
         {
             plan.SetStyle(style);
@@ -331,9 +332,9 @@ public static class Bench
     }
 
     /// <summary>The <c>video stylize</c> job on the clip, without audio.</summary>
-    private static async Task<(long, string, double?)> PipelineAsync(Stylizer stylizer, PipelineOptions options, string clip, string output, CancellationToken ct)
+    private static async Task<(long, string, double?)> PipelineAsync(Stylizer stylizer, PipelineOptions options, string clip, string output, FrameAllocator allocator, CancellationToken ct)
     {
-        var job = new StylizeJob(clip, output) { KeepAudio = false, Pipeline = options };
+        var job = new StylizeJob(clip, output) { KeepAudio = false, Pipeline = options, Allocator = allocator };
         var stats = (await job.RunAsync(stylizer, cancellationToken: ct).ConfigureAwait(false)).Stats;
         string stages = string.Join(", ", stats.StageMilliseconds().Select(s => $"{s.Stage} {s.Milliseconds:0.0}"));
         return (stats.FramesOut, "ms/frame by stage: " + stages, null);

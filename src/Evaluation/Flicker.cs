@@ -36,10 +36,10 @@ public sealed record FlickerMeasurement(int Width, int Height, int Pairs, int Cu
 public static class Flicker
 {
     /// <summary>Measures E_warp of the original and the stylized versions, reading the clips in lockstep.</summary>
-    public static async Task<FlickerReport> ReportAsync(string original, string stylized, string? versus, int flowWidth, CancellationToken cancellationToken, long? maxFrames = null, double cutError = FlickerMeter.DefaultCutError, bool motionBoundaries = true)
+    public static async Task<FlickerReport> ReportAsync(string original, string stylized, string? versus, int flowWidth, CancellationToken cancellationToken, long? maxFrames = null, double cutError = FlickerMeter.DefaultCutError, bool motionBoundaries = true, FrameAllocator? allocator = null)
     {
         string[] versions = versus is null ? [stylized] : [stylized, versus];
-        var m = await MeasureAsync(original, versions, flowWidth, maxFrames, cutError, cancellationToken, motionBoundaries).ConfigureAwait(false);
+        var m = await MeasureAsync(original, versions, flowWidth, maxFrames, cutError, cancellationToken, motionBoundaries, allocator).ConfigureAwait(false);
         return new FlickerReport(original, stylized, versus, m.Width, m.Height, m.Pairs, m.OriginalWarpError, m.WarpErrors[0], versus is null ? null : m.WarpErrors[1], m.VisibleFraction)
         {
             Cuts = m.Cuts,
@@ -53,7 +53,7 @@ public static class Flicker
     /// that many frames of each. <paramref name="motionBoundaries"/> false masks occlusions only (the metric
     /// before motion boundaries were masked too).
     /// </summary>
-    public static async Task<FlickerMeasurement> MeasureAsync(string original, IReadOnlyList<string> versions, int flowWidth, long? maxFrames, double cutError, CancellationToken cancellationToken, bool motionBoundaries = true)
+    public static async Task<FlickerMeasurement> MeasureAsync(string original, IReadOnlyList<string> versions, int flowWidth, long? maxFrames, double cutError, CancellationToken cancellationToken, bool motionBoundaries = true, FrameAllocator? allocator = null)
     {
         if (maxFrames is < 2)
         {
@@ -93,7 +93,7 @@ public static class Flicker
 
             foreach (var _ in paths)
             {
-                pools.Add(new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 2));
+                pools.Add((allocator ?? FrameAllocator.Default).CreatePool(info.Width, info.Height, PixelFormat.Rgb24, 2));
             }
 
             for (int i = 0; i < paths.Length; i++)

@@ -33,13 +33,14 @@ public static class TemporalFilterBench
     ];
 
     /// <summary>Times every mode on <paramref name="frames"/> frames after 20 warm-up frames.</summary>
-    public static TemporalBenchReport Run(int width, int height, int frames, double strength, CancellationToken cancellationToken)
+    public static TemporalBenchReport Run(int width, int height, int frames, double strength, CancellationToken cancellationToken, FrameAllocator? allocator = null)
     {
         var modes = Modes(strength);
         var random = new Random(7);
-        var inputs = TemporalBenchScene.Create(width, height, random);
+        allocator ??= FrameAllocator.Default;
+        var inputs = TemporalBenchScene.Create(allocator, width, height, random);
         var filters = modes.Select(m => new TemporalFilter(width, height, m.Options)).ToArray();
-        using var work = Frame.CreateUnpooled(width, height);
+        using var work = allocator.AllocateFrame(width, height);
         var times = modes.Select(_ => new double[frames]).ToArray();
         var blended = new long[modes.Count];
         try
@@ -94,14 +95,14 @@ public static class TemporalFilterBench
 /// The temporal filter's bench scene: a smoothed random texture that pans back and forth (so the flow is not trivial and
 /// the sequence loops without a jump), and a "stylized" copy of each frame with fresh per-frame flicker.
 /// </summary>
-/// <remarks>Frames from <see cref="Create"/> are unpooled and owned by the caller. Not thread safe (the flicker takes a <see cref="Random"/>).</remarks>
+/// <remarks>Frames from <see cref="Create"/> come from the allocator passed in, unpooled, and are owned by the caller. Not thread safe (the flicker takes a <see cref="Random"/>).</remarks>
 public static class TemporalBenchScene
 {
     /// <summary>Distinct frames of one back-and-forth pan.</summary>
     public const int Distinct = 48;
 
     /// <summary>The <see cref="Distinct"/> input frames, the texture drawn from <paramref name="random"/>.</summary>
-    public static Frame[] Create(int width, int height, Random random)
+    public static Frame[] Create(FrameAllocator allocator, int width, int height, Random random)
     {
         var texture = new byte[(height + 64) * (width + 64) * 3];
         random.NextBytes(texture);
@@ -122,7 +123,7 @@ public static class TemporalBenchScene
             // Ping-pong pan, so the sequence loops without a jump.
             int phase = t < Distinct / 2 ? t : Distinct - t;
             int ox = phase, oy = phase / 2;
-            var f = Frame.CreateUnpooled(width, height);
+            var f = allocator.AllocateFrame(width, height);
             for (int y = 0; y < height; y++)
             {
                 texture.AsSpan(((y + oy) * texStride) + (ox * 3), width * 3).CopyTo(f.Row(y));

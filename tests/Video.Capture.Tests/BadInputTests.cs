@@ -3,7 +3,7 @@ using Video.Tests.Shared;
 
 namespace Video.Capture.Tests;
 
-public class BadInputTests
+public class BadInputTests : FrameLeakCheckedTest
 {
     [Fact]
     public async Task Open_MissingInput_ThrowsWithThePath()
@@ -116,17 +116,17 @@ public class BadInputTests
         using var dir = new TempDir();
         await using (var sink = FfmpegVideoSink.Create(dir.File("out.mp4"), 16, 16, new Rational(25, 1), null))
         {
-            using var frame = Frame.CreateUnpooled(16, 16);
+            using var frame = Allocator.AllocateFrame(16, 16);
             await sink.WriteAsync(frame);
         }
 
         Assert.Empty(dir.Entries());
     }
 
-    private static async Task DrainAsync(string path)
+    private async Task DrainAsync(string path)
     {
         await using var source = await FrameSources.OpenAsync(path);
-        using var pool = new FramePool(source.Info.Width, source.Info.Height, PixelFormat.Rgb24, 2);
+        using var pool = Allocator.CreatePool(source.Info.Width, source.Info.Height, PixelFormat.Rgb24, 2);
         await foreach (var frame in source.ReadAllAsync(pool))
         {
             frame.Dispose();

@@ -1,13 +1,14 @@
 using Video.Capture;
+using Video.Tests.Shared;
 
 namespace Video.Capture.Tests;
 
-public class FramePoolTests
+public class FramePoolTests : FrameLeakCheckedTest
 {
     [Fact]
     public async Task RentAsync_ReturnedFrames_AreReusedAndCounted()
     {
-        using var pool = new FramePool(8, 4, PixelFormat.Rgb24, capacity: 2);
+        using var pool = Allocator.CreatePool(8, 4, PixelFormat.Rgb24, capacity: 2);
         var a = await pool.RentAsync();
         var b = await pool.RentAsync();
         Assert.Equal(2, pool.Outstanding);
@@ -27,7 +28,7 @@ public class FramePoolTests
     [Fact]
     public void Dispose_Twice_ReturnsOnce()
     {
-        using var pool = new FramePool(2, 2, PixelFormat.Rgb24, capacity: 1);
+        using var pool = Allocator.CreatePool(2, 2, PixelFormat.Rgb24, capacity: 1);
         Assert.True(pool.TryRent(out var frame));
         frame!.Dispose();
         frame.Dispose();
@@ -40,7 +41,7 @@ public class FramePoolTests
     [Fact]
     public async Task RentAsync_Exhausted_WaitsUntilAFrameReturns()
     {
-        using var pool = new FramePool(2, 2, PixelFormat.Rgb24, capacity: 1);
+        using var pool = Allocator.CreatePool(2, 2, PixelFormat.Rgb24, capacity: 1);
         var held = await pool.RentAsync();
 
         // Nothing but returning `held` can complete this rent, so it is checked at once rather than after a sleep.
@@ -57,7 +58,7 @@ public class FramePoolTests
     [Fact]
     public void Pixels_AfterDispose_Throws()
     {
-        using var pool = new FramePool(2, 2, PixelFormat.Rgb24, capacity: 1);
+        using var pool = Allocator.CreatePool(2, 2, PixelFormat.Rgb24, capacity: 1);
         Assert.True(pool.TryRent(out var frame));
         frame!.Dispose();
         Assert.Throws<ObjectDisposedException>(() => frame.Pixels.Length);

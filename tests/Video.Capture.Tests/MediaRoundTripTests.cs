@@ -4,7 +4,7 @@ using Video.Tests.Shared;
 namespace Video.Capture.Tests;
 
 /// <summary>Decode → encode round trips through ffmpeg, checked with ffprobe.</summary>
-public class MediaRoundTripTests
+public class MediaRoundTripTests : FrameLeakCheckedTest
 {
     public static TheoryData<string, string, string, bool> GeneratedClips => new()
     {
@@ -46,7 +46,7 @@ public class MediaRoundTripTests
         using var dir = new TempDir();
         string src = Media.Generate(dir.File("in.mp4"), rate: "30000/1001", seconds: 1, audio: false);
         await using var source = await FrameSources.OpenAsync(src);
-        using var pool = new FramePool(source.Info.Width, source.Info.Height, PixelFormat.Rgb24, 2);
+        using var pool = Allocator.CreatePool(source.Info.Width, source.Info.Height, PixelFormat.Rgb24, 2);
         var times = new List<TimeSpan>();
         await foreach (var frame in source.ReadAllAsync(pool))
         {
@@ -72,7 +72,7 @@ public class MediaRoundTripTests
         string src = dir.File("red.mp4");
         Media.Run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "color=c=0xC83214:size=64x32:rate=10", "-t", "0.5", "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p", src]);
         await using var source = await FrameSources.OpenAsync(src);
-        using var pool = new FramePool(64, 32, PixelFormat.Rgb24, 1);
+        using var pool = Allocator.CreatePool(64, 32, PixelFormat.Rgb24, 1);
         await using var frames = source.ReadAllAsync(pool).GetAsyncEnumerator();
         Assert.True(await frames.MoveNextAsync());
         using var frame = frames.Current;
@@ -105,7 +105,7 @@ public class MediaRoundTripTests
         File.WriteAllText(Path.Combine(images, "c.png"), "not an image");
 
         await using var source = await FrameSources.OpenAsync(images, new Rational(10, 1));
-        using var pool = new FramePool(64, 48, PixelFormat.Rgb24, 2);
+        using var pool = Allocator.CreatePool(64, 48, PixelFormat.Rgb24, 2);
         int n = 0;
         await foreach (var frame in source.ReadAllAsync(pool))
         {
@@ -120,12 +120,12 @@ public class MediaRoundTripTests
         Assert.Equal(1, ((ImageSequenceSource)source).Skipped);
     }
 
-    internal static async Task CopyAsync(string input, string output)
+    internal async Task CopyAsync(string input, string output)
     {
         await using var source = await FrameSources.OpenAsync(input);
         var info = source.Info;
         await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, info);
-        using var pool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 2);
+        using var pool = Allocator.CreatePool(info.Width, info.Height, PixelFormat.Rgb24, 2);
         await foreach (var frame in source.ReadAllAsync(pool))
         {
             using (frame)

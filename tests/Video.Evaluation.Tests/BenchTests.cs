@@ -4,7 +4,7 @@ using Video.Tests.Shared;
 namespace Video.Evaluation.Tests;
 
 /// <summary><see cref="Bench"/> in process (the CLI smoke test of <c>video bench</c> is in Video.Streaming.Tests).</summary>
-public class BenchTests
+public class BenchTests : FrameLeakCheckedTest
 {
     [Fact]
     public void Markdown_RowsWithoutEager_GivesRatiosUtilisationAndTheReason()
@@ -39,7 +39,7 @@ public class BenchTests
         var eager = EagerBaseline.ForTrainer(trainer!);
         var log = new StringWriter();
 
-        var rows = await Bench.RunAsync([(96, 64)], [catalog.Find("great-wave"), catalog.Find("toon")], 10, Device.Cpu, log, CancellationToken.None, eager, eagerFrames: 3);
+        var rows = await Bench.RunAsync([(96, 64)], [catalog.Find("great-wave"), catalog.Find("toon")], 10, Device.Cpu, log, CancellationToken.None, eager, eagerFrames: 3, allocator: Allocator);
 
         Skip.If(eager.SkipReason?.Contains("predates `eager-bench`", StringComparison.Ordinal) == true, $"the trainer at {trainer} predates eager-bench");
         Assert.DoesNotContain("column skipped", log.ToString(), StringComparison.Ordinal);

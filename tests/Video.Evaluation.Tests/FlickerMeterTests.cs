@@ -1,9 +1,10 @@
 using Video.Capture;
 using Video.Inference.Tests.Temporal;
+using Video.Tests.Shared;
 
 namespace Video.Evaluation.Tests;
 
-public class FlickerMeterTests
+public class FlickerMeterTests : FrameLeakCheckedTest
 {
     [Fact]
     public void WarpError_ConsistentSequence_IsZero()
@@ -13,8 +14,8 @@ public class FlickerMeterTests
         using var meter = new FlickerMeter(W, H, versions: 1);
         for (int t = 0; t < 6; t++)
         {
-            using var original = TemporalFixtures.Pan(texture, W, W, H, t, 0, 0);
-            using var stylized = TemporalFixtures.Flicker(original, 40); // a different look, the same every frame
+            using var original = TemporalFixtures.Pan(Allocator, texture, W, W, H, t, 0, 0);
+            using var stylized = TemporalFixtures.Flicker(Allocator, original, 40); // a different look, the same every frame
             meter.Push(original, [stylized]);
         }
 
@@ -31,9 +32,9 @@ public class FlickerMeterTests
         using var meter = new FlickerMeter(W, H, versions: 2);
         for (int t = 0; t < 6; t++)
         {
-            using var original = TemporalFixtures.Pan(texture, W, W, H, t, 0, 0);
-            using var steady = TemporalFixtures.Flicker(original, 40);
-            using var flickering = TemporalFixtures.Flicker(original, (t % 2) == 0 ? 30 : 50); // ±10 around the steady look
+            using var original = TemporalFixtures.Pan(Allocator, texture, W, W, H, t, 0, 0);
+            using var steady = TemporalFixtures.Flicker(Allocator, original, 40);
+            using var flickering = TemporalFixtures.Flicker(Allocator, original, (t % 2) == 0 ? 30 : 50); // ±10 around the steady look
             meter.Push(original, [steady, flickering]);
         }
 
@@ -50,8 +51,8 @@ public class FlickerMeterTests
         using var meter = new FlickerMeter(W, H, versions: 1);
         for (int t = 0; t < 8; t++)
         {
-            using var original = TemporalFixtures.Pan(texture, TW, W, H, t, 2, 1);
-            using var flickering = TemporalFixtures.Flicker(original, (t % 2) == 0 ? 0 : 25);
+            using var original = TemporalFixtures.Pan(Allocator, texture, TW, W, H, t, 2, 1);
+            using var flickering = TemporalFixtures.Flicker(Allocator, original, (t % 2) == 0 ? 0 : 25);
             meter.Push(original, [flickering]);
         }
 
@@ -64,8 +65,8 @@ public class FlickerMeterTests
     public void Push_WrongSize_Throws()
     {
         using var meter = new FlickerMeter(32, 32, versions: 1);
-        using var a = Frame.CreateUnpooled(32, 32);
-        using var b = Frame.CreateUnpooled(16, 32);
+        using var a = Allocator.AllocateFrame(32, 32);
+        using var b = Allocator.AllocateFrame(16, 32);
         Assert.Throws<ArgumentException>(() => meter.Push(a, [b]));
     }
 
@@ -80,8 +81,8 @@ public class FlickerMeterTests
         using var meter = new FlickerMeter(W, H, versions: 1, cutVisibleFraction: 1);
         for (int t = 0; t < 6; t++)
         {
-            using var original = TemporalFixtures.Pan(t < 3 ? first : second, W, W, H, t, 0, 0);
-            using var stylized = TemporalFixtures.Flicker(original, 40);
+            using var original = TemporalFixtures.Pan(Allocator, t < 3 ? first : second, W, W, H, t, 0, 0);
+            using var stylized = TemporalFixtures.Flicker(Allocator, original, 40);
             meter.Push(original, [stylized]);
         }
 
@@ -97,7 +98,7 @@ public class FlickerMeterTests
         using var counting = new FlickerMeter(W, H, versions: 1, cutError: 0);
         for (int t = 0; t < 6; t++)
         {
-            using var original = TemporalFixtures.Pan(t < 3 ? first : second, W, W, H, t, 0, 0);
+            using var original = TemporalFixtures.Pan(Allocator, t < 3 ? first : second, W, W, H, t, 0, 0);
             counting.Push(original, [original]);
         }
 

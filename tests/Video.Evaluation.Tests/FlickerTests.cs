@@ -4,7 +4,7 @@ using Video.Tests.Shared;
 namespace Video.Evaluation.Tests;
 
 /// <summary><see cref="Flicker"/> on real clips made by ffmpeg (the CLI smoke test is in Video.Streaming.Tests).</summary>
-public class FlickerTests
+public class FlickerTests : FrameLeakCheckedTest
 {
     [Fact]
     public async Task ReportAsync_FlickeringVersusSteady_GivesFloorFiguresAndRatio()
@@ -12,13 +12,13 @@ public class FlickerTests
         using var dir = new TempDir();
         var (clip, steady, flickering) = FlickerClips.Make(dir);
 
-        var r = await Flicker.ReportAsync(clip, flickering, steady, FlickerMeter.DefaultFlowWidth, CancellationToken.None);
+        var r = await Flicker.ReportAsync(clip, flickering, steady, FlickerMeter.DefaultFlowWidth, CancellationToken.None, allocator: Allocator);
         Assert.Equal(24, r.Pairs);
         Assert.True(r.StylizedWarpError > 1.3 * r.VersusWarpError!.Value, $"flickering {r.StylizedWarpError} vs steady {r.VersusWarpError}");
         Assert.Equal(r.StylizedWarpError / r.VersusWarpError.Value, r.Ratio!.Value, 6);
         Assert.True(r.OriginalWarpError < r.StylizedWarpError);
 
-        var alone = await Flicker.ReportAsync(clip, steady, null, FlickerMeter.DefaultFlowWidth, CancellationToken.None);
+        var alone = await Flicker.ReportAsync(clip, steady, null, FlickerMeter.DefaultFlowWidth, CancellationToken.None, allocator: Allocator);
         Assert.Null(alone.Versus);
         Assert.Null(alone.Ratio);
         Assert.Equal(r.VersusWarpError.Value, alone.StylizedWarpError, 12);
@@ -29,7 +29,7 @@ public class FlickerTests
     {
         using var dir = new TempDir();
         var (clip, steady, flickering) = FlickerClips.Make(dir);
-        var m = await Flicker.MeasureAsync(clip, [steady, flickering], FlickerMeter.DefaultFlowWidth, 10, FlickerMeter.DefaultCutError, CancellationToken.None);
+        var m = await Flicker.MeasureAsync(clip, [steady, flickering], FlickerMeter.DefaultFlowWidth, 10, FlickerMeter.DefaultCutError, CancellationToken.None, allocator: Allocator);
         Assert.Equal(9, m.Pairs + m.Cuts);
         Assert.Equal(2, m.WarpErrors.Count);
         Assert.Equal(9, m.PairDetails.Count);
@@ -51,11 +51,11 @@ public class FlickerTests
             (a, 3, "--flow-width 3 is out of range"),
         })
         {
-            var e = await Assert.ThrowsAnyAsync<VideoException>(() => Flicker.ReportAsync(a, stylized, null, flowWidth, CancellationToken.None));
+            var e = await Assert.ThrowsAnyAsync<VideoException>(() => Flicker.ReportAsync(a, stylized, null, flowWidth, CancellationToken.None, allocator: Allocator));
             Assert.Contains(expected, e.Message, StringComparison.Ordinal);
         }
 
-        var tooFew = await Assert.ThrowsAnyAsync<VideoException>(() => Flicker.ReportAsync(a, a, null, FlickerMeter.DefaultFlowWidth, CancellationToken.None, maxFrames: 1));
+        var tooFew = await Assert.ThrowsAnyAsync<VideoException>(() => Flicker.ReportAsync(a, a, null, FlickerMeter.DefaultFlowWidth, CancellationToken.None, maxFrames: 1, allocator: Allocator));
         Assert.Contains("--frames 1 is out of range", tooFew.Message, StringComparison.Ordinal);
     }
 }

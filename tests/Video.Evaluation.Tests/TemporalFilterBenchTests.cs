@@ -1,13 +1,14 @@
 using Video.Inference.Temporal;
+using Video.Tests.Shared;
 
 namespace Video.Evaluation.Tests;
 
-public class TemporalFilterBenchTests
+public class TemporalFilterBenchTests : FrameLeakCheckedTest
 {
     [Fact]
     public void Run_SmallFrames_TimesEveryModeAndBlendsEveryFrame()
     {
-        var r = TemporalFilterBench.Run(160, 96, 12, 0.8, CancellationToken.None);
+        var r = TemporalFilterBench.Run(160, 96, 12, 0.8, CancellationToken.None, Allocator);
 
         Assert.Equal(["ema", "flow", "flow, no clamp", "flow, no full-size check"], r.Modes.Select(m => m.Label));
         Assert.Equal((160, 96), (r.Width, r.Height));
@@ -22,12 +23,12 @@ public class TemporalFilterBenchTests
     [Fact]
     public void Scene_Frames_PanWithoutAJumpAndFlickerKeepsTheIndex()
     {
-        var frames = TemporalBenchScene.Create(64, 48, new Random(7));
+        var frames = TemporalBenchScene.Create(Allocator, 64, 48, new Random(7));
         try
         {
             Assert.Equal(TemporalBenchScene.Distinct, frames.Length);
             Assert.Equal(frames[1].Pixels.ToArray(), frames[^1].Pixels.ToArray()); // ping-pong: phase 1 on the way back
-            using var stylized = Video.Capture.Frame.CreateUnpooled(64, 48);
+            using var stylized = Allocator.AllocateFrame(64, 48);
             frames[3].Index = 42;
             TemporalBenchScene.Flicker(frames[3], stylized, new Random(1));
             Assert.Equal(42, stylized.Index);

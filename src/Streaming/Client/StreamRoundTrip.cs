@@ -21,6 +21,9 @@ public sealed record RoundTripOptions
     /// <summary>Temporal filter the server applies (off by default).</summary>
     public TemporalConfig? Temporal { get; init; }
 
+    /// <summary>Where the sent and received frames' memory comes from; null uses <see cref="FrameAllocator.Default"/>.</summary>
+    public FrameAllocator? Allocator { get; init; }
+
     /// <summary>Frame rate for image-folder inputs.</summary>
     public Rational? ImageRate { get; init; }
 }
@@ -98,8 +101,9 @@ public static class StreamRoundTrip
         await using var sink = FfmpegVideoSink.Create(output, info.Width, info.Height, info.FrameRate, info);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var stream = await client.OpenStreamAsync(config, cts.Token).ConfigureAwait(false);
-        using var sendPool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 3);
-        using var receivePool = new FramePool(info.Width, info.Height, PixelFormat.Rgb24, 2);
+        var allocator = options.Allocator ?? FrameAllocator.Default;
+        using var sendPool = allocator.CreatePool(info.Width, info.Height, PixelFormat.Rgb24, 3);
+        using var receivePool = allocator.CreatePool(info.Width, info.Height, PixelFormat.Rgb24, 2);
         var watch = Stopwatch.StartNew();
         long sent = 0;
         bool pace = options.Policy == Policy.Latest && !source.IsLive;
