@@ -2,8 +2,9 @@ namespace Video.Evaluation;
 
 /// <summary>
 /// The one percentile function of the project (latency in <c>video loadtest</c>, frame times in <c>video bench</c> and
-/// <c>video eval temporal-bench</c>, the peak operator's runs): the nearest-rank definition, so every figure is a sample
-/// that was measured, never an interpolation between two.
+/// <c>video eval temporal-bench</c>, the peak operator's runs, the TorchSharp-eager baseline in
+/// <c>video-train eager-bench</c>): the nearest-rank definition, so every figure is a sample that was measured, never an
+/// interpolation between two.
 /// </summary>
 /// <remarks>Stateless and thread safe. The samples are borrowed for the call.</remarks>
 public static class Percentile

@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using Google.Protobuf;
 using Onnx;
 using TorchSharp;
+using Video.Evaluation;
 using Video.Inference.Benchmarks;
 using Video.Training.Data;
 using Video.Training.Export;
@@ -208,10 +209,8 @@ internal static class EagerBenchMethod
         double mean = ms.Average();
         Array.Sort(ms);
         return new EagerBenchResult(name, arch, "ok", null, width, height, frames, threads,
-            Percentile(ms, 0.5), mean, Percentile(ms, 0.9), 1000.0 / mean, diff);
+            Percentile.OfSorted(ms, 0.5), mean, Percentile.OfSorted(ms, 0.9), 1000.0 / mean, diff);
     }
-
-    private static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
 
     private static GraphProto ReadGraph(string path)
     {
