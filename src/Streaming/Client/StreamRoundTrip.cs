@@ -7,7 +7,7 @@ using Frame = Video.Capture.Frame;
 namespace Video.Streaming.Client;
 
 /// <summary>What <see cref="StreamRoundTrip"/> sends with.</summary>
-public sealed record RoundTripOptions
+internal sealed record RoundTripOptions
 {
     public string Model { get; init; } = string.Empty;
 
@@ -29,7 +29,7 @@ public sealed record RoundTripOptions
 }
 
 /// <summary>What a round trip did.</summary>
-public sealed record RoundTripResult(
+internal sealed record RoundTripResult(
     long FramesSent,
     long FramesStylized,
     long FramesWritten,
@@ -48,7 +48,7 @@ public sealed record RoundTripResult(
 /// its own frame rate, as a live source would, and frames the server dropped are filled with the last
 /// stylized frame, so the output keeps the input's frame count and timing.
 /// </remarks>
-public static class StreamRoundTrip
+internal static class StreamRoundTrip
 {
     /// <summary>Runs the round trip; gRPC failures become <see cref="VideoException"/>s with the server's message.</summary>
     public static async Task<RoundTripResult> RunAsync(StylizeClient client, string input, string output, RoundTripOptions options, CancellationToken cancellationToken)

@@ -9,7 +9,7 @@ using ProtoImage = Video.Streaming.Protos.V1.Image;
 namespace Video.Streaming.Client;
 
 /// <summary>Connection settings for <see cref="StylizeClient"/>.</summary>
-public sealed record StylizeClientOptions
+internal sealed record StylizeClientOptions
 {
     /// <summary>API key sent as <c>authorization: Bearer KEY</c> on every call; null sends none.</summary>
     public string? ApiKey { get; init; }
@@ -23,7 +23,7 @@ public sealed record StylizeClientOptions
 /// open bidirectional streams.
 /// </summary>
 /// <remarks>Thread safe (one HTTP/2 connection multiplexes every call). Dispose to close the connection.</remarks>
-public sealed class StylizeClient : IDisposable
+internal sealed class StylizeClient : IDisposable
 {
     private readonly Metadata _headers = [];
 
@@ -193,7 +193,7 @@ public sealed class StylizeClient : IDisposable
 /// One open <c>StylizeStream</c> call. Exactly one task may send at a time (gRPC allows one pending write);
 /// responses are read with <see cref="ReadAllAsync"/>, typically on another task.
 /// </summary>
-public sealed class StylizeStream : IDisposable
+internal sealed class StylizeStream : IDisposable
 {
     private readonly AsyncDuplexStreamingCall<StreamRequest, StreamResponse> _call;
 
