@@ -5,7 +5,7 @@ using Video.Streaming.Grpc;
 
 namespace Video.Streaming.Cli;
 
-/// <summary><c>video serve [--address A] [--port P] [--tls-cert F --tls-key F] [--config F] [--models DIR] [--api-key K …] [limits]</c>.</summary>
+/// <summary><c>video serve [--address A] [--port P] [--tls-cert F --tls-key F] [--config F] [--models DIR] [--api-key K …] [limits] [--frame-memory-mb N]</c>.</summary>
 internal static class ServeCommand
 {
     public static Command Create()
@@ -24,12 +24,13 @@ internal static class ServeCommand
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Cleartext only: HTTP/1.1 port for /metrics (default: --port + 1; -1 = none). With TLS, /metrics is on the gRPC port" };
         var batchMax = new Option<int?>("--batch-max") { Description = "Most frames of different streams (same model, size, style) run in one model call (default 1 = frame by frame)" };
         var batchDelay = new Option<double?>("--batch-delay-ms") { Description = "How long a frame may wait for others to fill a batch (default 8)" };
+        var frameMemory = new Option<int?>("--frame-memory-mb") { Description = "Most MiB of frame and tensor memory the server holds at once (default: the process-wide budget)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Log warnings only" };
         var device = CommonOptions.Device();
         var models = CommonOptions.ModelsDirectory();
         var command = new Command("serve", "Run the gRPC stylization server (video.stylize.v1): streams, images, health, reflection, /metrics")
         {
-            address, port, metricsPort, tlsCert, tlsKey, config, models, device, apiKeys, maxStreams, maxPerClient, maxFrame, maxMessage, idle, batchMax, batchDelay, quiet,
+            address, port, metricsPort, tlsCert, tlsKey, config, models, device, apiKeys, maxStreams, maxPerClient, maxFrame, maxMessage, idle, batchMax, batchDelay, frameMemory, quiet,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -47,6 +48,14 @@ internal static class ServeCommand
             if (parse.GetValue(batchDelay) is { } delayMs && !(delayMs is >= 0 and <= 1000))
             {
                 throw new VideoException($"--batch-delay-ms {delayMs} is out of range (0..1000)");
+            }
+
+            long? frameMemoryBytes = null;
+            if (parse.GetValue(frameMemory) is { } memoryMb)
+            {
+                frameMemoryBytes = memoryMb is >= 1 and <= 1024 * 1024
+                    ? memoryMb * 1024L * 1024
+                    : throw new VideoException($"--frame-memory-mb {memoryMb} is out of range (1..1048576)");
             }
 
             var frame = CommonOptions.ParseSize(parse.GetValue(maxFrame));
@@ -67,7 +76,7 @@ internal static class ServeCommand
             StreamingServer server;
             try
             {
-                server = StreamingServer.Create(endpoint, Configure);
+                server = StreamingServer.Create(endpoint, Configure, services => services.AddCapture(o => o.FrameMemoryBudgetBytes = frameMemoryBytes ?? o.FrameMemoryBudgetBytes));
             }
             catch (Microsoft.Extensions.Options.OptionsValidationException e)
             {
@@ -123,7 +132,8 @@ internal static class ServeCommand
 
             var host = server.Services.GetRequiredService<ModelHost>();
             int keyCount = server.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StreamingOptions>>().Value.ApiKeys.Count;
-            Console.Out.WriteLine($"video serve: gRPC (video.stylize.v1, health, reflection) on {server.Address}, metrics on {server.MetricsAddress}/metrics{(keyCount > 0 ? $", {keyCount} API key(s)" : ", no API keys")}; Ctrl+C stops");
+            long budgetMb = server.Services.GetRequiredService<FrameAllocator>().BudgetBytes / (1024 * 1024);
+            Console.Out.WriteLine($"video serve: gRPC (video.stylize.v1, health, reflection) on {server.Address}, metrics on {server.MetricsAddress}/metrics{(keyCount > 0 ? $", {keyCount} API key(s)" : ", no API keys")}, frame memory {budgetMb} MiB; Ctrl+C stops");
             await host.Loaded.WaitAsync(ct).ConfigureAwait(false);
             Console.Out.WriteLine(host.IsReady
                 ? $"video serve: SERVING models {string.Join(", ", host.Models.Select(m => m.Name))} on {host.Device}{Batching(host)}"

@@ -56,6 +56,48 @@ public sealed partial class CommandTests
     }
 
     [Fact]
+    public async Task Serve_FrameMemoryMb_IsTheAllocatorsBudget()
+    {
+        using var dir = new TempDir();
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "video.dll"), "serve", "--port", "0", "--metrics-port", "-1", "--device", "cpu", "--models", dir.Path, "--frame-memory-mb", "96" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var server = Process.Start(psi)!;
+        _ = server.StandardError.ReadToEndAsync();
+        try
+        {
+            string? line;
+            while ((line = await server.StandardOutput.ReadLineAsync().WaitAsync(T)) is not null && !line.StartsWith("video serve: gRPC", StringComparison.Ordinal))
+            {
+                // Log lines (the empty models folder) come first.
+            }
+
+            Assert.NotNull(line);
+            Assert.Contains(", frame memory 96 MiB; Ctrl+C stops", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync().WaitAsync(T);
+        }
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    [InlineData("2000000")]
+    public void Serve_BadFrameMemoryMb_OneLineError(string mb)
+    {
+        using var dir = new TempDir();
+        var (code, _, stderr) = CliProcess.Run(dir.Path, "serve", "--port", "0", "--metrics-port", "-1", "--frame-memory-mb", mb);
+        Assert.Equal(1, code);
+        Assert.Equal($"video: error: --frame-memory-mb {mb} is out of range (1..1048576)", stderr.Trim());
+    }
+
+    [Fact]
     public async Task LoadTest_TwoStreams_ReportsThroughputLatencyAndDrops()
     {
         await using var server = await GrpcTestServer.StartAsync();
