@@ -139,6 +139,12 @@ internal static class StylizeCommand
         stdout.WriteLine($"wrote {result.Output}: {stats.FramesOut} frames {result.Width}x{result.Height} at {result.FrameRate.Value:0.###} fps{(result.AudioNote is { } a ? ", " + a : string.Empty)}");
         stdout.WriteLine($"{stats.FramesOut} frames in {stats.Elapsed.TotalSeconds:0.00} s: {stats.Fps:0.0} fps (model {manifest.Name} on {stylizer.DeviceName}, inference at {tw}x{th})");
         stdout.WriteLine("ms per frame by stage (stages overlap): " + string.Join("  ", stats.StageMilliseconds().Select(s => $"{s.Stage} {s.Milliseconds:0.0}")));
+        if (stats.FramesDropped > 0)
+        {
+            // Only a live source drops (the oldest decoded frame, when the pipeline falls behind); files never do.
+            stdout.WriteLine($"{stats.FramesDropped} frames dropped: the live source ran ahead of the pipeline");
+        }
+
         return stats;
     }
 
