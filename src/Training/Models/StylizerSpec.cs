@@ -28,9 +28,10 @@ internal sealed record StylizerSpec(
     public static readonly int[] DilationPattern = [1, 2, 2, 4];
 
     /// <summary>
-    /// With <see cref="ColourTransfer"/>: the base the generator changes is the frame's luma (Rec. 601) in all three
-    /// channels, transferred to the style's statistics, so a black-and-white style (an ink drawing) starts from a grey
-    /// image instead of a faded colour one. Adds no parameters: it can be switched on when resuming.
+    /// Rec. 601 luma weights (R, G, B). With <see cref="Monochrome"/> (and <see cref="ColourTransfer"/>) the base the
+    /// generator changes is the frame's luma in all three channels, transferred to the style's statistics, so a
+    /// black-and-white style (an ink drawing) starts from a grey image instead of a faded colour one. Monochrome adds no
+    /// parameters, so it can be switched on when resuming.
     /// </summary>
     public static readonly float[] LumaWeights = [0.299f, 0.587f, 0.114f];
 
