@@ -80,10 +80,9 @@ public sealed record StylizeJob(string Input, string Output)
     /// <summary>The output used when none is given: <c>INPUT-MODEL.mp4</c>, <c>.png</c> for an image, or <c>INPUT-MODEL/</c> for a folder of photos, in the current directory.</summary>
     public static string DefaultOutput(string input, string model, bool sequence)
     {
-        bool url = input.Contains("://", StringComparison.Ordinal);
-        bool photos = !url && !sequence && Directory.Exists(input);
-        string stem = url ? "stream" : Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(input));
-        string ext = photos ? "/" : ImageSequenceSource.IsImagePath(input) ? ".png" : ".mp4";
+        var job = new StylizeJob(input, string.Empty) { Sequence = sequence };
+        string stem = job.IsUrl ? "stream" : Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(input));
+        string ext = job.IsPhotoFolder ? "/" : ImageSequenceSource.IsImagePath(input) ? ".png" : ".mp4";
         return Path.Combine(Environment.CurrentDirectory, $"{stem}-{model}{ext}");
     }
 
@@ -122,6 +121,12 @@ public sealed record StylizeJob(string Input, string Output)
     public void Validate()
     {
         ValidateInput();
+        ValidateOutput();
+    }
+
+    /// <summary>The output is a kind the job can write, and a folder for a folder of photos.</summary>
+    private void ValidateOutput()
+    {
         if (IsPhotoFolder)
         {
             if (!Output.EndsWith('/') && !Directory.Exists(Output))
@@ -175,7 +180,7 @@ public sealed record StylizeJob(string Input, string Output)
     {
         ValidateInput();
         MediaProbe.CheckReadable(stylized);
-        Validate();
+        ValidateOutput();
         stats ??= new PipelineStats();
         await using var source = await OpenSourceAsync(cancellationToken).ConfigureAwait(false);
         await using var styled = await FrameSources.OpenAsync(stylized, null, cancellationToken).ConfigureAwait(false);

@@ -427,11 +427,8 @@ public sealed class StylizerPlan : IDisposable
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> StylizeAsync(Frame frame, Batching.BatchLane? lane = null, CancellationToken cancellationToken = default)
     {
-        if (!TryRentSlot(out var slot))
-        {
-            slot = await RentSlotAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        // A free slot is read synchronously (no allocation); otherwise the call waits without blocking a thread.
+        var slot = await RentSlotAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             Preprocess(frame, slot);
