@@ -96,8 +96,7 @@ internal static class OnnxExporter
         var ss = g.Initializer(g.Fresh("style_rgb_std"), model.StyleRgbStd.contiguous().data<float>().ToArray(), 1, 3, 1, 1);
         if (model.Spec.Monochrome)
         {
-            var w = g.Initializer(g.Fresh("luma_weights"), StylizerSpec.LumaWeights, 1, 3, 1, 1);
-            var luma = g.Node("Conv", [x, w]);
+            var luma = LumaOf(g, MonochromeLumaPrefix)(x);
             x = g.Node("Concat", [luma, luma, luma], null, ("axis", 1L));
         }
 
@@ -165,13 +164,15 @@ internal static class OnnxExporter
     /// NCHWc layout, which pads the one output channel to 16 and adds a layout conversion, both at full frame size;
     /// Mul + ReduceSum makes two passes over the frame (docs/training.md, "Export and parity").
     /// </summary>
-    internal static Func<string, string> LumaOf(OnnxGraphBuilder g)
+    /// <param name="g">The graph.</param>
+    /// <param name="prefix">Name prefix of the initializers (the monochrome base uses its own, which marks it in the file).</param>
+    internal static Func<string, string> LumaOf(OnnxGraphBuilder g, string prefix = "luma")
     {
-        var weights = g.Initializer(g.Fresh("luma"), [0.299f, 0.587f, 0.114f], 1, 3);
-        var flat = g.InitializerInt64(g.Fresh("luma_flat"), [1, 3, -1], 3);
-        var oneOne = g.InitializerInt64(g.Fresh("luma_one_one"), [1, 1], 2);
-        var hwStart = g.InitializerInt64(g.Fresh("luma_hw_start"), [2], 1);
-        var hwEnd = g.InitializerInt64(g.Fresh("luma_hw_end"), [4], 1);
+        var weights = g.Initializer(g.Fresh(prefix), StylizerSpec.LumaWeights, 1, 3);
+        var flat = g.InitializerInt64(g.Fresh(prefix + "_flat"), [1, 3, -1], 3);
+        var oneOne = g.InitializerInt64(g.Fresh(prefix + "_one_one"), [1, 1], 2);
+        var hwStart = g.InitializerInt64(g.Fresh(prefix + "_hw_start"), [2], 1);
+        var hwEnd = g.InitializerInt64(g.Fresh(prefix + "_hw_end"), [4], 1);
         return t =>
         {
             var hw = g.Node("Slice", [g.Node("Shape", [t]), hwStart, hwEnd]);
@@ -179,6 +180,9 @@ internal static class OnnxExporter
             return g.Node("Reshape", [y, g.Node("Concat", [oneOne, hw], null, ("axis", 0L))]);
         };
     }
+
+    /// <summary>Initializer prefix of the luma of a <see cref="StylizerSpec.Monochrome"/> generator's base (how a reader of the file tells it is monochrome).</summary>
+    internal const string MonochromeLumaPrefix = "mono_luma";
 
     /// <summary>The ONNX twin of <see cref="FastStylizer.DetailUpsample"/>.</summary>
     internal static string DetailUpsample(OnnxGraphBuilder g, string frame, string low, string styledLow)

@@ -257,7 +257,7 @@ internal static class EagerBenchMethod
             ReflectPad: reflectPads.Count > 1,
             InputPad: reflectPads.Count == 1 ? InputPadOf(reflectPads[0], w) : 0,
             Dilated: graph.Node.Any(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "dilations" && a.Ints.Any(d => d > 1))),
-            Monochrome: w.Keys.Any(k => k.StartsWith("luma_weights", StringComparison.Ordinal)));
+            Monochrome: w.Keys.Any(k => k.StartsWith(OnnxExporter.MonochromeLumaPrefix, StringComparison.Ordinal)));
         var model = new FastStylizer(spec);
         using (torch.no_grad())
         {
