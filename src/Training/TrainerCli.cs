@@ -17,6 +17,7 @@ internal static class TrainerCli
         root.Subcommands.Add(GatysCommand());
         root.Subcommands.Add(FastCommand(args));
         root.Subcommands.Add(AdaInCommand(args));
+        root.Subcommands.Add(CartoonCommand(args));
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(PackageCommand());
         root.Subcommands.Add(CompareCommand());
@@ -210,6 +211,72 @@ internal static class TrainerCli
         return cmd;
     }
 
+    private static Command CartoonCommand(string[] allArgs)
+    {
+        var d = new CartoonOptions { Name = "", ContentDir = "", RunDir = "" };
+        var run = new RunOptionsBinder(d, defaultName: null);
+        var cartoon = new Option<string?>("--cartoon") { Description = $"folder of cartoon images, read recursively (default: Debian's {CartoonImages.OpenClipartPackage} in {CartoonImages.OpenClipartDir}, installed with apt-get when missing)" };
+        var target = new Option<string?>("--target") { Description = "unpaired translation: any image folder as the target domain (wins over --cartoon); use with --nce-weight and/or --rgb-weight" };
+        var domainSize = new Option<int>("--domain-size") { Description = "short side the cartoon/target images are scaled to", DefaultValueFactory = _ => d.DomainShortSide };
+        var domainLimit = new Option<int>("--domain-limit") { Description = "at most this many cartoon/target images", DefaultValueFactory = _ => d.DomainLimit };
+        var structure = new Option<double>("--structure-weight") { Description = "White-box structure loss: output vs its superpixel mean-colour version (ResNet-18 content distance)", DefaultValueFactory = _ => d.StructureWeight };
+        var superpixel = new Option<double>("--superpixel-scale") { Description = "Felzenszwalb scale of the superpixels (larger: larger segments)", DefaultValueFactory = _ => d.SuperpixelScale };
+        var surface = new Option<double>("--surface-weight") { Description = "White-box surface loss: LSGAN on guided-filtered outputs vs cartoons", DefaultValueFactory = _ => d.SurfaceWeight };
+        var texture = new Option<double>("--texture-weight") { Description = "White-box texture loss: LSGAN on random-grey outputs vs cartoons", DefaultValueFactory = _ => d.TextureWeight };
+        var rgb = new Option<double>("--rgb-weight") { Description = "LSGAN on the plain RGB output vs the domain images (CUT's adversarial term)", DefaultValueFactory = _ => d.RgbWeight };
+        var nce = new Option<double>("--nce-weight") { Description = "CUT's PatchNCE loss between the generator's encoder features of photo and output (0 = off)", DefaultValueFactory = _ => d.NceWeight };
+        var ncePatches = new Option<int>("--nce-patches") { Description = "locations sampled per encoder layer for PatchNCE", DefaultValueFactory = _ => d.NcePatches };
+        var noPromote = new Option<bool>("--no-edge-promote") { Description = "do not show edge-blurred cartoons to the discriminators as fake (CartoonGAN's edge promotion is on by default)" };
+        var distill = new Option<double>("--distill-weight") { Description = "warm start: L1 to the toon filter's output, falling linearly to 0 over --distill-steps (0 = off)", DefaultValueFactory = _ => d.DistillWeight };
+        var distillSteps = new Option<int>("--distill-steps") { DefaultValueFactory = _ => d.DistillSteps };
+        var toon = new Option<string?>("--toon") { Description = "ONNX model distilled at the start (default: models/toon.onnx)" };
+        var dLr = new Option<double>("--d-lr") { Description = "learning rate of the discriminators", DefaultValueFactory = _ => d.DiscriminatorLearningRate };
+        var lossMargin = new Option<int>("--loss-margin") { Description = "the generator sees crops this much larger on every side and the losses only their inner --crop pixels", DefaultValueFactory = _ => d.LossMargin };
+        var loss = new LossNetworkOptions(defaultBlocks: 4);
+        var cmd = new Command("cartoon", "train a real-time cartoon model (White-box cartoonization + CartoonGAN edge promotion; CUT PatchNCE for unpaired translation to any --target folder)");
+        run.AddTo(cmd, cartoon, target, domainSize, domainLimit, structure, superpixel, surface, texture, rgb, nce, ncePatches, noPromote, distill, distillSteps, toon, dLr, lossMargin);
+        loss.AddTo(cmd);
+        cmd.SetAction(r =>
+        {
+            var o = run.Bind(r, d, allArgs) with
+            {
+                CartoonDir = r.GetValue(cartoon),
+                TargetDir = r.GetValue(target),
+                DomainShortSide = r.GetValue(domainSize),
+                DomainLimit = r.GetValue(domainLimit),
+                StructureWeight = r.GetValue(structure),
+                SuperpixelScale = r.GetValue(superpixel),
+                SurfaceWeight = r.GetValue(surface),
+                TextureWeight = r.GetValue(texture),
+                RgbWeight = r.GetValue(rgb),
+                NceWeight = r.GetValue(nce),
+                NcePatches = r.GetValue(ncePatches),
+                EdgePromote = !r.GetValue(noPromote),
+                DistillWeight = r.GetValue(distill),
+                DistillSteps = r.GetValue(distillSteps),
+                ToonModel = r.GetValue(toon),
+                DiscriminatorLearningRate = r.GetValue(dLr),
+                LossMargin = r.GetValue(lossMargin),
+            };
+            foreach (var (option, value) in new[] { ("--structure-weight", o.StructureWeight), ("--surface-weight", o.SurfaceWeight), ("--texture-weight", o.TextureWeight), ("--rgb-weight", o.RgbWeight), ("--nce-weight", o.NceWeight), ("--distill-weight", o.DistillWeight) })
+            {
+                if (!(value >= 0) || !double.IsFinite(value))
+                {
+                    throw new TrainingDataException($"{option} must be a finite weight >= 0; got {value}");
+                }
+            }
+
+            if (o.LossMargin < 0 || o.NcePatches < 1 || o.DomainLimit < 1)
+            {
+                throw new TrainingDataException("--loss-margin must be >= 0, --nce-patches and --domain-limit >= 1");
+            }
+
+            using var net = loss.Create(r);
+            return CartoonMethod.Run(o, net);
+        });
+        return cmd;
+    }
+
     private static Command AdaInCommand(string[] allArgs)
     {
         var defaults = new AdaInOptions { Name = "adain", ContentDir = "", RunDir = "", StyleDir = "" };
@@ -350,6 +417,10 @@ internal static class TrainerCli
             if (state.Method == "adain")
             {
                 AdaInMethod.Package(dir, r.GetValue(outDir)!);
+            }
+            else if (state.Method == "cartoon")
+            {
+                Packaging.PackageCartoon(dir, r.GetValue(outDir)!, content);
             }
             else
             {

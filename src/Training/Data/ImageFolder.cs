@@ -30,6 +30,9 @@ internal sealed class ImageFolder : IDisposable
 
     public int Count => _train.Count;
 
+    /// <summary>Whether a file name has one of the image extensions the trainer reads.</summary>
+    public static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
+
     /// <summary>Lists image files; throws <see cref="TrainingDataException"/> if the folder is missing or has none.</summary>
     public static IReadOnlyList<string> ListImages(string directory)
     {
@@ -39,7 +42,7 @@ internal sealed class ImageFolder : IDisposable
         }
 
         var files = System.IO.Directory.EnumerateFiles(directory)
-            .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Where(IsImage)
             .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal)
             .ToList();
         if (files.Count == 0)

@@ -25,7 +25,7 @@ internal static class OnnxExporter
         {
             var low = AvgPool(g, input, 2, 2, 0, countIncludePad: true);
             var styled = Generator(g, model, low);
-            result = DetailUpsample(g, input, low, styled);
+            result = model.Spec.GuidedUpsample ? GuidedUpsample(g, input, low, styled, StylizerSpec.GuidedRadius, StylizerSpec.GuidedEpsilon) : DetailUpsample(g, input, low, styled);
         }
         else
         {
@@ -183,6 +183,23 @@ internal static class OnnxExporter
 
     /// <summary>Initializer prefix of the luma of a <see cref="StylizerSpec.Monochrome"/> generator's base (how a reader of the file tells it is monochrome).</summary>
     internal const string MonochromeLumaPrefix = "mono_luma";
+
+    /// <summary>The ONNX twin of <see cref="FastStylizer.GuidedUpsample"/> (luma as the MatMul of <see cref="LumaOf"/>, boxes as AveragePool).</summary>
+    internal static string GuidedUpsample(OnnxGraphBuilder g, string frame, string low, string styledLow, int radius, double eps)
+    {
+        var luma = LumaOf(g);
+        string Box(string t) => AvgPool(g, t, (2 * radius) + 1, 1, radius, countIncludePad: false);
+        var iHi = luma(frame);
+        var iLo = luma(low);
+        var meanI = Box(iLo);
+        var meanP = Box(styledLow);
+        var cov = g.Node("Sub", [Box(g.Node("Mul", [iLo, styledLow])), g.Node("Mul", [meanI, meanP])]);
+        var varI = g.Node("Sub", [Box(g.Node("Mul", [iLo, iLo])), g.Node("Mul", [meanI, meanI])]);
+        var a = g.Node("Div", [cov, g.Node("Add", [varI, Scalar(g, "eps", (float)eps)])]);
+        var b = g.Node("Sub", [meanP, g.Node("Mul", [a, meanI])]);
+        var y = g.Node("Add", [g.Node("Mul", [ResizeBilinear2x(g, Box(a)), iHi]), ResizeBilinear2x(g, Box(b))]);
+        return g.Node("Clip", [y, Scalar(g, "zero", 0f), Scalar(g, "one", 1f)]);
+    }
 
     /// <summary>The ONNX twin of <see cref="FastStylizer.DetailUpsample"/>.</summary>
     internal static string DetailUpsample(OnnxGraphBuilder g, string frame, string low, string styledLow)

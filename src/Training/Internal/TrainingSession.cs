@@ -20,21 +20,32 @@ internal sealed class TrainingSession
     private readonly nn.Module _model;
     private readonly TorchSharp.Modules.OptimizerHelper _opt;
     private readonly string _weightsFile;
+    private readonly IReadOnlyList<Companion> _companions;
     private readonly double _priorMinutes;
     private LossCurve _curve = new();
     private Stopwatch _clock = new();
 
-    private TrainingSession(RunOptions o, RunState state, RunState? previous, nn.Module model, TorchSharp.Modules.OptimizerHelper opt, string weightsFile)
+    private TrainingSession(RunOptions o, RunState state, RunState? previous, nn.Module model, TorchSharp.Modules.OptimizerHelper opt, string weightsFile, IReadOnlyList<Companion> companions)
     {
         _o = o;
         _model = model;
         _opt = opt;
         _weightsFile = weightsFile;
+        _companions = companions;
         State = state;
         if (previous is not null)
         {
             model.load(Path.Combine(o.RunDir, weightsFile));
             opt.load_state_dict(Path.Combine(o.RunDir, "optimizer.bin"));
+            foreach (var c in companions)
+            {
+                c.Module.load(Path.Combine(o.RunDir, c.WeightsFile));
+                if (c.Optimizer is not null)
+                {
+                    c.Optimizer.load_state_dict(Path.Combine(o.RunDir, c.OptimizerFile!));
+                }
+            }
+
             _curve = LossCurve.LoadCsv(Path.Combine(o.RunDir, "losses.csv"));
             Step = previous.Step;
             _priorMinutes = previous.Minutes;
@@ -66,9 +77,18 @@ internal sealed class TrainingSession
         return previous;
     }
 
-    /// <summary>Starts the session: the previous state restored into <paramref name="model"/> and <paramref name="opt"/>, or <paramref name="fresh"/>.</summary>
-    public static TrainingSession Start(RunOptions o, RunState? previous, Func<RunState> fresh, nn.Module model, TorchSharp.Modules.OptimizerHelper opt, string weightsFile) =>
-        new(o, previous ?? fresh(), previous, model, opt, weightsFile);
+    /// <summary>
+    /// A module checkpointed and restored beside the model (a cartoon run's discriminators and projection heads), with its
+    /// own optimizer when it has one (<paramref name="OptimizerFile"/> then names its file).
+    /// </summary>
+    public sealed record Companion(nn.Module Module, string WeightsFile, TorchSharp.Modules.OptimizerHelper? Optimizer = null, string? OptimizerFile = null);
+
+    /// <summary>
+    /// Starts the session: the previous state restored into <paramref name="model"/>, <paramref name="opt"/> and the
+    /// <paramref name="companions"/>, or <paramref name="fresh"/>.
+    /// </summary>
+    public static TrainingSession Start(RunOptions o, RunState? previous, Func<RunState> fresh, nn.Module model, TorchSharp.Modules.OptimizerHelper opt, string weightsFile, params Companion[] companions) =>
+        new(o, previous ?? fresh(), previous, model, opt, weightsFile, companions);
 
     /// <summary>Records this session's options (as given) in the state.</summary>
     public void RecordOptions<T>(T options)
@@ -127,6 +147,13 @@ internal sealed class TrainingSession
         _model.save(weights + ".tmp");
         File.Move(weights + ".tmp", weights, overwrite: true);
         _opt.save_state_dict(Path.Combine(_o.RunDir, "optimizer.bin"));
+        foreach (var c in _companions)
+        {
+            string file = Path.Combine(_o.RunDir, c.WeightsFile);
+            c.Module.save(file + ".tmp");
+            File.Move(file + ".tmp", file, overwrite: true);
+            c.Optimizer?.save_state_dict(Path.Combine(_o.RunDir, c.OptimizerFile!));
+        }
         State.Step = Step;
         State.Minutes = Math.Round(_priorMinutes + _clock.Elapsed.TotalMinutes, 2);
         State.Losses = LossCurve.Smoothed(_curve, 20);

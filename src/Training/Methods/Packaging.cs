@@ -20,7 +20,48 @@ internal static class Packaging
     {
         var state = RunState.TryLoad(runDir) ?? throw new TrainingDataException($"no state.json in {runDir}");
         bool Flag(string option) => state.Options.TryGetValue(option, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.True;
-        using var model = new FastStylizer(StylizerSpec.CheapWith(reflectPad: Flag("reflectPad"), padOnce: Flag("padOnce")) with { Dilated = Flag("dilated"), Monochrome = Flag("monochrome") });
+        var spec = StylizerSpec.CheapWith(reflectPad: Flag("reflectPad"), padOnce: Flag("padOnce")) with { Dilated = Flag("dilated"), Monochrome = Flag("monochrome") };
+        using var style = SampleSheet.FitCell(stylePath);
+        PackageGenerator(
+            runDir, outDir, contentDir, state, spec, ModelFamily.Fast,
+            $"real-time per-style model trained on {Path.GetFileNameWithoutExtension(stylePath)} (cheap half-resolution generator + detail-restoring upsample)",
+            ("style: " + Path.GetFileName(stylePath), _ => style.Clone()));
+    }
+
+    /// <summary>
+    /// Packages a cartoon run (<see cref="CartoonMethod"/>): family <c>cartoon</c>, and a sheet of held-out photo | the hand-set
+    /// <c>toon</c> filter (when models/toon.onnx is found) | the trained model.
+    /// </summary>
+    public static void PackageCartoon(string runDir, string outDir, string contentDir)
+    {
+        var state = RunState.TryLoad(runDir) ?? throw new TrainingDataException($"no state.json in {runDir}");
+        string domain = state.StyleFiles.Count > 0 ? Path.GetFileName(state.StyleFiles[0].TrimEnd('/')) : "cartoon images";
+        OrtModel? toon = null;
+        try
+        {
+            toon = new OrtModel(CartoonMethod.ResolveToon(null));
+        }
+        catch (TrainingDataException)
+        {
+            Console.WriteLine("package: models/toon.onnx not found; the sheet has no toon column");
+        }
+
+        using (toon)
+        {
+            PackageGenerator(
+                runDir, outDir, contentDir, state, CartoonOptions.Spec, ModelFamily.Cartoon,
+                $"real-time cartoon model trained on photos and {domain}/ (White-box / CartoonGAN losses{(state.Data.Contains("PatchNCE", StringComparison.Ordinal) ? ", CUT PatchNCE" : "")}; cheap half-resolution generator + fast guided upsample)",
+                toon is null ? null : ("toon (hand-set filter)", x => ImageTensors.ToBgr(toon.Run("input", x))));
+        }
+    }
+
+    /// <summary>
+    /// Exports a run's <see cref="FastStylizer"/> checkpoint: ONNX, a sheet of held-out photo | <paramref name="middle"/> column
+    /// (when given) | result, with the TorchSharp vs ONNX Runtime parity on every row, and the manifest.
+    /// </summary>
+    private static void PackageGenerator(string runDir, string outDir, string contentDir, RunState state, StylizerSpec spec, ModelFamily family, string description, (string Title, Func<Tensor, Mat> Cell)? middle)
+    {
+        using var model = new FastStylizer(spec);
         model.load(Path.Combine(runDir, FastMethod.WeightsFile));
         model.eval();
         Directory.CreateDirectory(outDir);
@@ -42,19 +83,21 @@ internal static class Packaging
                 maxDiff = Math.Max(maxDiff, (model.FullFrame(x) - y).abs().max().item<float>());
             }
 
-            rows.Add([content, SampleSheet.FitCell(stylePath), ImageTensors.ToBgr(y)]);
+            rows.Add(middle is { } mid ? [content, mid.Cell(x), ImageTensors.ToBgr(y)] : [content, ImageTensors.ToBgr(y)]);
         }
 
         string sheet = name + ".sheet.png";
-        SampleSheet.Save(Path.Combine(outDir, sheet), ["content (not trained on)", "style: " + Path.GetFileName(stylePath), "result: " + name], rows);
+        var titles = new List<string> { "content (not trained on)" };
+        if (middle is { } m)
+        {
+            titles.Add(m.Title);
+        }
+
+        titles.Add("result: " + name);
+        SampleSheet.Save(Path.Combine(outDir, sheet), titles, rows);
         DisposeRows(rows);
 
-        var manifest = TrainedManifest.Create(
-            name,
-            ModelFamily.Fast,
-            $"real-time per-style model trained on {Path.GetFileNameWithoutExtension(stylePath)} (cheap half-resolution generator + detail-restoring upsample)",
-            StylizerSpec.Cheap.SizeMultiple,
-            ProvenanceOf(state));
+        var manifest = TrainedManifest.Create(name, family, description, spec.SizeMultiple, ProvenanceOf(state));
         manifest.Save(Path.Combine(outDir, name + ".json"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"packaged {name}: {onnx} ({new FileInfo(onnx).Length / 1024.0:0} KiB), sheet, manifest; TorchSharp vs ONNX Runtime max abs diff {maxDiff:0.0e0}"));

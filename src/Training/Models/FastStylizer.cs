@@ -114,7 +114,9 @@ internal sealed class FastStylizer : Module<Tensor, Tensor>
     /// input in logit space. Its mean square is the change penalty of <c>--change-weight</c>: it keeps the sigmoid out of
     /// saturation (no white or black collapse) and the photo under the paint.
     /// </summary>
-    public Tensor LogitChange(Tensor x)
+    public Tensor LogitChange(Tensor x) => LogitChange(x, null);
+
+    private Tensor LogitChange(Tensor x, List<Tensor>? taps)
     {
         int p = Spec.InputPad;
         if (p > 0)
@@ -147,6 +149,18 @@ internal sealed class FastStylizer : Module<Tensor, Tensor>
                 "conv_sigmoid" => Crop(x, p),
                 _ => functional.relu(x),
             };
+            if (taps is not null)
+            {
+                if (kind is "conv_relu" or "res_b")
+                {
+                    taps.Add(x);
+                }
+
+                if (kind == "res_b" && taps.Count == 3 + Spec.ResidualBlocks)
+                {
+                    return x;
+                }
+            }
         }
 
         return x;
@@ -170,7 +184,39 @@ internal sealed class FastStylizer : Module<Tensor, Tensor>
         }
 
         var low = functional.avg_pool2d(frame, 2, 2);
-        return DetailUpsample(frame, low, forward(low));
+        return Spec.GuidedUpsample ? GuidedUpsample(frame, low, forward(low)) : DetailUpsample(frame, low, forward(low));
+    }
+
+    /// <summary>
+    /// Fast guided filter (He &amp; Sun 2015) as the upsample of flat-colour models (<see cref="StylizerSpec.GuidedUpsample"/>):
+    /// per (2r+1)² window of the half-resolution luma it fits <c>styledLow ≈ A·luma + b</c>, box-smooths A and b, upsamples them
+    /// bilinearly and applies them to the full-resolution luma. Where the result is flat A is near 0 and it stays flat (the
+    /// photo's texture is not added back); across the photo's strong edges the full-resolution edge comes through.
+    /// </summary>
+    public static Tensor GuidedUpsample(Tensor frame, Tensor low, Tensor styledLow, int radius = StylizerSpec.GuidedRadius, double eps = StylizerSpec.GuidedEpsilon)
+    {
+        var iHi = Luma(frame);
+        var iLo = Luma(low);
+        Tensor Box(Tensor t) => functional.avg_pool2d(t, (2 * radius) + 1, 1, radius, count_include_pad: false);
+        Tensor Up(Tensor t) => functional.interpolate(t, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
+        var meanI = Box(iLo);
+        var meanP = Box(styledLow);
+        var cov = Box(iLo * styledLow) - (meanI * meanP);
+        var varI = Box(iLo * iLo) - (meanI * meanI);
+        var a = cov / (varI + eps);
+        var b = meanP - (a * meanI);
+        return ((Up(Box(a)) * iHi) + Up(Box(b))).clamp(0, 1);
+    }
+
+    /// <summary>
+    /// The encoder activations PatchNCE compares (Park et al. 2020): after the input conv, each downsampling conv and each
+    /// residual block, for an image given to the generator.
+    /// </summary>
+    public Tensor[] EncoderFeatures(Tensor x)
+    {
+        var taps = new List<Tensor>();
+        LogitChange(x, taps);
+        return [.. taps];
     }
 
     /// <summary>

@@ -18,7 +18,8 @@ internal sealed record StylizerSpec(
     [property: JsonPropertyName("reflectPad")] bool ReflectPad = false,
     [property: JsonPropertyName("inputPad")] int InputPad = 0,
     [property: JsonPropertyName("dilated")] bool Dilated = false,
-    [property: JsonPropertyName("monochrome")] bool Monochrome = false)
+    [property: JsonPropertyName("monochrome")] bool Monochrome = false,
+    [property: JsonPropertyName("guidedUpsample")] bool GuidedUpsample = false)
 {
     /// <summary>
     /// Dilations of the residual convs when <see cref="Dilated"/>, repeated every four convs: 1, 2, 2, 4 together reach every
@@ -65,6 +66,23 @@ internal sealed record StylizerSpec(
 
     /// <summary>The cheap design with the padding a run chose (<c>--pad-once</c> wins over <c>--reflect-pad</c>).</summary>
     public static StylizerSpec CheapWith(bool reflectPad, bool padOnce) => padOnce ? CheapPadOnce : reflectPad ? CheapReflect : Cheap;
+
+    /// <summary>
+    /// The cartoon generator (<c>video train cartoon</c>): the cheap design with reflection padding and dilated residual convs,
+    /// an identity start on the photo itself (no colour transfer: the cartoon domain is a folder, not one palette), brought
+    /// back to full size by the fast guided filter (<see cref="FastStylizer.GuidedUpsample"/>) instead of the detail upsample: the
+    /// detail upsample adds the photo's fine texture back, which is what a cartoon has to lose.
+    /// </summary>
+    public static StylizerSpec Cartoon => Cheap with { ColourTransfer = false, ReflectPad = true, Dilated = true, GuidedUpsample = true };
+
+    /// <summary>Radius (in half-resolution pixels) of the box windows of the guided upsample.</summary>
+    public const int GuidedRadius = 1;
+
+    /// <summary>
+    /// Regulariser of the guided upsample: where the photo's local luma variance is below it, the fitted slope goes to 0 and
+    /// the generator's flat colour stays flat; across strong edges (variance well above it) the full-resolution edge comes through.
+    /// </summary>
+    public const double GuidedEpsilon = 5e-3;
 
     /// <summary>Border added by <see cref="CheapPadOnce"/> (even, so padded sides stay multiples of 4).</summary>
     public const int InputPadPixels = 8;
