@@ -138,6 +138,11 @@ internal sealed class CartoonImages : IDisposable
     /// </summary>
     internal static Mat? ReadDrawing(string path, int shortSide)
     {
+        if (PngPixels(path) > MaxPixels)
+        {
+            return null;
+        }
+
         Mat m;
         try
         {
@@ -153,6 +158,14 @@ internal sealed class CartoonImages : IDisposable
             if (m.Empty() || m.Depth() != MatType.CV_8U)
             {
                 return null;
+            }
+
+            // Work at no more than 4× the working size: the composite below holds float copies of the whole image.
+            if (Math.Min(m.Width, m.Height) > 4 * shortSide)
+            {
+                using var big = m.Clone();
+                double f = 4.0 * shortSide / Math.Min(m.Width, m.Height);
+                Cv2.Resize(big, m, new OpenCvSharp.Size(Math.Max(1, (int)(m.Width * f)), Math.Max(1, (int)(m.Height * f))), interpolation: InterpolationFlags.Area);
             }
 
             if (m.Channels() == 3)
@@ -230,6 +243,22 @@ internal sealed class CartoonImages : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>Images larger than this many pixels are skipped before decoding (openclipart has posters of 600 Mpx).</summary>
+    public const long MaxPixels = 8_000_000;
+
+    /// <summary>Width × height from a PNG's header, or 0 when the file is not a PNG (other formats are decoded as they are).</summary>
+    internal static long PngPixels(string path)
+    {
+        Span<byte> h = stackalloc byte[24];
+        using var f = File.OpenRead(path);
+        if (f.Read(h) < 24 || h[0] != 0x89 || h[1] != (byte)'P' || h[2] != (byte)'N' || h[3] != (byte)'G')
+        {
+            return 0;
+        }
+
+        return (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(h[16..]) * System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(h[20..]);
     }
 
     /// <summary>
