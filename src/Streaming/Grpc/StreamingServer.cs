@@ -25,14 +25,17 @@ internal sealed record ServerEndpoint
     public string? TlsKey { get; init; }
 
     /// <summary>
-    /// Cleartext only: a separate HTTP/1.1 port for <c>/metrics</c>, because an h2c port cannot also speak
-    /// HTTP/1.1 (Prometheus scrapes over HTTP/1.1). Null = <see cref="Port"/> + 1 (any free port when Port is 0);
+    /// Cleartext only: a separate HTTP/1.1 port for <c>/metrics</c>, the browser page and its gRPC-Web calls, because
+    /// an h2c port cannot also speak HTTP/1.1 (Prometheus scrapes and browsers talk cleartext HTTP/1.1). Null = <see cref="Port"/> + 1 (any free port when Port is 0);
     /// -1 = none. With TLS, <c>/metrics</c> shares the gRPC port through ALPN.
     /// </summary>
     public int? MetricsPort { get; init; }
 
     /// <summary>An extra JSON file with <c>Kestrel</c> and <c>Streaming</c> sections; its Kestrel endpoints replace the flags.</summary>
     public string? ConfigFile { get; init; }
+
+    /// <summary>The built browser page's folder; null = <see cref="BrowserPage.Locate"/>. A folder without <c>index.html</c> counts as not built.</summary>
+    public string? WebRoot { get; init; }
 
     /// <summary>Minimum log level for the server's own messages.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
@@ -42,9 +45,16 @@ internal sealed record ServerEndpoint
 /// <remarks>Used by <c>video serve</c> and by the functional tests, which start it on 127.0.0.1 port 0.</remarks>
 internal sealed class StreamingServer : IAsyncDisposable
 {
-    private StreamingServer(WebApplication app) => App = app;
+    private StreamingServer(WebApplication app, string? webRoot)
+    {
+        App = app;
+        WebRoot = webRoot;
+    }
 
     public WebApplication App { get; }
+
+    /// <summary>The folder the browser page is served from; null when it is not built (<c>/</c> then says how to build it).</summary>
+    public string? WebRoot { get; }
 
     public IServiceProvider Services => App.Services;
 
@@ -56,6 +66,9 @@ internal sealed class StreamingServer : IAsyncDisposable
 
     /// <summary>The HTTP/1.1 address serving <c>/metrics</c> (the gRPC address itself under TLS).</summary>
     public string MetricsAddress => Addresses.Count > 1 ? Addresses[1] : Address;
+
+    /// <summary>The browser page's URL: the HTTP/1.1 address (browsers speak cleartext HTTP/1.1), where its gRPC-Web calls go too.</summary>
+    public string PageAddress => MetricsAddress.TrimEnd('/') + "/";
 
     /// <summary>
     /// Builds the server; <paramref name="configure"/> adjusts the options after configuration and flags, and
@@ -145,8 +158,13 @@ internal sealed class StreamingServer : IAsyncDisposable
         });
         configureServices?.Invoke(builder.Services);
         var app = builder.Build();
+        string? webRoot = endpoint.WebRoot is { } given ? (BrowserPage.IsBuilt(given) ? Path.GetFullPath(given) : null) : BrowserPage.Locate();
+        BrowserPage.Map(app, webRoot);
+
+        // gRPC-Web on every endpoint: the page calls the service over HTTP/1.1; HTTP/2 gRPC clients are unaffected.
+        app.UseGrpcWeb(new() { DefaultEnabled = true });
         app.MapStreaming();
-        return new StreamingServer(app);
+        return new StreamingServer(app, webRoot);
     }
 
     /// <summary>Starts listening; the models load in the background (health says when they are ready).</summary>

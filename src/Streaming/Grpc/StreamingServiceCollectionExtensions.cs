@@ -37,6 +37,7 @@ internal static class StreamingServiceCollectionExtensions
         services.TryAddSingleton<StreamLimiter>();
         services.TryAddSingleton<SessionConfigResolver>();
         services.TryAddSingleton<ModelHost>();
+        services.TryAddSingleton<PushSessionRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         services.TryAddSingleton<ApiKeyInterceptor>();
 

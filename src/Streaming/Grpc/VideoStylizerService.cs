@@ -26,6 +26,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
     private readonly StreamingOptions _options;
     private readonly ILogger<VideoStylizerService> _logger;
     private readonly FrameAllocator _allocator;
+    private readonly PushSessionRegistry _sessions;
 
     public VideoStylizerService(
         ModelHost models,
@@ -35,8 +36,10 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         StreamingMetrics metrics,
         IOptions<StreamingOptions> options,
         ILogger<VideoStylizerService> logger,
-        FrameAllocator allocator)
+        FrameAllocator allocator,
+        PushSessionRegistry sessions)
     {
+        _sessions = sessions;
         _allocator = allocator;
         _models = models;
         _resolver = resolver;
@@ -163,7 +166,38 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         };
     });
 
-    public override async Task StylizeStream(IAsyncStreamReader<StreamRequest> requestStream, IServerStreamWriter<StreamResponse> responseStream, ServerCallContext context)
+    public override Task StylizeStream(IAsyncStreamReader<StreamRequest> requestStream, IServerStreamWriter<StreamResponse> responseStream, ServerCallContext context)
+        => RunSessionAsync(requestStream, responseStream, context, pushId: null, nameof(StylizeStream));
+
+    public override async Task OpenSession(OpenSessionRequest request, IServerStreamWriter<StreamResponse> responseStream, ServerCallContext context)
+    {
+        // The same session as StylizeStream; only its request stream differs: PushSession calls feed it.
+        var requests = _sessions.Open(new StreamRequest { Config = request.Config ?? new SessionConfig() });
+        try
+        {
+            await RunSessionAsync(requests, responseStream, context, requests.Id, nameof(OpenSession)).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sessions.Close(requests);
+        }
+    }
+
+    public override Task<PushSessionResponse> PushSession(PushSessionRequest request, ServerCallContext context) => Guard(nameof(PushSession), async () =>
+    {
+        if (request.Request is null && !request.EndOfStream)
+        {
+            throw new StreamingException(StreamingError.InvalidInput, "a PushSessionRequest carries nothing: set request, end_of_stream or both");
+        }
+
+        var session = _sessions.Find(request.SessionId)
+            ?? throw new StreamingException(StreamingError.NotFound, $"no open session '{request.SessionId}': sessions come from OpenSession and end with its call");
+        await session.PushAsync(request.Request, request.EndOfStream, context.CancellationToken).ConfigureAwait(false);
+        return new PushSessionResponse();
+    });
+
+    /// <summary>Runs one stream session (StylizeStream, or OpenSession fed by PushSession) under a stream slot.</summary>
+    private async Task RunSessionAsync(IAsyncStreamReader<StreamRequest> requestStream, IServerStreamWriter<StreamResponse> responseStream, ServerCallContext context, string? pushId, string method)
     {
         string client = Client(context);
         StreamSession? session = null;
@@ -173,7 +207,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
             _metrics.StreamOpened();
             try
             {
-                session = new StreamSession(_resolver, _options, _metrics, _allocator, _logger, client);
+                session = new StreamSession(_resolver, _options, _metrics, _allocator, _logger, client, pushId);
                 await session.RunAsync(requestStream, responseStream, context.CancellationToken).ConfigureAwait(false);
             }
             finally
@@ -190,7 +224,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         }
         catch (Exception e) when (e is not RpcException)
         {
-            var rpc = ToRpc(e, nameof(StylizeStream));
+            var rpc = ToRpc(e, method);
             if (session is not null)
             {
                 Log.StreamFailed(_logger, session.Id, rpc.StatusCode.ToString(), rpc.Status.Detail);

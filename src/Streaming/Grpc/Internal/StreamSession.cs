@@ -44,8 +44,9 @@ internal sealed class StreamSession
     private long _framesOut;
     private long _dropped;
 
-    public StreamSession(SessionConfigResolver resolver, StreamingOptions options, StreamingMetrics metrics, FrameAllocator allocator, ILogger logger, string peer)
+    public StreamSession(SessionConfigResolver resolver, StreamingOptions options, StreamingMetrics metrics, FrameAllocator allocator, ILogger logger, string peer, string? pushId = null)
     {
+        PushId = pushId;
         _allocator = allocator;
         _resolver = resolver;
         _options = options;
@@ -56,6 +57,9 @@ internal sealed class StreamSession
     }
 
     public long Id { get; }
+
+    /// <summary>The id <c>PushSession</c> takes when the session was opened by <c>OpenSession</c>; null for <c>StylizeStream</c>.</summary>
+    public string? PushId { get; }
 
     public long FramesIn => _framesIn;
 
@@ -415,7 +419,7 @@ internal sealed class StreamSession
         _pools.Clear();
     }
 
-    private static StreamResponse Applied(SessionSettings s) => new()
+    private StreamResponse Applied(SessionSettings s) => new()
     {
         ConfigApplied = new ConfigApplied
         {
@@ -424,6 +428,7 @@ internal sealed class StreamSession
             Policy = s.Policy,
             QueueCapacity = (uint)s.QueueCapacity,
             Version = (uint)s.Version,
+            SessionId = PushId ?? string.Empty,
         },
     };
 
