@@ -46,6 +46,12 @@ public sealed class Frame : IDisposable
     /// <summary>Presentation time relative to the start of the source.</summary>
     public TimeSpan Timestamp { get; set; }
 
+    /// <summary>
+    /// When a live source finished reading the frame, as a <see cref="System.Diagnostics.Stopwatch"/> timestamp; 0 when
+    /// not stamped. Carried through stylization so the end-to-end latency is measured at the output.
+    /// </summary>
+    public long CaptureTimestamp { get; set; }
+
     /// <summary>Size in bytes of <see cref="Pixels"/>.</summary>
     public int Length => _buffer.Length;
 

@@ -91,6 +91,7 @@ public sealed class FramePool : IDisposable
     {
         frame.Index = 0;
         frame.Timestamp = TimeSpan.Zero;
+        frame.CaptureTimestamp = 0;
         lock (_gate)
         {
             if (_disposed)

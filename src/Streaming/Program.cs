@@ -20,6 +20,7 @@ internal static class Program
             ServeCommand.Create(),
             ClientCommand.Create(),
             LoadtestCommand.Create(),
+            LiveCommand.Create(),
         };
 
         var parse = root.Parse(args);

@@ -98,6 +98,22 @@ internal sealed class ToolProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Asks the tool to finish as on Ctrl+C (SIGINT): ffmpeg then flushes its encoders and writes the trailer.</summary>
+    public void Interrupt()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _ = SendSignal(_process.Id, SigInt);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
     public void Kill()
     {
         try
@@ -129,6 +145,11 @@ internal sealed class ToolProcess : IAsyncDisposable
 
         _process.Dispose();
     }
+
+    private const int SigInt = 2;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
 
     private async Task PumpStderrAsync()
     {
