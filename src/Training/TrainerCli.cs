@@ -18,6 +18,7 @@ internal static class TrainerCli
         root.Subcommands.Add(FastCommand(args));
         root.Subcommands.Add(AdaInCommand(args));
         root.Subcommands.Add(CartoonCommand(args));
+        root.Subcommands.Add(CartoonEvalCommand());
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(PackageCommand());
         root.Subcommands.Add(CompareCommand());
@@ -277,6 +278,34 @@ internal static class TrainerCli
         return cmd;
     }
 
+    private static Command CartoonEvalCommand()
+    {
+        var name = new Option<string>("--name") { Description = "file stem of NAME.sheet.jpg and NAME.flatness.md", DefaultValueFactory = _ => "cartoon" };
+        var model = new Option<string[]>("--model") { Description = "TITLE=FILE.onnx, in column order (repeat); single-input models", Required = true };
+        var contentDir = new Option<string?>("--content") { Description = "folder of content photos; every 8th by name is held out (default: <shared data>/content)" };
+        var outDir = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => "docs/cartoon" };
+        var photos = new Option<int>("--table-photos") { Description = "held-out photos the flatness table averages over (0: all)", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("cartoon-eval", "sheet of held-out photos | each model, and the flatness table: gradient energy of the output over the photo's, share of outline (Canny) pixels") { name, model, contentDir, outDir, photos };
+        cmd.SetAction(r => CartoonEvalMethod.Run(new CartoonEvalOptions
+        {
+            Name = r.GetValue(name)!,
+            Models = ParseModels(r.GetValue(model)!),
+            ContentDir = r.GetValue(contentDir) ?? Path.Combine(SharedDataDir(), "content"),
+            OutDir = r.GetValue(outDir)!,
+            TablePhotos = r.GetValue(photos),
+        }));
+        return cmd;
+    }
+
+    /// <summary>TITLE=FILE.onnx (or FILE.onnx, titled by its stem) for each option value; every file must exist.</summary>
+    private static List<(string Title, string Path)> ParseModels(IEnumerable<string> values) => values.Select(m =>
+    {
+        int eq = m.IndexOf('=', StringComparison.Ordinal);
+        var (title, path) = eq > 0 ? (m[..eq], m[(eq + 1)..]) : (Path.GetFileNameWithoutExtension(m), m);
+        RequireFile(path, "model");
+        return (title, path);
+    }).ToList();
+
     private static Command AdaInCommand(string[] allArgs)
     {
         var defaults = new AdaInOptions { Name = "adain", ContentDir = "", RunDir = "", StyleDir = "" };
@@ -446,13 +475,7 @@ internal static class TrainerCli
         var cmd = new Command("compare", "sheet of held-out photos | each model | Gatys on the pretrained ResNet-18, and a table of style and content distances") { name, style, model, contentDir, outDir, steps, sw, photos };
         cmd.SetAction(r =>
         {
-            var models = r.GetValue(model)!.Select(m =>
-            {
-                int eq = m.IndexOf('=', StringComparison.Ordinal);
-                var (title, path) = eq > 0 ? (m[..eq], m[(eq + 1)..]) : (Path.GetFileNameWithoutExtension(m), m);
-                RequireFile(path, "model");
-                return (title, path);
-            }).ToList();
+            var models = ParseModels(r.GetValue(model)!);
             foreach (var s in r.GetValue(style)!)
             {
                 RequireFile(s, "style image");

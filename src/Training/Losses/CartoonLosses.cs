@@ -15,10 +15,13 @@ namespace Video.Training.Losses;
 /// <remarks>Stateless; tensors returned belong to the caller's dispose scope. Images are B×3×H×W RGB in [0,1].</remarks>
 internal static class CartoonLosses
 {
-    /// <summary>Radius and regulariser of the surface representation's self-guided filter (White-box: r = 5, eps = 0.2).</summary>
+    /// <summary>
+    /// Radius and regulariser of the surface representation's self-guided filter: White-box's r = 5, eps = 0.2 on images in
+    /// [-1, 1], which is eps = 0.05 on our [0, 1] images (variances scale with the square of the range).
+    /// </summary>
     public const int SurfaceRadius = 5;
 
-    public const double SurfaceEpsilon = 0.2;
+    public const double SurfaceEpsilon = 0.05;
 
     /// <summary>
     /// Sum over the (2r+1)-wide window along <paramref name="dim"/>, clipped at the borders, from one cumulative sum: cheap and
