@@ -3,7 +3,8 @@
 // Browsers cannot stream requests over gRPC-Web, so the page runs StylizeStream's session through its browser form:
 // OpenSession (a server stream of the session's responses) plus PushSession (one unary call per frame or config).
 // Each frame's pts is performance.now() at the grab, in microseconds; the latency is taken when its stylized frame
-// is drawn. At most two frames are in flight: a camera frame that arrives when two are out is skipped and counted.
+// is drawn. At most maxInFlight frames are out: the newest camera frame waits for a reply, and a camera frame that is
+// replaced by a newer one before it could go is skipped and counted.
 import { createClient, ConnectError, Code, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import {
@@ -23,7 +24,9 @@ declare global {
 
 const width = 640;
 const height = 360;
-const maxInFlight = 2;
+// Two frames in flight let the next frame's encode and upload overlap the current one's inference; `?inflight=1`
+// trades that throughput for the shortest latency (docs/live.md has both).
+const maxInFlight = Math.min(4, Math.max(1, Number(new URLSearchParams(location.search).get("inflight") ?? 2) || 2));
 const jpegQuality = 0.8;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -196,17 +199,25 @@ function source(): CanvasImageSource {
   return held ?? video;
 }
 
-/** On each camera frame: show it, and send it unless two frames are already in flight. */
+/** A camera frame arrived that has not been sent yet (it goes out as soon as a frame comes back). */
+let unsent = false;
+
+/** On each camera frame: show it, and send it when fewer than maxInFlight frames are out. */
 function onCameraFrame(): void {
   inputCtx.drawImage(source(), 0, 0, width, height);
   if (!session) return;
+  if (unsent) book.stats.skipped++; // the previous camera frame was never sent: this one replaces it
+  unsent = true;
+  sendIfRoom();
+}
+
+/** Sends the newest camera frame if it is unsent and there is room; called per camera frame and per drawn frame. */
+function sendIfRoom(): void {
   // Answers come in order: a frame older than the last drawn one was dropped by the server.
   const now = performance.now();
   for (const [seq, at] of inFlight) if (seq <= lastDrawn || now - at > 5000) inFlight.delete(seq);
-  if (inFlight.size >= maxInFlight) {
-    book.stats.skipped++;
-    return;
-  }
+  if (!unsent || !session || inFlight.size >= maxInFlight) return;
+  unsent = false;
   void send();
 }
 
@@ -240,6 +251,7 @@ async function draw(frame: StylizedFrame): Promise<void> {
     book.stats.model = frame.model;
     book.stats.serverDropped = Number(frame.droppedTotal);
     book.drawn(now, now - Number(frame.pts) / 1000, frame.timings?.totalMs ?? 0);
+    sendIfRoom();
     $("output-caption").textContent = `stylized: ${frame.model}`;
     const s = book.stats;
     $("stats").textContent = `fps ${s.fps.toFixed(1)} · latency p50 ${s.latency.p50.toFixed(0)} p95 ${s.latency.p95.toFixed(0)} p99 ${s.latency.p99.toFixed(0)} ms`

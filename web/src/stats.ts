@@ -4,6 +4,8 @@
 export interface VideoStats {
   /** Frames drawn per second over the last two seconds. */
   fps: number;
+  /** Frames drawn per second since the page opened or since videoStatsReset(). */
+  averageFps: number;
   latency: { p50: number; p95: number; p99: number; count: number };
   /** Client time to grab and JPEG-encode a frame (median, ms). */
   encodeMs: number;
@@ -11,7 +13,7 @@ export interface VideoStats {
   serverMs: number;
   framesSent: number;
   framesDrawn: number;
-  /** Camera frames not sent because two were already in flight. */
+  /** Camera frames never sent: a newer one replaced them while the frames in flight were at the limit. */
   skipped: number;
   /** Frames the server dropped as stale (StylizedFrame.dropped_total). */
   serverDropped: number;
@@ -43,10 +45,11 @@ export class StatsBook {
   private encodes: number[] = [];
   private server: number[] = [];
   private drawnAt: number[] = [];
+  private since = performance.now();
 
   static empty(): VideoStats {
     return {
-      fps: 0, latency: { p50: 0, p95: 0, p99: 0, count: 0 }, encodeMs: 0, serverMs: 0,
+      fps: 0, averageFps: 0, latency: { p50: 0, p95: 0, p99: 0, count: 0 }, encodeMs: 0, serverMs: 0,
       framesSent: 0, framesDrawn: 0, skipped: 0, serverDropped: 0, model: "", configVersion: 0, sessionId: "", error: "",
     };
   }
@@ -54,7 +57,8 @@ export class StatsBook {
   /** Forgets the samples and counters (e.g. after a warm-up), keeping the session fields. */
   reset(): void {
     this.latencies = []; this.encodes = []; this.server = []; this.drawnAt = [];
-    Object.assign(this.stats, { fps: 0, latency: { p50: 0, p95: 0, p99: 0, count: 0 }, encodeMs: 0, serverMs: 0, framesSent: 0, framesDrawn: 0, skipped: 0 });
+    this.since = performance.now();
+    Object.assign(this.stats, { fps: 0, averageFps: 0, latency: { p50: 0, p95: 0, p99: 0, count: 0 }, encodeMs: 0, serverMs: 0, framesSent: 0, framesDrawn: 0, skipped: 0 });
   }
 
   encoded(ms: number): void {
@@ -72,6 +76,7 @@ export class StatsBook {
     this.stats.latency = { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), count: sorted.length };
     const span = this.drawnAt.length > 1 ? now - this.drawnAt[0] : 0;
     this.stats.fps = span > 0 ? ((this.drawnAt.length - 1) * 1000) / span : 0;
+    this.stats.averageFps = now > this.since ? (this.stats.framesDrawn * 1000) / (now - this.since) : 0;
     this.stats.encodeMs = median(this.encodes);
     this.stats.serverMs = median(this.server);
   }
