@@ -99,7 +99,7 @@ public sealed record LiveInput
                 throw new VideoException($"no camera at {text} ({(present.Length == 0 ? "this machine has no /dev/video* devices" : "cameras here: " + present)})");
             }
 
-            return new LiveInput(LiveInputKind.Camera, text);
+            return Camera(text);
         }
 
         int colon = text.IndexOf("://", StringComparison.Ordinal);
@@ -122,6 +122,9 @@ public sealed record LiveInput
         MediaProbe.CheckReadable(text);
         return new LiveInput(LiveInputKind.File, text);
     }
+
+    /// <summary>A V4L2 camera at <paramref name="device"/>, without checking that it exists (for tests on machines without one).</summary>
+    internal static LiveInput Camera(string device) => new(LiveInputKind.Camera, device);
 
     /// <summary>A short name for status lines and errors (a URL without its query string, which may hold a key).</summary>
     public string DisplayName => Kind switch
@@ -159,7 +162,8 @@ public sealed record LiveInput
     {
         string scheme = Location[..Location.IndexOf("://", StringComparison.Ordinal)].ToLowerInvariant();
         // Low-delay demuxing; a read timeout (µs) so a stream that stops sending ends the read and can be reconnected.
-        string[] lowDelay = ["-fflags", "nobuffer", "-flags", "low_delay"];
+        // A 1 s probe instead of ffmpeg's 5 s: the first frame then leaves soon after the stream is joined.
+        string[] lowDelay = ["-fflags", "nobuffer", "-flags", "low_delay", "-analyzeduration", "1000000"];
         return scheme switch
         {
             "rtmp" or "rtmps" or "http" or "https" or "tcp" => [.. lowDelay, "-rw_timeout", "5000000", "-i", Location],

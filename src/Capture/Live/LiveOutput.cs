@@ -85,7 +85,7 @@ public sealed record LiveOutput
                 throw new VideoException($"no virtual camera at {text}: load v4l2loopback first (sudo modprobe v4l2loopback video_nr={text["/dev/video".Length..]} card_label=video exclusive_caps=1; see docs/live.md)");
             }
 
-            return new LiveOutput(LiveOutputKind.VirtualCamera, text);
+            return VirtualCamera(text);
         }
 
         foreach (var (prefix, format) in new[] { ("y4m:", "yuv4mpegpipe"), ("rawvideo:", "rawvideo"), ("framemd5:", "framemd5") })
@@ -118,6 +118,9 @@ public sealed record LiveOutput
             _ => throw new VideoException($"--output {LiveInput.Truncate(text)}: unknown output; use /dev/videoN, rtmp/srt/udp/tcp URLs, .m3u8, .mp4/.mkv/.mov, y4m:PATH, or preview"),
         };
     }
+
+    /// <summary>A v4l2loopback device at <paramref name="device"/>, without checking that it exists (for tests on machines without one).</summary>
+    internal static LiveOutput VirtualCamera(string device) => new(LiveOutputKind.VirtualCamera, device);
 
     /// <summary>
     /// ffmpeg's arguments after its inputs: encoder and muxer for this output, writing to <paramref name="target"/>

@@ -83,6 +83,13 @@ public sealed class LiveSink : IFrameSink
         return new LiveSink(output, ffmpeg, recording, width * height * 3, audio);
     }
 
+    /// <summary>
+    /// A sink that starts <see cref="Create"/>'s writer when the first frame arrives. By then the source's ffmpeg runs and
+    /// its audio flows, so the writer finds the audio at once (it gives up on an audio input silent for 2 s).
+    /// </summary>
+    public static IFrameSink CreateOnFirstFrame(LiveOutput output, int width, int height, Rational frameRate, string? audioUrl) =>
+        new Deferred(() => Create(output, width, height, frameRate, audioUrl));
+
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(Frame frame, CancellationToken cancellationToken = default)
     {
@@ -176,5 +183,19 @@ public sealed class LiveSink : IFrameSink
             _recording?.Discard();
             _completed = true;
         }
+    }
+
+    /// <summary>Starts its sink on the first frame; an output that never got one completes as "no frames".</summary>
+    private sealed class Deferred(Func<LiveSink> create) : IFrameSink
+    {
+        private LiveSink? _sink;
+
+        public ValueTask WriteAsync(Frame frame, CancellationToken cancellationToken = default) =>
+            (_sink ??= create()).WriteAsync(frame, cancellationToken);
+
+        public Task CompleteAsync(CancellationToken cancellationToken = default) =>
+            _sink?.CompleteAsync(cancellationToken) ?? throw new MediaException("no frame arrived from the input: nothing was written");
+
+        public ValueTask DisposeAsync() => _sink?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 }

@@ -149,10 +149,6 @@ internal static class LiveCommand
 
         // Ctrl+C and q stop the source; what is in flight is still written and the output completed.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (request.Duration is { } duration)
-        {
-            stop.CancelAfter(duration);
-        }
 
         var log = Synchronized(stderr);
         await using var source = await LiveSource.OpenAsync(
@@ -162,10 +158,10 @@ internal static class LiveCommand
         var info = source.Info;
         await using var session = new LiveSession(catalog, new StylizerOptions { Device = request.Device, Warn = log }, info.Width, info.Height);
         await session.SwitchAsync(request.Settings, cancellationToken).ConfigureAwait(false);
-        await using var sink = LiveSink.Create(liveOutput, info.Width, info.Height, info.FrameRate, source.AudioUrl);
+        await using var sink = LiveSink.CreateOnFirstFrame(liveOutput, info.Width, info.Height, info.FrameRate, source.AudioUrl);
         await using var controlServer = request.ControlPort is { } port ? await LiveControlServer.StartAsync(session, port, cancellationToken).ConfigureAwait(false) : null;
 
-        string audio = sink.CarriesAudio ? "with audio" : source.AudioUrl is null ? "no audio" : "audio not carried";
+        string audio = source.AudioUrl is null ? "no audio" : liveOutput.CarriesAudio ? "with audio" : "audio not carried";
         log($"video: live {liveInput.DisplayName} -> {liveOutput.DisplayName}: {info.Width}x{info.Height} at {info.FrameRate.Value:0.##} fps, {audio}; {session.Settings}");
         if (controlServer is not null)
         {
@@ -183,6 +179,12 @@ internal static class LiveCommand
         var status = request.Status ? StatusLoopAsync(session, stderr, request.StatusInterval, background.Token) : Task.CompletedTask;
         try
         {
+            // --seconds counts from here: the run itself, not the set-up before it.
+            if (request.Duration is { } duration)
+            {
+                stop.CancelAfter(duration);
+            }
+
             await session.RunAsync(source, sink, stop.Token, cancellationToken).ConfigureAwait(false);
         }
         finally

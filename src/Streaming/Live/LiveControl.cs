@@ -12,7 +12,8 @@ namespace Video.Streaming.Live;
 /// <summary>
 /// The local control endpoint of <c>video live</c> (HTTP on 127.0.0.1 only): <c>GET /status</c>, <c>GET /models</c>, and
 /// <c>POST /settings</c> with a JSON body of the fields to change
-/// (<c>{"model":"starry-night","alpha":0.6,"temporal":"flow"}</c>); the answer comes once the new settings run.
+/// (<c>{"model":"starry-night","alpha":0.6,"temporal":"flow"}</c>); the answer comes once they are loaded, and they apply
+/// from the next frame.
 /// </summary>
 internal sealed class LiveControlServer : IAsyncDisposable
 {
@@ -140,8 +141,8 @@ internal static class LiveKeys
             'm' when models.Count > 0 => new LiveSettingsChange { Model = Step(models, current.Model, 1) },
             'M' when models.Count > 0 => new LiveSettingsChange { Model = Step(models, current.Model, -1) },
             's' when styles.Count > 0 => new LiveSettingsChange { Style = Step(styles, current.Style, 1) },
-            '+' or '=' => new LiveSettingsChange { Alpha = MathF.Min(1f, MathF.Round((current.Alpha + 0.1f) * 10) / 10) },
-            '-' => new LiveSettingsChange { Alpha = MathF.Max(0f, MathF.Round((current.Alpha - 0.1f) * 10) / 10) },
+            '+' or '=' => new LiveSettingsChange { Alpha = MathF.Min(1f, MathF.Round((current.Alpha + 0.1f) * 10, MidpointRounding.AwayFromZero) / 10) },
+            '-' => new LiveSettingsChange { Alpha = MathF.Max(0f, MathF.Round((current.Alpha - 0.1f) * 10, MidpointRounding.AwayFromZero) / 10) },
             't' => new LiveSettingsChange
             {
                 Temporal = current.Temporal.Mode switch { TemporalMode.Off => "ema", TemporalMode.Ema => "flow", _ => "off" },

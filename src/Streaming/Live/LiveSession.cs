@@ -101,7 +101,7 @@ internal sealed class LiveSession : IAsyncDisposable
 
     /// <summary>
     /// Loads what <paramref name="settings"/> need and makes them current: before <see cref="RunAsync"/> at once, while it
-    /// runs before the next frame. Returns when the stylizing task has taken them up (or the session stopped).
+    /// runs from the next frame the stylizing task takes (the one in flight finishes with the old settings).
     /// </summary>
     /// <exception cref="VideoException">An unknown model, a missing style image, a value out of range.</exception>
     public async Task<LiveSettings> SwitchAsync(LiveSettings settings, CancellationToken cancellationToken = default)
@@ -117,16 +117,14 @@ internal sealed class LiveSession : IAsyncDisposable
                 return settings;
             }
 
-            Retire(Interlocked.Exchange(ref _next, prepared));
             // Taken up by the stylizing task before its next frame, or by RunAsync as it ends; if the session ended
-            // between the check above and the hand-over, take it up here.
+            // between the check above and the hand-over, it is taken up here.
+            Retire(Interlocked.Exchange(ref _next, prepared));
             if (!Volatile.Read(ref _running) && Interlocked.CompareExchange(ref _next, null, prepared) == prepared)
             {
                 Retire(Interlocked.Exchange(ref _active, prepared));
-                return settings;
             }
 
-            await prepared.TakenUp.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             return settings;
         }
         finally
@@ -185,11 +183,10 @@ internal sealed class LiveSession : IAsyncDisposable
             _clock.Stop();
             Drain(input.Reader);
             Drain(output.Reader);
-            // A switch that arrived as the session ended is taken up here, so its caller does not wait forever.
+            // A switch that arrived as the session ended is taken up here, so Settings tells what was asked for last.
             if (Interlocked.Exchange(ref _next, null) is { } pending)
             {
                 Retire(Interlocked.Exchange(ref _active, pending));
-                pending.TakenUp.TrySetResult();
             }
         }
     }
@@ -274,7 +271,6 @@ internal sealed class LiveSession : IAsyncDisposable
                     next.Apply();
                     Retire(Interlocked.Exchange(ref _active, next));
                     active = next;
-                    next.TakenUp.TrySetResult();
                 }
 
                 try
@@ -432,8 +428,6 @@ internal sealed class LiveSession : IAsyncDisposable
     /// <summary>One set of settings made ready: the plan (shared per model), style statistics and temporal filter.</summary>
     private sealed record Active(LiveSettings Settings, StylizerPlan Plan, StyleStatistics? Style, TemporalFilter? Filter)
     {
-        public TaskCompletionSource TakenUp { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
         /// <summary>Applies the per-plan settings; run by the stylizing task only, between frames.</summary>
         public void Apply()
         {
