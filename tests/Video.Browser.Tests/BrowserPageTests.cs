@@ -14,7 +14,7 @@ public sealed class BrowserPageTests(FakeCamera camera) : IClassFixture<FakeCame
     {
         string y4m = camera.Y4m;
         await using var server = await PageServer.StartAsync(PageServer.RequireBuiltPage());
-        await using var browser = await ChromiumPage.OpenAsync(server.Server.PageAddress, y4m);
+        await using var browser = await ChromiumPage.OpenAsync(server.Server.PageAddress!, y4m);
 
         await browser.WaitForAsync("window.videoStats.framesDrawn >= 10", "10 stylized frames");
         Assert.Equal("toon", await browser.Page.EvaluateAsync<string>("() => window.videoStats.model"));
@@ -51,7 +51,7 @@ public sealed class BrowserPageTests(FakeCamera camera) : IClassFixture<FakeCame
     {
         string y4m = camera.Y4m;
         await using var server = await PageServer.StartAsync(PageServer.RequireBuiltPage());
-        await using var browser = await ChromiumPage.OpenAsync(server.Server.PageAddress, y4m);
+        await using var browser = await ChromiumPage.OpenAsync(server.Server.PageAddress!, y4m);
         await browser.WaitForAsync("window.videoStats.framesDrawn >= 3", "3 stylized frames");
 
         // Hold one camera frame, so the only change left is the model's.
@@ -77,7 +77,7 @@ public sealed class BrowserPageTests(FakeCamera camera) : IClassFixture<FakeCame
     {
         string y4m = camera.Y4m;
         await using var server = await PageServer.StartAsync(PageServer.RequireBuiltPage(), o => o.ApiKeys = ["browser-key"]);
-        await using var browser = await ChromiumPage.OpenAsync(server.Server.PageAddress, y4m);
+        await using var browser = await ChromiumPage.OpenAsync(server.Server.PageAddress!, y4m);
 
         await browser.WaitForAsync("document.getElementById('status').textContent.includes('API key')", "the page to ask for the API key");
         Assert.Equal(0, await browser.FramesDrawnAsync());
@@ -95,7 +95,7 @@ public sealed class BrowserPageTests(FakeCamera camera) : IClassFixture<FakeCame
         Assert.Null(server.Server.WebRoot);
 
         using var http = new HttpClient();
-        using var response = await http.GetAsync(server.Server.PageAddress).WaitAsync(PageServer.Timeout);
+        using var response = await http.GetAsync(server.Server.PageAddress!).WaitAsync(PageServer.Timeout);
         string body = await response.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Contains("npm run build", body, StringComparison.Ordinal);

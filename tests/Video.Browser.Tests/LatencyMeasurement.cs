@@ -25,7 +25,7 @@ public sealed class LatencyMeasurement(FakeCamera camera, ITestOutputHelper outp
         };
         foreach (int inFlight in new[] { 2, 1 })
         {
-            await using var browser = await ChromiumPage.OpenAsync($"{server.Server.PageAddress}?inflight={inFlight}", y4m);
+            await using var browser = await ChromiumPage.OpenAsync($"{server.Server.PageAddress!}?inflight={inFlight}", y4m);
             await browser.WaitForAsync("window.videoStats.framesDrawn >= 3", "3 stylized frames");
             foreach (string model in new[] { "toon", "starry-night" })
             {

@@ -134,9 +134,9 @@ internal static class ServeCommand
             int keyCount = server.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StreamingOptions>>().Value.ApiKeys.Count;
             long budgetMb = server.Services.GetRequiredService<FrameAllocator>().BudgetBytes / (1024 * 1024);
             Console.Out.WriteLine($"video serve: gRPC (video.stylize.v1, health, reflection) on {server.Address}, metrics on {server.MetricsAddress}/metrics{(keyCount > 0 ? $", {keyCount} API key(s)" : ", no API keys")}, frame memory {budgetMb} MiB; Ctrl+C stops");
-            Console.Out.WriteLine(server.WebRoot is not null
-                ? $"video serve: browser page on {server.PageAddress} (webcam in, stylized video out, over gRPC-Web)"
-                : $"video serve: browser page not built; {server.PageAddress} says how to build it");
+            Console.Out.WriteLine(server.PageAddress is not { } page ? "video serve: no browser page: it needs the HTTP/1.1 port, which --metrics-port -1 turned off"
+                : server.WebRoot is not null ? $"video serve: browser page on {page} (webcam in, stylized video out, over gRPC-Web)"
+                : $"video serve: browser page not built; {page} says how to build it");
             await host.Loaded.WaitAsync(ct).ConfigureAwait(false);
             Console.Out.WriteLine(host.IsReady
                 ? $"video serve: SERVING models {string.Join(", ", host.Models.Select(m => m.Name))} on {host.Device}{Batching(host)}"

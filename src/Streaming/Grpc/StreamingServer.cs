@@ -67,8 +67,12 @@ internal sealed class StreamingServer : IAsyncDisposable
     /// <summary>The HTTP/1.1 address serving <c>/metrics</c> (the gRPC address itself under TLS).</summary>
     public string MetricsAddress => Addresses.Count > 1 ? Addresses[1] : Address;
 
-    /// <summary>The browser page's URL: the HTTP/1.1 address (browsers speak cleartext HTTP/1.1), where its gRPC-Web calls go too.</summary>
-    public string PageAddress => MetricsAddress.TrimEnd('/') + "/";
+    /// <summary>
+    /// The browser page's URL, where its gRPC-Web calls go too: the HTTP/1.1 address (browsers speak cleartext
+    /// HTTP/1.1), or the TLS address; null when the server has neither (cleartext with <c>--metrics-port -1</c>).
+    /// </summary>
+    public string? PageAddress => Addresses.Count > 1 ? Addresses[1].TrimEnd('/') + "/"
+        : Address.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? Address.TrimEnd('/') + "/" : null;
 
     /// <summary>
     /// Builds the server; <paramref name="configure"/> adjusts the options after configuration and flags, and
