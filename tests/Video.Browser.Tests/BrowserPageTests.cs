@@ -73,6 +73,53 @@ public sealed class BrowserPageTests(FakeCamera camera) : IClassFixture<FakeCame
     }
 
     [SkippableFact]
+    public async Task Page_AdainStyleStrengthAndTemporal_ApplyWithoutReload()
+    {
+        string y4m = camera.Y4m;
+        string styleImage = Directory.EnumerateFiles(Path.Combine(Video.Tests.Shared.SharedData.Require(), "style"), "*.jpg").Order(StringComparer.Ordinal).First();
+        await using var server = await PageServer.StartAsync(PageServer.RequireBuiltPage());
+        await using var browser = await ChromiumPage.OpenAsync(server.Server.PageAddress!, y4m);
+        await browser.WaitForAsync("window.videoStats.framesDrawn >= 3", "3 stylized frames");
+        await browser.Page.CheckAsync("#hold");
+
+        // AdaIN with the first preset style (registered by the page), full strength.
+        await browser.Page.SelectOptionAsync("#model", "adain");
+        await browser.WaitForAsync("window.videoStats.model === 'adain'", "a frame from adain");
+        Assert.True(await browser.Page.IsVisibleAsync("#alpha"), "the strength slider is hidden for an AdaIN model");
+        await browser.WaitForMoreFramesAsync(3);
+        await browser.SnapAsync("output", "full");
+
+        // Strength 0.2: the output moves toward the content.
+        int version = await ConfigVersionAsync(browser);
+        await browser.Page.EvalOnSelectorAsync("#alpha", "el => { el.value = '0.2'; el.dispatchEvent(new Event('change')); }");
+        await browser.WaitForAsync($"window.videoStats.configVersion > {version}", "the strength config applied");
+
+        // Up to two frames stylized under the old config can still be on their way: wait past them.
+        await browser.WaitForMoreFramesAsync(4);
+        await browser.SnapAsync("output", "weak");
+
+        // An uploaded style image (a shared one): registered, selected and applied.
+        version = await ConfigVersionAsync(browser);
+        await browser.Page.SetInputFilesAsync("#style-file", styleImage);
+        await browser.WaitForAsync($"window.videoStats.configVersion > {version}", "the uploaded style applied");
+        Assert.Equal(Path.GetFileName(styleImage), await browser.Page.EvalOnSelectorAsync<string>("#style", "el => el.selectedOptions[0].textContent"));
+        await browser.WaitForMoreFramesAsync(4);
+        await browser.SnapAsync("output", "uploaded");
+
+        // The temporal toggle applies as a config too, and frames keep coming.
+        version = await ConfigVersionAsync(browser);
+        await browser.Page.CheckAsync("#temporal");
+        await browser.WaitForAsync($"window.videoStats.configVersion > {version}", "the temporal config applied");
+        await browser.WaitForMoreFramesAsync(3);
+
+        double strength = await browser.DifferenceAsync("full", "weak");
+        double style = await browser.DifferenceAsync("weak", "uploaded");
+        Assert.True(strength > 3, $"strength 1 → 0.2 changed the output by only {strength:0.00} of 255");
+        Assert.True(style > 3, $"the uploaded style changed the output by only {style:0.00} of 255");
+        Assert.Equal(string.Empty, await browser.Page.EvaluateAsync<string>("() => window.videoStats.error"));
+    }
+
+    [SkippableFact]
     public async Task Page_ServerWithApiKey_StreamsOnceTheKeyIsEntered()
     {
         string y4m = camera.Y4m;
@@ -101,4 +148,6 @@ public sealed class BrowserPageTests(FakeCamera camera) : IClassFixture<FakeCame
         Assert.Contains("npm run build", body, StringComparison.Ordinal);
         Assert.Single(body.TrimEnd('\n').Split('\n'));
     }
+
+    private static Task<int> ConfigVersionAsync(ChromiumPage browser) => browser.Page.EvaluateAsync<int>("() => window.videoStats.configVersion");
 }
