@@ -26,8 +26,11 @@ internal sealed class ChromiumPage : IAsyncDisposable
     /// <summary>Messages the page logged to its console (errors help when a wait times out).</summary>
     public List<string> Console { get; } = [];
 
-    /// <summary>Opens <paramref name="url"/> in a fresh profile with <paramref name="fakeCamera"/> (a .y4m) as the webcam.</summary>
-    public static async Task<ChromiumPage> OpenAsync(string url, string fakeCamera)
+    /// <summary>
+    /// Opens <paramref name="url"/> in a fresh profile with <paramref name="fakeCamera"/> (a .y4m) as the webcam;
+    /// <paramref name="acceptSelfSigned"/> accepts the test's self-signed TLS certificate.
+    /// </summary>
+    public static async Task<ChromiumPage> OpenAsync(string url, string fakeCamera, bool acceptSelfSigned = false)
     {
         const string chromium = "/usr/bin/chromium";
         if (!File.Exists(chromium))
@@ -46,6 +49,7 @@ internal sealed class ChromiumPage : IAsyncDisposable
             {
                 ExecutablePath = chromium,
                 Headless = true,
+                IgnoreHTTPSErrors = acceptSelfSigned,
                 ViewportSize = new ViewportSize { Width = 1340, Height = 600 },
                 Args =
                 [

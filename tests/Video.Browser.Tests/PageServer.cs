@@ -38,10 +38,11 @@ internal sealed class PageServer : IAsyncDisposable
         return root;
     }
 
-    public static async Task<PageServer> StartAsync(string? webRoot, Action<StreamingOptions>? configure = null)
+    /// <summary>Starts the server; with <paramref name="tls"/> (PEM files) it serves everything on one TLS port.</summary>
+    public static async Task<PageServer> StartAsync(string? webRoot, Action<StreamingOptions>? configure = null, (string Certificate, string Key)? tls = null)
     {
         var server = StreamingServer.Create(
-            new ServerEndpoint { Address = "127.0.0.1", Port = 0, MetricsPort = 0, WebRoot = webRoot, LogLevel = LogLevel.Warning },
+            new ServerEndpoint { Address = "127.0.0.1", Port = 0, MetricsPort = 0, WebRoot = webRoot, LogLevel = LogLevel.Warning, TlsCertificate = tls?.Certificate, TlsKey = tls?.Key },
             o =>
             {
                 o.ModelsDirectory = Repo.Models;

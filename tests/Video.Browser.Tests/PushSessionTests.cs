@@ -1,5 +1,7 @@
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Video.Streaming.Grpc.Internal;
 using Video.Streaming.Protos.V1;
 
 namespace Video.Browser.Tests;
@@ -50,7 +52,8 @@ public sealed class PushSessionTests
         Assert.Equal(64u, frames[1].Image.Width);
         Assert.Equal(applied.SessionId, Assert.Single(configs).SessionId);
 
-        // The session ended with its call: pushing into it now is NotFound.
+        // The session ended with its call: it left the registry, and pushing into it now is NotFound.
+        Assert.Equal(0, server.Server.Services.GetRequiredService<PushSessionRegistry>().Count);
         var gone = await Assert.ThrowsAsync<RpcException>(() => client.PushSessionAsync(new PushSessionRequest { SessionId = applied.SessionId, EndOfStream = true }, cancellationToken: cts.Token).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, gone.StatusCode);
     }

@@ -72,7 +72,7 @@ function status(text: string, error = false): void {
   const el = $("status");
   el.textContent = text;
   el.classList.toggle("error", error);
-  if (error) book.stats.error = text;
+  book.stats.error = error ? text : "";
 }
 
 function describe(e: unknown): string {

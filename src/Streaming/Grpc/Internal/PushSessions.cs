@@ -16,7 +16,7 @@ internal sealed class PushSessionRegistry
 {
     private readonly ConcurrentDictionary<string, PushedRequestStream> _open = new(StringComparer.Ordinal);
 
-    /// <summary>Open sessions (for tests and metrics).</summary>
+    /// <summary>Sessions open now.</summary>
     public int Count => _open.Count;
 
     /// <summary>Opens a session whose request stream starts with <paramref name="first"/>.</summary>
