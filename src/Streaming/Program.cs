@@ -33,7 +33,12 @@ internal static class Program
 
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+            return await parse.InvokeAsync(new InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+                // Ctrl+C cancels the command's token; `video live` then finishes its output, which may take a few seconds.
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(20),
+            }).ConfigureAwait(false);
         }
         catch (Exception e)
         {

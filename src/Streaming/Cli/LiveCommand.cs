@@ -185,7 +185,8 @@ internal static class LiveCommand
                 stop.CancelAfter(duration);
             }
 
-            await session.RunAsync(source, sink, stop.Token, cancellationToken).ConfigureAwait(false);
+            // Ctrl+C (cancellationToken) stops like q does: the output is still completed.
+            await session.RunAsync(source, sink, stop.Token, CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {
