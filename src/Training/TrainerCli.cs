@@ -230,12 +230,13 @@ internal static class TrainerCli
         var noPromote = new Option<bool>("--no-edge-promote") { Description = "do not show edge-blurred cartoons to the discriminators as fake (CartoonGAN's edge promotion is on by default)" };
         var distill = new Option<double>("--distill-weight") { Description = "warm start: L1 to the toon filter's output, falling linearly to 0 over --distill-steps (0 = off)", DefaultValueFactory = _ => d.DistillWeight };
         var distillSteps = new Option<int>("--distill-steps") { DefaultValueFactory = _ => d.DistillSteps };
+        var distillPerceptual = new Option<double>("--distill-perceptual") { Description = "share of the warm start on ResNet-18 features: L1 + this x content distance to the toon output", DefaultValueFactory = _ => d.DistillPerceptual };
         var toon = new Option<string?>("--toon") { Description = "ONNX model distilled at the start (default: models/toon.onnx)" };
         var dLr = new Option<double>("--d-lr") { Description = "learning rate of the discriminators", DefaultValueFactory = _ => d.DiscriminatorLearningRate };
         var lossMargin = new Option<int>("--loss-margin") { Description = "the generator sees crops this much larger on every side and the losses only their inner --crop pixels", DefaultValueFactory = _ => d.LossMargin };
         var loss = new LossNetworkOptions(defaultBlocks: 4);
         var cmd = new Command("cartoon", "train a real-time cartoon model (White-box cartoonization + CartoonGAN edge promotion; CUT PatchNCE for unpaired translation to any --target folder)");
-        run.AddTo(cmd, cartoon, target, domainSize, domainLimit, structure, superpixel, surface, texture, rgb, nce, ncePatches, noPromote, distill, distillSteps, toon, dLr, lossMargin);
+        run.AddTo(cmd, cartoon, target, domainSize, domainLimit, structure, superpixel, surface, texture, rgb, nce, ncePatches, noPromote, distill, distillSteps, distillPerceptual, toon, dLr, lossMargin);
         loss.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -255,11 +256,12 @@ internal static class TrainerCli
                 EdgePromote = !r.GetValue(noPromote),
                 DistillWeight = r.GetValue(distill),
                 DistillSteps = r.GetValue(distillSteps),
+                DistillPerceptual = r.GetValue(distillPerceptual),
                 ToonModel = r.GetValue(toon),
                 DiscriminatorLearningRate = r.GetValue(dLr),
                 LossMargin = r.GetValue(lossMargin),
             };
-            foreach (var (option, value) in new[] { ("--structure-weight", o.StructureWeight), ("--surface-weight", o.SurfaceWeight), ("--texture-weight", o.TextureWeight), ("--rgb-weight", o.RgbWeight), ("--nce-weight", o.NceWeight), ("--distill-weight", o.DistillWeight) })
+            foreach (var (option, value) in new[] { ("--structure-weight", o.StructureWeight), ("--surface-weight", o.SurfaceWeight), ("--texture-weight", o.TextureWeight), ("--rgb-weight", o.RgbWeight), ("--nce-weight", o.NceWeight), ("--distill-weight", o.DistillWeight), ("--distill-perceptual", o.DistillPerceptual) })
             {
                 if (!(value >= 0) || !double.IsFinite(value))
                 {
@@ -437,7 +439,8 @@ internal static class TrainerCli
     {
         var runDir = new Option<string>("--run-dir") { Description = "run directory of a fast or adain training run", Required = true };
         var outDir = new Option<string>("--out") { Description = "output folder (e.g. models)", DefaultValueFactory = _ => "models" };
-        var cmd = new Command("package", "export a run's current checkpoint to ONNX with its manifest and sample sheet") { runDir, outDir };
+        var upsample = new Option<string>("--upsample") { Description = "cartoon runs: how the half-resolution output is brought to full size: bilinear (default), guided (fast guided filter on the frame's luma) or detail (bilinear + the photo's luma detail, as the fast models)", DefaultValueFactory = _ => "bilinear" };
+        var cmd = new Command("package", "export a run's current checkpoint to ONNX with its manifest and sample sheet") { runDir, outDir, upsample };
         cmd.SetAction(r =>
         {
             string dir = r.GetValue(runDir)!;
@@ -449,7 +452,8 @@ internal static class TrainerCli
             }
             else if (state.Method == "cartoon")
             {
-                Packaging.PackageCartoon(dir, r.GetValue(outDir)!, content);
+                var mode = Enum.TryParse<GeneratorUpsample>(r.GetValue(upsample), ignoreCase: true, out var u) ? u : throw new TrainingDataException($"--upsample must be bilinear, guided or detail; got '{r.GetValue(upsample)}'");
+                Packaging.PackageCartoon(dir, r.GetValue(outDir)!, content, mode);
             }
             else
             {

@@ -25,7 +25,12 @@ internal static class OnnxExporter
         {
             var low = AvgPool(g, input, 2, 2, 0, countIncludePad: true);
             var styled = Generator(g, model, low);
-            result = model.Spec.GuidedUpsample ? GuidedUpsample(g, input, low, styled, StylizerSpec.GuidedRadius, StylizerSpec.GuidedEpsilon) : DetailUpsample(g, input, low, styled);
+            result = model.Spec.Upsample switch
+            {
+                GeneratorUpsample.Guided => GuidedUpsample(g, input, low, styled, StylizerSpec.GuidedRadius, StylizerSpec.GuidedEpsilon),
+                GeneratorUpsample.Bilinear => ResizeBilinear2x(g, styled),
+                _ => DetailUpsample(g, input, low, styled),
+            };
         }
         else
         {

@@ -32,7 +32,7 @@ internal static class Packaging
     /// Packages a cartoon run (<see cref="CartoonMethod"/>): family <c>cartoon</c>, and a sheet of held-out photo | the hand-set
     /// <c>toon</c> filter (when models/toon.onnx is found) | the trained model.
     /// </summary>
-    public static void PackageCartoon(string runDir, string outDir, string contentDir)
+    public static void PackageCartoon(string runDir, string outDir, string contentDir, GeneratorUpsample upsample = GeneratorUpsample.Bilinear)
     {
         var state = RunState.TryLoad(runDir) ?? throw new TrainingDataException($"no state.json in {runDir}");
         string domain = state.StyleFiles.Count > 0 ? Path.GetFileName(state.StyleFiles[0].TrimEnd('/')) : "cartoon images";
@@ -49,8 +49,8 @@ internal static class Packaging
         using (toon)
         {
             PackageGenerator(
-                runDir, outDir, contentDir, state, CartoonOptions.Spec, ModelFamily.Cartoon,
-                $"real-time cartoon model trained on photos and {domain}/ (White-box / CartoonGAN losses{(state.Data.Contains("PatchNCE", StringComparison.Ordinal) ? ", CUT PatchNCE" : "")}; cheap half-resolution generator + fast guided upsample)",
+                runDir, outDir, contentDir, state, CartoonOptions.Spec with { Upsample = upsample }, ModelFamily.Cartoon,
+                $"real-time cartoon model trained on photos and {domain}/ (White-box / CartoonGAN losses{(state.Data.Contains("PatchNCE", StringComparison.Ordinal) ? ", CUT PatchNCE" : "")}; cheap half-resolution generator + {upsample.ToString().ToLowerInvariant()} x2 upsample)",
                 toon is null ? null : ("toon (hand-set filter)", x => ImageTensors.ToBgr(toon.Run("input", x))));
         }
     }

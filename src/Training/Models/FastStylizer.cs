@@ -184,11 +184,16 @@ internal sealed class FastStylizer : Module<Tensor, Tensor>
         }
 
         var low = functional.avg_pool2d(frame, 2, 2);
-        return Spec.GuidedUpsample ? GuidedUpsample(frame, low, forward(low)) : DetailUpsample(frame, low, forward(low));
+        return Spec.Upsample switch
+        {
+            GeneratorUpsample.Guided => GuidedUpsample(frame, low, forward(low)),
+            GeneratorUpsample.Bilinear => functional.interpolate(forward(low), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false),
+            _ => DetailUpsample(frame, low, forward(low)),
+        };
     }
 
     /// <summary>
-    /// Fast guided filter (He &amp; Sun 2015) as the upsample of flat-colour models (<see cref="StylizerSpec.GuidedUpsample"/>):
+    /// Fast guided filter (He &amp; Sun 2015) as the upsample of flat-colour models (<see cref="GeneratorUpsample.Guided"/>):
     /// per (2r+1)² window of the half-resolution luma it fits <c>styledLow ≈ A·luma + b</c>, box-smooths A and b, upsamples them
     /// bilinearly and applies them to the full-resolution luma. Where the result is flat A is near 0 and it stays flat (the
     /// photo's texture is not added back); across the photo's strong edges the full-resolution edge comes through.

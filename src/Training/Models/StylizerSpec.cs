@@ -2,6 +2,19 @@ using System.Text.Json.Serialization;
 
 namespace Video.Training.Models;
 
+/// <summary>How a half-resolution generator's output is brought back to the frame's size.</summary>
+internal enum GeneratorUpsample
+{
+    /// <summary>Bilinear ×2 plus the luma detail the downscale removed (<see cref="FastStylizer.DetailUpsample"/>): keeps every texture.</summary>
+    Detail,
+
+    /// <summary>Fast guided filter on the full-resolution luma (<see cref="FastStylizer.GuidedUpsample"/>): edge-aware, smooths thin lines.</summary>
+    Guided,
+
+    /// <summary>Bilinear ×2 alone: the generator's own flat regions and outlines, a little soft, nothing of the photo's texture.</summary>
+    Bilinear,
+}
+
 /// <summary>
 /// Shape of a feed-forward stylizer: conv in (stride 1) → two stride-2 downsampling convs → residual blocks →
 /// two (nearest ×2 upsample + 3×3 conv) stages → conv out → sigmoid (optionally added to the input's logit). <see cref="Cheap"/> is what we ship;
@@ -19,7 +32,7 @@ internal sealed record StylizerSpec(
     [property: JsonPropertyName("inputPad")] int InputPad = 0,
     [property: JsonPropertyName("dilated")] bool Dilated = false,
     [property: JsonPropertyName("monochrome")] bool Monochrome = false,
-    [property: JsonPropertyName("guidedUpsample")] bool GuidedUpsample = false)
+    [property: JsonPropertyName("upsample")] GeneratorUpsample Upsample = GeneratorUpsample.Detail)
 {
     /// <summary>
     /// Dilations of the residual convs when <see cref="Dilated"/>, repeated every four convs: 1, 2, 2, 4 together reach every
@@ -70,10 +83,11 @@ internal sealed record StylizerSpec(
     /// <summary>
     /// The cartoon generator (<c>video train cartoon</c>): the cheap design with reflection padding and dilated residual convs,
     /// an identity start on the photo itself (no colour transfer: the cartoon domain is a folder, not one palette), brought
-    /// back to full size by the fast guided filter (<see cref="FastStylizer.GuidedUpsample"/>) instead of the detail upsample: the
-    /// detail upsample adds the photo's fine texture back, which is what a cartoon has to lose.
+    /// back to full size by a plain bilinear ×2 (<see cref="GeneratorUpsample.Bilinear"/>) instead of the detail upsample: the
+    /// detail upsample adds the photo's fine texture back, which is what a cartoon has to lose. The upsample is not trained
+    /// (the losses see the half-resolution output), so a run can be packaged with any <see cref="GeneratorUpsample"/>.
     /// </summary>
-    public static StylizerSpec Cartoon => Cheap with { ColourTransfer = false, ReflectPad = true, Dilated = true, GuidedUpsample = true };
+    public static StylizerSpec Cartoon => Cheap with { ColourTransfer = false, ReflectPad = true, Dilated = true, Upsample = GeneratorUpsample.Bilinear };
 
     /// <summary>Radius (in half-resolution pixels) of the box windows of the guided upsample.</summary>
     public const int GuidedRadius = 1;

@@ -13,7 +13,7 @@ public sealed class OnnxExporterParityTests : IDisposable
     private const float Tolerance = 1e-4f;
     private readonly string _dir = Directory.CreateTempSubdirectory("video-train-export-").FullName;
 
-    public static TheoryData<string> Specs => new() { "cheap", "cheap-reflect", "cheap-reflect-dilated", "cheap-reflect-dilated-mono", "cheap-pad-once", "cartoon", "johnson" };
+    public static TheoryData<string> Specs => new() { "cheap", "cheap-reflect", "cheap-reflect-dilated", "cheap-reflect-dilated-mono", "cheap-pad-once", "cartoon", "cartoon-guided", "johnson" };
 
     private static StylizerSpec SpecOf(string name) => name switch
     {
@@ -23,6 +23,7 @@ public sealed class OnnxExporterParityTests : IDisposable
         "cheap-reflect-dilated-mono" => StylizerSpec.CheapReflect with { Dilated = true, Monochrome = true },
         "cheap-pad-once" => StylizerSpec.CheapPadOnce,
         "cartoon" => StylizerSpec.Cartoon,
+        "cartoon-guided" => StylizerSpec.Cartoon with { Upsample = GeneratorUpsample.Guided },
         _ => StylizerSpec.Johnson,
     };
 

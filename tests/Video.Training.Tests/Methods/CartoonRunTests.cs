@@ -86,7 +86,7 @@ public sealed class CartoonRunTests : IDisposable
         var o = Tiny("distill", SyntheticClipArt(4)) with
         {
             Steps = 30, CheckpointEvery = 100, ContentWeight = 0, StructureWeight = 0, SurfaceWeight = 0, TextureWeight = 0, RgbWeight = 0, NceWeight = 0,
-            TvWeight = 0, DistillWeight = 10, DistillSteps = 100_000, ToonModel = toon, LearningRate = 5e-3,
+            TvWeight = 0, DistillWeight = 10, DistillSteps = 100_000, DistillPerceptual = 0, ToonModel = toon, LearningRate = 5e-3,
         };
         using (var net = new RandomLossNetwork())
         {
@@ -96,6 +96,27 @@ public sealed class CartoonRunTests : IDisposable
         var rows = LossCurve.LoadCsv(Path.Combine(o.RunDir, "losses.csv")).Rows;
         double first = rows.Take(5).Average(r => r.Values["distill"]), last = rows.TakeLast(5).Average(r => r.Values["distill"]);
         Assert.True(last < 0.9 * first, $"distillation loss did not go down: {first} -> {last}");
+    }
+
+    [SkippableFact]
+    public void CartoonRun_DistillationWithFeatures_LogsOneDistillTermAndRecordsIt()
+    {
+        var toon = TestData.ShippedModel("toon");
+        var o = Tiny("distill-features", SyntheticClipArt(4)) with
+        {
+            Steps = 3, ContentWeight = 0, StructureWeight = 0, SurfaceWeight = 0, TextureWeight = 0, RgbWeight = 0, NceWeight = 0,
+            DistillWeight = 10, DistillSteps = 2, DistillPerceptual = 1, ToonModel = toon,
+        };
+        using (var net = new RandomLossNetwork())
+        {
+            Assert.Equal(0, CartoonMethod.Run(o, net));
+        }
+
+        // The weight falls linearly to 0 at step 2: steps 1 and 2 have the term, step 3 does not.
+        var rows = LossCurve.LoadCsv(Path.Combine(o.RunDir, "losses.csv")).Rows;
+        Assert.True(rows[0].Values["distill"] > 0);
+        Assert.False(rows[2].Values.ContainsKey("distill"), "distillation still on after --distill-steps");
+        Assert.Contains("ResNet-18 content distance to toon.onnx", RunState.TryLoad(o.RunDir)!.Data, StringComparison.Ordinal);
     }
 
     public void Dispose()
