@@ -21,6 +21,7 @@ internal static class ServeCommand
         var maxFrame = new Option<string?>("--max-frame") { Description = "Largest frame WxH (default 3840x2160)" };
         var maxMessage = new Option<int?>("--max-message-mb") { Description = "Largest request message in MiB (default 32)" };
         var idle = new Option<double?>("--idle-timeout") { Description = "Seconds a stream may stay silent before it is closed (default 30)" };
+        var writeTimeout = new Option<double?>("--write-timeout") { Description = "Seconds a reply may wait for a client that stopped reading before its stream is aborted (default 30)" };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Cleartext only: HTTP/1.1 port for /metrics (default: --port + 1; -1 = none). With TLS, /metrics is on the gRPC port" };
         var batchMax = new Option<int?>("--batch-max") { Description = "Most frames of different streams (same model, size, style) run in one model call (default 1 = frame by frame)" };
         var batchDelay = new Option<double?>("--batch-delay-ms") { Description = "How long a frame may wait for others to fill a batch (default 8)" };
@@ -30,7 +31,7 @@ internal static class ServeCommand
         var models = CommonOptions.ModelsDirectory();
         var command = new Command("serve", "Run the gRPC stylization server (video.stylize.v1): streams, images, health, reflection, /metrics")
         {
-            address, port, metricsPort, tlsCert, tlsKey, config, models, device, apiKeys, maxStreams, maxPerClient, maxFrame, maxMessage, idle, batchMax, batchDelay, frameMemory, quiet,
+            address, port, metricsPort, tlsCert, tlsKey, config, models, device, apiKeys, maxStreams, maxPerClient, maxFrame, maxMessage, idle, writeTimeout, batchMax, batchDelay, frameMemory, quiet,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -108,6 +109,11 @@ internal static class ServeCommand
                 if (parse.GetValue(idle) is { } s)
                 {
                     o.IdleTimeout = TimeSpan.FromSeconds(s);
+                }
+
+                if (parse.GetValue(writeTimeout) is { } w)
+                {
+                    o.WriteTimeout = TimeSpan.FromSeconds(w);
                 }
 
                 o.BatchMax = parse.GetValue(batchMax) ?? o.BatchMax;

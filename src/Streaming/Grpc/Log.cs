@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(14, LogLevel.Warning, "Stream {StreamId} returned with {Outstanding} frame(s) not back in its pool")]
     public static partial void FramesLeaked(ILogger logger, long streamId, int outstanding);
 
+    [LoggerMessage(15, LogLevel.Warning, "Stream {StreamId} from {Peer} aborted: a reply was not read for {Seconds:0.#} s (the client stopped reading)")]
+    public static partial void RepliesNotRead(ILogger logger, long streamId, string peer, double seconds);
+
     [LoggerMessage(20, LogLevel.Information, "Call {Method} rejected: {Status}: {Message}")]
     public static partial void CallRejected(ILogger logger, string method, string status, string message);
 

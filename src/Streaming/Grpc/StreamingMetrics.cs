@@ -27,6 +27,10 @@ internal sealed class StreamingMetrics : IDisposable
     private long _queued;
     private long _leaked;
     private long _sessionsOpened;
+    private long _stalled;
+    private long _authFailures;
+    private readonly Counter<long> _stalledCounter;
+    private readonly Counter<long> _authFailuresCounter;
 
     public StreamingMetrics(IMeterFactory? meterFactory = null)
     {
@@ -39,6 +43,8 @@ internal sealed class StreamingMetrics : IDisposable
         _totalMs = _meter.CreateHistogram<double>("video.stream.total.duration", "ms", "Server time per frame from arrival to response");
         _batchSize = _meter.CreateHistogram<int>("video.stream.batch.size", "{frame}", "Frames (of all streams) in the model call that stylized a frame");
         _activeStreams = _meter.CreateUpDownCounter<long>("video.stream.active", "{stream}", "Open StylizeStream calls");
+        _stalledCounter = _meter.CreateCounter<long>("video.stream.stalled", "{stream}", "Streams aborted because the client did not read its replies");
+        _authFailuresCounter = _meter.CreateCounter<long>("video.auth.failures", "{call}", "Calls rejected for a missing or wrong API key (before their body was read)");
         _meter.CreateObservableGauge("video.stream.queue.depth", () => Volatile.Read(ref _queued), "{frame}", "Frames waiting for inference over all streams");
     }
 
@@ -53,6 +59,24 @@ internal sealed class StreamingMetrics : IDisposable
 
     /// <summary>Frames that ended streams failed to return to their pools (should stay 0).</summary>
     public long FramesLeaked => Volatile.Read(ref _leaked);
+
+    /// <summary>Streams aborted since start because their replies were not read (<see cref="StreamingOptions.WriteTimeout"/>).</summary>
+    public long StreamsStalled => Volatile.Read(ref _stalled);
+
+    /// <summary>Calls rejected since start for a missing or wrong API key.</summary>
+    public long AuthFailures => Volatile.Read(ref _authFailures);
+
+    internal void StreamStalled()
+    {
+        Interlocked.Increment(ref _stalled);
+        _stalledCounter.Add(1);
+    }
+
+    internal void AuthFailed()
+    {
+        Interlocked.Increment(ref _authFailures);
+        _authFailuresCounter.Add(1);
+    }
 
     internal void StreamOpened()
     {

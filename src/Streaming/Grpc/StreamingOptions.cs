@@ -36,6 +36,12 @@ internal sealed class StreamingOptions
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// A reply the client does not take for this long (its HTTP/2 window stays full) ends the stream: the call is
+    /// aborted and its slot freed, so a client that stops reading cannot hold a slot (issue 18, case 1).
+    /// </summary>
+    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Queue length under <c>POLICY_LATEST</c> when the config asks for none: one waiting frame, so a live
     /// frame waits at most for the one being stylized (latency ≈ inference + transport, not a queue's worth).
     /// </summary>
@@ -75,6 +81,7 @@ internal sealed class StreamingOptions
         Check(MaxStreams >= 1, $"max streams {MaxStreams} must be at least 1");
         Check(MaxStreamsPerClient >= 1, $"max streams per client {MaxStreamsPerClient} must be at least 1");
         Check(IdleTimeout > TimeSpan.Zero, $"idle timeout {IdleTimeout} must be positive");
+        Check(WriteTimeout > TimeSpan.Zero, $"write timeout {WriteTimeout} must be positive");
         Check(DefaultQueueCapacity is >= 1 and <= 8, $"queue capacity {DefaultQueueCapacity} is out of range (1..8)");
         Check(LosslessQueueCapacity is >= 1 and <= 64, $"lossless queue capacity {LosslessQueueCapacity} is out of range (1..64)");
         Check(BatchMax is >= 1 and <= 64, $"batch max {BatchMax} is out of range (1..64)");

@@ -208,7 +208,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
             try
             {
                 session = new StreamSession(_resolver, _options, _metrics, _allocator, _logger, client, pushId);
-                await session.RunAsync(requestStream, responseStream, context.CancellationToken).ConfigureAwait(false);
+                await session.RunAsync(requestStream, responseStream, context.CancellationToken, context.GetHttpContext().Abort).ConfigureAwait(false);
             }
             finally
             {

@@ -68,7 +68,14 @@ internal sealed class StreamSession
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Runs the call to its end; throws <see cref="StreamingException"/> (or another domain exception) when it fails.</summary>
-    public async Task RunAsync(IAsyncStreamReader<StreamRequest> requests, IServerStreamWriter<StreamResponse> responses, CancellationToken callToken)
+    /// <param name="requests">The call's request stream.</param>
+    /// <param name="responses">The call's response stream; only the write loop writes it.</param>
+    /// <param name="callToken">The call's own token (cancelled when the client goes away).</param>
+    /// <param name="abortCall">
+    /// Resets the call's HTTP/2 stream; used when a reply is not taken within <see cref="StreamingOptions.WriteTimeout"/>,
+    /// because a write stuck on flow control can end no other way.
+    /// </param>
+    public async Task RunAsync(IAsyncStreamReader<StreamRequest> requests, IServerStreamWriter<StreamResponse> responses, CancellationToken callToken, Action? abortCall = null)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(callToken);
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
@@ -92,7 +99,7 @@ internal sealed class StreamSession
 
         var read = Task.Run(() => ReadLoopAsync(requests, idle, settings, cts), CancellationToken.None);
         var infer = Task.Run(() => InferLoopAsync(cts), CancellationToken.None);
-        var write = WriteLoopAsync(responses, cts, callToken);
+        var write = WriteLoopAsync(responses, cts, callToken, abortCall);
         try
         {
             // The cause, not the cancellations and closed channels it caused in the other loops.
@@ -263,7 +270,7 @@ internal sealed class StreamSession
         }
     }
 
-    private async Task WriteLoopAsync(IServerStreamWriter<StreamResponse> responses, CancellationTokenSource cts, CancellationToken callToken)
+    private async Task WriteLoopAsync(IServerStreamWriter<StreamResponse> responses, CancellationTokenSource cts, CancellationToken callToken, Action? abortCall)
     {
         try
         {
@@ -274,7 +281,15 @@ internal sealed class StreamSession
                 try
                 {
                     // The message is serialized before the write completes, so the pixel buffer can go back then.
-                    await responses.WriteAsync(response, callToken).ConfigureAwait(false);
+                    var written = responses.WriteAsync(response, callToken);
+                    if (!written.IsCompleted)
+                    {
+                        await WaitWrittenAsync(written, callToken, abortCall).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await written.ConfigureAwait(false);
+                    }
                 }
                 finally
                 {
@@ -291,6 +306,26 @@ internal sealed class StreamSession
         {
             await cts.CancelAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits for a reply's write under <see cref="StreamingOptions.WriteTimeout"/>. A write that does not finish in
+    /// time means the client is not reading: the call is aborted (which also ends the pending write) and the stream fails.
+    /// </summary>
+    private async Task WaitWrittenAsync(Task written, CancellationToken callToken, Action? abortCall)
+    {
+        try
+        {
+            await written.WaitAsync(_options.WriteTimeout, callToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Log.RepliesNotRead(_logger, Id, _peer, _options.WriteTimeout.TotalSeconds);
+            _metrics.StreamStalled();
+            _ = written.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            abortCall?.Invoke();
+            throw new StreamingException(StreamingError.Idle, $"a reply was not read for {_options.WriteTimeout.TotalSeconds:0.#} s: the stream was closed (read the replies, or use POLICY_LATEST)");
         }
     }
 
