@@ -53,6 +53,20 @@ public class LiveCommandTests
     }
 
     [Fact]
+    public async Task TestPattern_ToHls_WritesAPlaylistOfPlayableSegmentsWithAudio()
+    {
+        using var dir = new TempDir();
+        string playlist = dir.File("live.m3u8");
+        await RunAsync(new LiveRequest("testsrc", playlist, new LiveSettings { Model = "toon" }) { Size = (320, 180), Fps = 30, Duration = TimeSpan.FromSeconds(5) });
+
+        var segments = File.ReadAllLines(playlist).Where(l => l.EndsWith(".ts", StringComparison.Ordinal)).ToList();
+        Assert.True(segments.Count >= 2, $"{segments.Count} segments in the playlist");
+        var probe = Media.Probe(dir.File(segments[^1]));
+        Assert.Equal((320, 180), (probe.Width, probe.Height));
+        Assert.True(probe.HasAudio, "the test pattern's tone must be in the segments");
+    }
+
+    [Fact]
     public async Task Rtmp_InAndOut_FramesArriveAtTheRateWithAudio()
     {
         using var nginx = new NginxRtmp();
