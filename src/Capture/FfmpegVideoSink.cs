@@ -38,6 +38,8 @@ public sealed class FfmpegVideoSink : IFrameSink
     /// </summary>
     public static FfmpegVideoSink Create(string outputPath, int width, int height, Rational frameRate, MediaInfo? audioFrom)
     {
+        // A killed run's temporary outputs would otherwise pile up beside this one.
+        StalePartialOutputs.Remove(Path.GetDirectoryName(Path.GetFullPath(outputPath.TrimEnd('/'))) ?? "/");
         var target = OutputTarget.Prepare(outputPath, audioFrom?.Path);
         var args = new List<string>
         {
@@ -118,8 +120,33 @@ public sealed class FfmpegVideoSink : IFrameSink
             throw new MediaException($"cannot write {_target.FinalPath}: {_ffmpeg.FirstErrorLine}");
         }
 
+        // ffmpeg's matroska/webm muxer exits 0 when the disk fills while it writes the trailer, leaving a file
+        // that holds a fraction of the frames: its stderr is the only sign, so an output it reports is not published.
+        if (WriteError(_ffmpeg.Stderr) is { } error)
+        {
+            throw new MediaException($"cannot write {_target.FinalPath}: {error.Replace(_target.TemporaryPath, _target.FinalPath, StringComparison.Ordinal)}");
+        }
+
         _target.Publish();
         _completed = true;
+    }
+
+    /// <summary>
+    /// The first line of ffmpeg's stderr (run with <c>-v error</c>) that says the output was not written whole,
+    /// or null: a full disk, a failed trailer, a failed close or an I/O error while writing packets.
+    /// </summary>
+    internal static string? WriteError(string stderr)
+    {
+        string[] signs = ["No space left on device", "Error writing trailer", "Error closing file", "av_interleaved_write_frame", "Input/output error", "Disk quota exceeded", "File too large"];
+        foreach (var line in stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (signs.Any(sign => line.Contains(sign, StringComparison.Ordinal)))
+            {
+                return line;
+            }
+        }
+
+        return null;
     }
 
     public async ValueTask DisposeAsync()
