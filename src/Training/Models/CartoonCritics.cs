@@ -7,8 +7,10 @@ namespace Video.Training.Models;
 
 /// <summary>
 /// A small PatchGAN discriminator (Isola et al. 2017) for CPU training: three stride-2 4×4 convs (32/64/128 channels) and
-/// a 3×3 conv to one score per patch, LeakyReLU 0.2, no normalisation and no spectral norm. Each score sees a 38-pixel
-/// patch, enough for flat colour, outlines and texture, not for whole objects.
+/// a 3×3 conv to one score per patch, LeakyReLU 0.2, instance normalisation (no parameters) after the second and third conv
+/// as in pix2pix / CUT, no spectral norm; the image is shifted to [-1, 1] first. Each score sees a 38-pixel patch, enough for
+/// flat colour, outlines and texture, not for whole objects. Without the normalisation and the centring it stayed near chance
+/// (LSGAN loss ≈ 0.45–0.5) for hundreds of steps, even against an untrained generator (docs/cartoon.md).
 /// </summary>
 /// <remarks>Not thread safe (TorchSharp module). Scores are unbounded (LSGAN).</remarks>
 internal sealed class PatchDiscriminator : Module<Tensor, Tensor>
@@ -30,9 +32,9 @@ internal sealed class PatchDiscriminator : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        x = functional.leaky_relu(c1.forward(x), 0.2);
-        x = functional.leaky_relu(c2.forward(x), 0.2);
-        x = functional.leaky_relu(c3.forward(x), 0.2);
+        x = functional.leaky_relu(c1.forward((x * 2) - 1), 0.2);
+        x = functional.leaky_relu(functional.instance_norm(c2.forward(x)), 0.2);
+        x = functional.leaky_relu(functional.instance_norm(c3.forward(x)), 0.2);
         return score.forward(x);
     }
 }
