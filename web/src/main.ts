@@ -60,6 +60,7 @@ let models: ModelInfo[] = [];
 const styles = new Map<string, Array<[string, string]>>();
 let session: { id: string; abort: AbortController } | null = null;
 let opening: AbortController | null = null;
+let retryMs = 500;
 /** Frames sent and not yet answered: sequence → grab time. */
 const inFlight = new Map<bigint, number>();
 let sequence = 0n;
@@ -163,6 +164,7 @@ async function openSession(): Promise<void> {
       if (res.kind.case === "configApplied") {
         const applied = res.kind.value;
         if (applied.sessionId) session = { id: applied.sessionId, abort };
+        retryMs = 500;
         book.stats.sessionId = session?.id ?? "";
         book.stats.configVersion = applied.version;
         status(`session open: model ${applied.model} on ${applied.device}`);
@@ -174,8 +176,14 @@ async function openSession(): Promise<void> {
   } catch (e) {
     if (abort.signal.aborted) return;
     status(describe(e), true);
+    // A refused key stays refused (and failed attempts can lock the address out): wait for a new key instead.
+    if (e instanceof ConnectError && (e.code === Code.Unauthenticated || e.code === Code.PermissionDenied)) return;
   }
-  if (!abort.signal.aborted) setTimeout(() => { if (opening === abort) void openSession(); }, 1000);
+  if (abort.signal.aborted) return;
+  // Reopen after 1 s, doubling up to 30 s while sessions end before they open; an opened session resets it.
+  const wait = session ? 1000 : Math.min(30_000, retryMs * 2);
+  retryMs = wait;
+  setTimeout(() => { if (opening === abort) void openSession(); }, wait);
 }
 
 async function push(request: MessageInitShape<typeof StreamRequestSchema>): Promise<void> {
