@@ -7,6 +7,9 @@ public sealed class ModelCatalog
     /// <summary>The model used when none is named.</summary>
     public const string DefaultModelName = "toon";
 
+    /// <summary>The suffix that names a model's int8 variant (<c>starry-night:int8</c>).</summary>
+    public const string Int8Suffix = ":int8";
+
     private ModelCatalog(string directory, IReadOnlyList<ModelManifest> models, IReadOnlyList<string> problems)
     {
         Directory = directory;
@@ -81,6 +84,14 @@ public sealed class ModelCatalog
     /// </summary>
     public ModelManifest Find(string nameOrManifest)
     {
+        // NAME:int8 is the model's int8 variant (video models quantize NAME), wherever a model name is taken.
+        if (nameOrManifest.EndsWith(Int8Suffix, StringComparison.OrdinalIgnoreCase))
+        {
+            var basis = Find(nameOrManifest[..^Int8Suffix.Length]);
+            var int8 = basis.Int8 ?? throw new ModelException($"model '{basis.Name}' has no int8 variant (video models quantize {basis.Name} writes one)");
+            return basis with { Name = basis.Name + Int8Suffix, Model = int8.Model, Int8 = null };
+        }
+
         if (nameOrManifest.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
             if (!File.Exists(nameOrManifest))

@@ -76,6 +76,22 @@ public sealed record AdainSpec
 /// The JSON file beside a model's <c>.onnx</c>: names, tensor layout and range, size rules, family and
 /// provenance. A user brings an external model by writing one of these.
 /// </summary>
+/// <summary>An int8 copy of a model (QDQ convolutions) and what it costs in quality against the float model (its speed is a machine's: <c>video bench</c>).</summary>
+public sealed record QuantizedModel
+{
+    /// <summary>The int8 ONNX file, relative to the manifest.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>Mean PSNR of its output against the float model's on held-out photos (8-bit RGB).</summary>
+    public double PsnrMeanDb { get; init; }
+
+    /// <summary>Lowest PSNR over those photos.</summary>
+    public double PsnrWorstDb { get; init; }
+
+    /// <summary>What it was calibrated and measured on, and the command.</summary>
+    public string? Calibration { get; init; }
+}
+
 public sealed record ModelManifest
 {
     /// <summary>
@@ -112,6 +128,9 @@ public sealed record ModelManifest
     public string? SampleSheet { get; init; }
 
     public AdainSpec? Adain { get; init; }
+
+    /// <summary>The int8 variant, when one was made (<c>video models quantize</c>); chosen with the name <c>NAME:int8</c>.</summary>
+    public QuantizedModel? Int8 { get; init; }
 
     /// <summary>Where the model came from: data, steps, losses, time, commit, command.</summary>
     public ModelProvenance? Provenance { get; init; }

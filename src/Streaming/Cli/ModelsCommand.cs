@@ -47,7 +47,56 @@ internal static class ModelsCommand
             return ExitCodes.Ok;
         });
         command.Subcommands.Add(make);
+        command.Subcommands.Add(QuantizeCommand(models));
         return command;
+    }
+
+    /// <summary>
+    /// <c>video models quantize NAME</c>: writes the int8 copy of a model calibrated on shared photos and prints its PSNR
+    /// against the float model on held-out photos and both inference times, side by side.
+    /// </summary>
+    private static Command QuantizeCommand(Option<string?> models)
+    {
+        var name = new Argument<string>("model") { Description = "Model name or manifest .json" };
+        var photos = new Option<string?>("--photos") { Description = "Folder of photos: every 8th by name (the trainer's held-out set) measures PSNR, --calibration of the others calibrate (default: ../shared/data/content)" };
+        var size = new Option<string>("--size") { Description = "Frame size WxH to calibrate and measure at", DefaultValueFactory = _ => "640x360" };
+        var runs = new Option<int>("--runs") { Description = "Interleaved timed runs of each model", DefaultValueFactory = _ => 20 };
+        var calibrationCount = new Option<int>("--calibration") { Description = "Photos to calibrate on, spread over those not held out", DefaultValueFactory = _ => 48 };
+        var quantize = new Command("quantize", "Write NAME.int8.onnx (int8 QDQ convolutions calibrated on photos) and measure it against the float model: PSNR on held-out photos, inference time side by side") { name, photos, size, runs, calibrationCount, models };
+        quantize.SetAction(parse =>
+        {
+            var manifest = ModelCatalog.Load(ModelCatalog.ResolveDirectory(parse.GetValue(models))).Find(parse.GetValue(name)!);
+            string dir = parse.GetValue(photos) ?? (SharedDataLocator.Find() is { } shared ? Path.Combine(shared, "content") : null) ?? throw new VideoException("no photos: give --photos DIR (../shared/data/content was not found)");
+            var all = Directory.EnumerateFiles(dir).Where(ImageSequenceSource.IsImagePath).Order(StringComparer.Ordinal).ToList();
+            var heldOut = all.Where((_, i) => i % 8 == 0).ToList();
+            var rest = all.Where((_, i) => i % 8 != 0).ToList();
+            int count = Math.Min(parse.GetValue(calibrationCount), rest.Count);
+            var calibration = Enumerable.Range(0, count).Select(i => rest[i * rest.Count / Math.Max(count, 1)]).ToList();
+            if (heldOut.Count == 0 || calibration.Count == 0)
+            {
+                throw new VideoException($"{dir} has too few photos to calibrate and measure ({all.Count})");
+            }
+
+            var (w, h) = CommonOptions.ParseSize(parse.GetValue(size))!.Value;
+            var result = Int8Variant.Build(manifest, calibration, heldOut, w, h, parse.GetValue(runs));
+            var updated = manifest with
+            {
+                Int8 = new QuantizedModel
+                {
+                    Model = Path.GetFileName(result.Path),
+                    PsnrMeanDb = Math.Round(result.PsnrDb.Average(p => p.Db), 2),
+                    PsnrWorstDb = Math.Round(result.WorstDb, 2),
+                    Calibration = $"{calibration.Count} photos of {Path.GetFileName(dir.TrimEnd('/'))}/ (not the trainer's held-out every-8th), {w}x{h}, min/max ranges, uint8 activations, int8 per-channel weights, {result.Report.ConvolutionsQuantized} convolutions int8 and {result.Report.ConvolutionsKept} float; PSNR on the {heldOut.Count} held-out photos; commit {ModelProvenance.CurrentGitCommit()}; ./video models quantize {manifest.Name}",
+                },
+            };
+            updated.Save(manifest.ManifestPath);
+            Console.WriteLine($"wrote {result.Path}: {result.Report.ConvolutionsQuantized} convolutions int8, {result.Report.ConvolutionsKept} kept float, calibrated on {calibration.Count} photos at {w}x{h}");
+            Console.WriteLine($"PSNR against the float model on {heldOut.Count} held-out photos: worst {result.WorstDb:0.0} dB, mean {result.PsnrDb.Average(p => p.Db):0.0} dB; lowest: {string.Join(", ", result.PsnrDb.OrderBy(p => p.Db).Take(3).Select(p => $"{p.Photo} {p.Db:0.0}"))}");
+            Console.WriteLine($"inference only at {w}x{h}, {parse.GetValue(runs)} interleaved runs: float {result.FloatMilliseconds:0.0} ms, int8 {result.Int8Milliseconds:0.0} ms ({result.Speedup:0.00}x)");
+            Console.WriteLine($"updated {manifest.ManifestPath}: use it as --model {manifest.Name}{ModelCatalog.Int8Suffix}");
+            return ExitCodes.Ok;
+        });
+        return quantize;
     }
 
     internal static void WriteToon(string dir)

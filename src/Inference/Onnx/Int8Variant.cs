@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using OpenCvSharp;
+using Video.Capture;
+
+namespace Video.Inference.Onnx;
+
+/// <summary>An int8 copy of a model and what it costs and saves, measured side by side with the float model.</summary>
+/// <param name="Path">The int8 ONNX file written next to the model.</param>
+/// <param name="Report">What the quantizer did.</param>
+/// <param name="PsnrDb">PSNR of the int8 output against the float output, per held-out photo (8-bit RGB).</param>
+/// <param name="FloatMilliseconds">Median inference time of the float model (inference only, interleaved runs).</param>
+/// <param name="Int8Milliseconds">Median inference time of the int8 model in the same runs.</param>
+public sealed record Int8Result(string Path, Int8Report Report, IReadOnlyList<(string Photo, double Db)> PsnrDb, double FloatMilliseconds, double Int8Milliseconds)
+{
+    /// <summary>The lowest PSNR over the held-out photos.</summary>
+    public double WorstDb => PsnrDb.Min(p => p.Db);
+
+    /// <summary>Float time over int8 time (above 1: int8 is faster).</summary>
+    public double Speedup => FloatMilliseconds / Int8Milliseconds;
+}
+
+/// <summary>Builds and measures the int8 variant of a model (<see cref="Int8Quantizer"/>) at one frame size.</summary>
+public static class Int8Variant
+{
+    /// <summary>
+    /// Calibrates on <paramref name="calibrationPhotos"/>, writes <c>NAME.int8.onnx</c> beside the model, and measures it
+    /// against the float model on <paramref name="heldOutPhotos"/> at <paramref name="width"/>×<paramref name="height"/>
+    /// (photos are resized to that size): PSNR per photo, and inference time over <paramref name="runs"/> interleaved runs.
+    /// </summary>
+    public static Int8Result Build(ModelManifest manifest, IReadOnlyList<string> calibrationPhotos, IReadOnlyList<string> heldOutPhotos, int width, int height, int runs = 20)
+    {
+        var options = new StylizerOptions { Device = Device.Cpu };
+        using var fp32 = Stylizer.Load(manifest, options);
+        var (tw, th) = fp32.InferenceSize(width, height);
+        using var plan = fp32.CreatePlan(width, height, tw, th, slots: 1);
+        var slot = plan.TryRentSlot(out var s) ? s : throw new InvalidOperationException("no slot");
+        var calibration = new List<IReadOnlyDictionary<string, DenseTensor<float>>>();
+        using var frame = FrameAllocator.Default.AllocateFrame(width, height);
+        foreach (var photo in calibrationPhotos)
+        {
+            Load(photo, frame);
+            plan.Preprocess(frame, slot);
+            calibration.Add(new Dictionary<string, DenseTensor<float>> { [manifest.Input.Name] = new(slot.Input.ToArray(), [1, 3, th, tw]) });
+        }
+
+        plan.ReturnSlot(slot);
+        byte[] int8 = Int8Quantizer.Quantize(File.ReadAllBytes(manifest.ModelPath), calibration, out var report);
+        string file = System.IO.Path.ChangeExtension(manifest.Model, null) + ".int8.onnx";
+        var variant = manifest with { Model = file };
+        File.WriteAllBytes(variant.ModelPath, int8);
+
+        using var q8 = Stylizer.Load(variant, options);
+        using var q8Plan = q8.CreatePlan(width, height, tw, th, slots: 1);
+        using var other = FrameAllocator.Default.AllocateFrame(width, height);
+        var psnr = new List<(string, double)>();
+        foreach (var photo in heldOutPhotos)
+        {
+            Load(photo, frame);
+            frame.Pixels.CopyTo(other.Pixels);
+            plan.StylizeInPlace(frame);
+            q8Plan.StylizeInPlace(other);
+            psnr.Add((System.IO.Path.GetFileName(photo), Psnr(frame.Pixels, other.Pixels)));
+        }
+
+        var (floatMs, int8Ms) = Time(plan, q8Plan, frame, runs);
+        return new Int8Result(variant.ModelPath, report, psnr, floatMs, int8Ms);
+    }
+
+    /// <summary>PSNR in dB between two 8-bit images of the same size.</summary>
+    public static double Psnr(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        double sum = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            double d = a[i] - b[i];
+            sum += d * d;
+        }
+
+        double mse = sum / a.Length;
+        return mse == 0 ? double.PositiveInfinity : 10 * Math.Log10(255.0 * 255.0 / mse);
+    }
+
+    private static (double Float, double Int8) Time(StylizerPlan a, StylizerPlan b, Frame frame, int runs)
+    {
+        if (!a.TryRentSlot(out var sa) || !b.TryRentSlot(out var sb))
+        {
+            throw new InvalidOperationException("no slot");
+        }
+
+        a.Preprocess(frame, sa);
+        b.Preprocess(frame, sb);
+        for (int i = 0; i < 3; i++)
+        {
+            a.Infer(sa);
+            b.Infer(sb);
+        }
+
+        var ta = new List<double>();
+        var tb = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            a.Infer(sa);
+            long t1 = Stopwatch.GetTimestamp();
+            b.Infer(sb);
+            long t2 = Stopwatch.GetTimestamp();
+            ta.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
+            tb.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
+        }
+
+        a.ReturnSlot(sa);
+        b.ReturnSlot(sb);
+        return (Median(ta), Median(tb));
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+
+    private static void Load(string photo, Frame frame)
+    {
+        using var bgr = Cv2.ImRead(photo, ImreadModes.Color);
+        if (bgr.Empty())
+        {
+            throw new MediaException($"cannot read {photo} as an image");
+        }
+
+        FrameMats.CopyFromBgr(bgr, frame);
+    }
+}
