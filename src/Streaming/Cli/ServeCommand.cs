@@ -15,7 +15,8 @@ internal static class ServeCommand
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate: serve TLS (HTTP/2 via ALPN) instead of cleartext h2c" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert" };
         var config = new Option<string?>("--config") { Description = "JSON file with 'Kestrel' (endpoints, certificates) and 'Streaming' (limits) sections" };
-        var apiKeys = new Option<string[]>("--api-key") { Description = "Accepted API key (repeatable); clients send 'authorization: Bearer KEY'. Default: $VIDEO_API_KEYS (comma-separated), else none", AllowMultipleArgumentsPerToken = false };
+        var apiKeys = new Option<string[]>("--api-key") { Description = "Accepted API key (repeatable); clients send 'authorization: Bearer KEY'. Default: $VIDEO_API_KEYS (comma-separated), else $VIDEO_API_KEY, else none", AllowMultipleArgumentsPerToken = false };
+        var apiKeyFile = new Option<string?>("--api-key-file") { Description = "File of accepted API keys, one per line (# comments); keeps keys out of the process list" };
         var maxStreams = new Option<int?>("--max-streams") { Description = "Open streams allowed on the server (default 16)" };
         var maxPerClient = new Option<int?>("--max-streams-per-client") { Description = "Open streams allowed per client IP (default 4)" };
         var maxFrame = new Option<string?>("--max-frame") { Description = "Largest frame WxH (default 3840x2160)" };
@@ -31,7 +32,7 @@ internal static class ServeCommand
         var models = CommonOptions.ModelsDirectory();
         var command = new Command("serve", "Run the gRPC stylization server (video.stylize.v1): streams, images, health, reflection, /metrics")
         {
-            address, port, metricsPort, tlsCert, tlsKey, config, models, device, apiKeys, maxStreams, maxPerClient, maxFrame, maxMessage, idle, writeTimeout, batchMax, batchDelay, frameMemory, quiet,
+            address, port, metricsPort, tlsCert, tlsKey, config, models, device, apiKeys, apiKeyFile, maxStreams, maxPerClient, maxFrame, maxMessage, idle, writeTimeout, batchMax, batchDelay, frameMemory, quiet,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -60,8 +61,7 @@ internal static class ServeCommand
             }
 
             var frame = CommonOptions.ParseSize(parse.GetValue(maxFrame));
-            var keys = parse.GetValue(apiKeys) is { Length: > 0 } given ? given
-                : (Environment.GetEnvironmentVariable("VIDEO_API_KEYS") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var keys = ApiKeysFrom(parse.GetValue(apiKeys) ?? [], parse.GetValue(apiKeyFile));
             var endpoint = new ServerEndpoint
             {
                 Address = parse.GetValue(address)!,
@@ -160,6 +160,43 @@ internal static class ServeCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The accepted keys: <c>--api-key</c> and <c>--api-key-file</c> together; without either, <c>VIDEO_API_KEYS</c>
+    /// (comma-separated), else <c>VIDEO_API_KEY</c> (the variable the client reads); else none.
+    /// </summary>
+    internal static string[] ApiKeysFrom(string[] given, string? file)
+    {
+        var keys = new List<string>(given);
+        if (file is not null)
+        {
+            string[] lines;
+            try
+            {
+                lines = File.ReadAllLines(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new VideoException($"--api-key-file {file}: {(e is FileNotFoundException or DirectoryNotFoundException ? "not found" : e is UnauthorizedAccessException ? "permission denied" : e.Message)}");
+            }
+
+            var fromFile = lines.Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+            if (fromFile.Count == 0)
+            {
+                throw new VideoException($"--api-key-file {file}: no key in it (one key per line)");
+            }
+
+            keys.AddRange(fromFile);
+        }
+
+        if (keys.Count > 0)
+        {
+            return [.. keys];
+        }
+
+        string env = Environment.GetEnvironmentVariable("VIDEO_API_KEYS") is { Length: > 0 } many ? many : Environment.GetEnvironmentVariable("VIDEO_API_KEY") ?? string.Empty;
+        return env.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
     private static string Batching(ModelHost host)

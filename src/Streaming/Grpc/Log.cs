@@ -47,6 +47,9 @@ internal static partial class Log
     [LoggerMessage(21, LogLevel.Error, "Call {Method} failed with an internal error")]
     public static partial void CallFailed(ILogger logger, string method, Exception exception);
 
+    [LoggerMessage(22, LogLevel.Warning, "Call {Path} from {Address} refused before its body was read: {Reason} (failure {Count} of {Limit} allowed in the window; then the address is refused)")]
+    public static partial void AuthFailed(ILogger logger, string address, string path, string reason, int count, int limit);
+
     [LoggerMessage(30, LogLevel.Information, "Style {StyleId} registered for model {Model}")]
     public static partial void StyleRegistered(ILogger logger, string styleId, string model);
 }

@@ -19,6 +19,12 @@ internal sealed class StreamingOptions
     /// <summary>Accepted API keys (<c>authorization: Bearer KEY</c>). Empty = no authentication.</summary>
     public List<string> ApiKeys { get; set; } = [];
 
+    /// <summary>Failed API key attempts allowed from one remote address per <see cref="AuthFailureWindow"/>; beyond them the address is refused until the window ends.</summary>
+    public int AuthFailureLimit { get; set; } = 10;
+
+    /// <summary>The window over which <see cref="AuthFailureLimit"/> counts failed attempts.</summary>
+    public TimeSpan AuthFailureWindow { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Largest request message in bytes (a frame plus its envelope): 32 MiB holds a raw RGB24 frame at the default 3840x2160 limit.</summary>
     public int MaxMessageBytes { get; set; } = 32 * 1024 * 1024;
 
@@ -87,6 +93,8 @@ internal sealed class StreamingOptions
         Check(BatchMax is >= 1 and <= 64, $"batch max {BatchMax} is out of range (1..64)");
         Check(BatchDelay >= TimeSpan.Zero && BatchDelay <= TimeSpan.FromSeconds(1), $"batch delay {BatchDelay.TotalMilliseconds} ms is out of range (0..1000 ms)");
         Check(StyleCacheCapacity >= 1, $"style cache capacity {StyleCacheCapacity} must be at least 1");
+        Check(AuthFailureLimit >= 1, $"auth failure limit {AuthFailureLimit} must be at least 1");
+        Check(AuthFailureWindow > TimeSpan.Zero, $"auth failure window {AuthFailureWindow} must be positive");
         Check(ApiKeys.All(k => !string.IsNullOrWhiteSpace(k)), "an API key is empty");
     }
 }

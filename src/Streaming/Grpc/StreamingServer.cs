@@ -104,6 +104,7 @@ internal sealed class StreamingServer : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
 
         bool kestrelFromConfig = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
+        var certificate = endpoint.TlsCertificate is { } certFile && !kestrelFromConfig ? LoadCertificate(certFile, endpoint.TlsKey) : null;
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -116,11 +117,10 @@ internal sealed class StreamingServer : IAsyncDisposable
             bool tls = endpoint.TlsCertificate is not null;
             void Listen(ListenOptions o)
             {
-                if (endpoint.TlsCertificate is { } cert)
+                if (certificate is not null)
                 {
                     // With TLS, ALPN lets HTTP/1.1 (for /metrics) and HTTP/2 (for gRPC) share the port.
                     o.Protocols = HttpProtocols.Http1AndHttp2;
-                    var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, endpoint.TlsKey);
                     o.UseHttps(certificate);
                 }
                 else
@@ -165,10 +165,59 @@ internal sealed class StreamingServer : IAsyncDisposable
         string? webRoot = endpoint.WebRoot is { } given ? (BrowserPage.IsBuilt(given) ? Path.GetFullPath(given) : null) : BrowserPage.Locate();
         BrowserPage.Map(app, webRoot);
 
+        // API keys are checked on the headers, before anything reads a request body.
+        app.UseApiKeys();
+
         // gRPC-Web on every endpoint: the page calls the service over HTTP/1.1; HTTP/2 gRPC clients are unaffected.
         app.UseGrpcWeb(new() { DefaultEnabled = true });
         app.MapStreaming();
         return new StreamingServer(app, webRoot);
+    }
+
+    /// <summary>
+    /// Loads a PEM certificate and its key, with a one-line error naming the likely mistake (files swapped, a key that
+    /// is not the certificate's) instead of the cryptography library's exception.
+    /// </summary>
+    internal static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadCertificate(string certificateFile, string? keyFile)
+    {
+        string Head(string file)
+        {
+            try
+            {
+                using var reader = new StreamReader(file);
+                var buffer = new char[4096];
+                return new string(buffer, 0, reader.ReadBlock(buffer, 0, buffer.Length));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new Capture.VideoException($"cannot read {file}: {e.Message}");
+            }
+        }
+
+        string cert = Head(certificateFile);
+        string key = keyFile is null ? string.Empty : Head(keyFile);
+        if (!cert.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal) && key.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+        {
+            throw new Capture.VideoException($"--tls-cert {certificateFile} holds a private key and --tls-key {keyFile} a certificate: they are the wrong way round");
+        }
+
+        if (!cert.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+        {
+            throw new Capture.VideoException($"--tls-cert {certificateFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+        }
+
+        try
+        {
+            return System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificateFile, keyFile);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new Capture.VideoException($"--tls-key {keyFile} is not the private key of --tls-cert {certificateFile} ({e.Message.ReplaceLineEndings(" ").TrimEnd('.')})");
+        }
+        catch (ArgumentException e)
+        {
+            throw new Capture.VideoException($"--tls-key {keyFile} holds no PEM private key ({e.Message.ReplaceLineEndings(" ").TrimEnd('.')})");
+        }
     }
 
     /// <summary>Starts listening; the models load in the background (health says when they are ready).</summary>

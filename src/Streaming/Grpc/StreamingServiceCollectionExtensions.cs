@@ -39,18 +39,28 @@ internal static class StreamingServiceCollectionExtensions
         services.TryAddSingleton<ModelHost>();
         services.TryAddSingleton<PushSessionRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
-        services.TryAddSingleton<ApiKeyInterceptor>();
+        services.TryAddSingleton<ApiKeyGate>();
 
         services.AddGrpc(o =>
         {
             o.EnableDetailedErrors = false;
             o.MaxSendMessageSize = null;
-        }).AddServiceOptions<VideoStylizerService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
+        });
         services.AddOptions<global::Grpc.AspNetCore.Server.GrpcServiceOptions>()
             .Configure<IOptions<StreamingOptions>>((g, s) => g.MaxReceiveMessageSize = s.Value.MaxMessageBytes);
         services.AddGrpcReflection();
         services.AddOpenTelemetry().ConfigureResource(r => r.AddService("video")).WithMetrics(m => m.AddMeter(StreamingMetrics.MeterName).AddPrometheusExporter());
         return services;
+    }
+
+    /// <summary>
+    /// Checks API keys on the request headers of every stylization call before gRPC reads the body (<see cref="ApiKeyGate"/>);
+    /// goes before <c>UseGrpcWeb</c> and the endpoints.
+    /// </summary>
+    public static IApplicationBuilder UseApiKeys(this IApplicationBuilder app)
+    {
+        var gate = app.ApplicationServices.GetRequiredService<ApiKeyGate>();
+        return app.Use((context, next) => gate.InvokeAsync(context, next));
     }
 
     /// <summary>Maps the stylization service, <c>grpc.health.v1</c>, server reflection and <c>/metrics</c>.</summary>
