@@ -37,6 +37,11 @@ public sealed class ImageSequenceSource : IFrameSource
     /// <summary>Files that could not be read as images.</summary>
     public int Skipped { get; private set; }
 
+    /// <summary>Each skipped file and why: "NAME: reason".</summary>
+    public IReadOnlyList<string> SkippedFiles => _skippedFiles;
+
+    private readonly List<string> _skippedFiles = [];
+
     /// <summary>True when <paramref name="path"/> names an image file by its extension.</summary>
     public static bool IsImagePath(string path) => Extensions.Contains(Path.GetExtension(path));
 
@@ -58,21 +63,74 @@ public sealed class ImageSequenceSource : IFrameSource
         MediaProbe.CheckReadable(path);
         IReadOnlyList<string> files = Directory.Exists(path) ? ListImages(path) : [path];
 
-        int skipped = 0;
+        var skipped = new List<string>();
         foreach (var f in files)
         {
-            using var first = Cv2.ImRead(f, ImreadModes.Color);
-            if (first.Empty())
+            Mat first;
+            try
             {
-                skipped++;
+                first = Read(f);
+            }
+            catch (ImageReadException e) when (Directory.Exists(path))
+            {
+                skipped.Add($"{Path.GetFileName(f)}: {e.Reason}");
                 continue;
             }
 
-            var info = new MediaInfo(path, first.Width, first.Height, frameRate, files.Count - skipped, TimeSpan.FromSeconds((files.Count - skipped) / frameRate.Value), "image", null);
-            return new ImageSequenceSource(info, files.Skip(skipped).ToList()) { Skipped = skipped };
+            using (first)
+            {
+                var info = new MediaInfo(path, first.Width, first.Height, frameRate, files.Count - skipped.Count, TimeSpan.FromSeconds((files.Count - skipped.Count) / frameRate.Value), "image", null);
+                var source = new ImageSequenceSource(info, files.Skip(skipped.Count).ToList()) { Skipped = skipped.Count };
+                source._skippedFiles.AddRange(skipped);
+                return source;
+            }
         }
 
-        throw new MediaException(Directory.Exists(path) ? $"none of the {files.Count} images in {path} could be read" : $"{path} is not a readable image");
+        throw new MediaException($"none of the {files.Count} images in {path} could be read ({string.Join("; ", skipped)})");
+    }
+
+    /// <summary>
+    /// Reads one image file into a BGR <see cref="Mat"/> the caller owns. PNG and JPEG sizes are checked from the header
+    /// before decoding (<see cref="ImageHeader.SizeProblem"/>), and a truncated PNG or JPEG is refused rather than
+    /// decoded to a partly grey picture.
+    /// </summary>
+    /// <exception cref="ImageReadException">The file is unreadable, too large, truncated or not an image.</exception>
+    public static Mat Read(string file)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImageReadException(file, e is UnauthorizedAccessException ? "permission denied" : e.Message);
+        }
+
+        if (ImageHeader.ReadSize(bytes) is var (w, h) && ImageHeader.SizeProblem(w, h) is { } declared)
+        {
+            throw new ImageReadException(file, declared);
+        }
+
+        if (ImageHeader.Truncation(bytes) is { } truncated)
+        {
+            throw new ImageReadException(file, $"{truncated}: it cannot be read whole");
+        }
+
+        var mat = Cv2.ImDecode(bytes, ImreadModes.Color);
+        if (mat.Empty())
+        {
+            mat.Dispose();
+            throw new ImageReadException(file, "not a readable image");
+        }
+
+        if (ImageHeader.SizeProblem(mat.Width, mat.Height) is { } decoded)
+        {
+            mat.Dispose();
+            throw new ImageReadException(file, decoded);
+        }
+
+        return mat;
     }
 
     public async IAsyncEnumerable<Frame> ReadAllAsync(FramePool pool, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -80,12 +138,20 @@ public sealed class ImageSequenceSource : IFrameSource
         while (_next < _files.Count)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var image = Cv2.ImRead(_files[_next++], ImreadModes.Color);
-            if (image.Empty())
+            string file = _files[_next++];
+            Mat image;
+            try
+            {
+                image = Read(file);
+            }
+            catch (ImageReadException e)
             {
                 Skipped++;
+                _skippedFiles.Add($"{Path.GetFileName(file)}: {e.Reason}");
                 continue;
             }
+
+            using var owned = image;
 
             var frame = await pool.RentAsync(cancellationToken).ConfigureAwait(false);
             try
@@ -106,4 +172,21 @@ public sealed class ImageSequenceSource : IFrameSource
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>An image file that cannot be used as input: <see cref="Reason"/> says why (too large, truncated, not an image).</summary>
+public sealed class ImageReadException : MediaException
+{
+    public ImageReadException(string file, string reason)
+        : base($"{file}: {reason}")
+    {
+        File = file;
+        Reason = reason;
+    }
+
+    /// <summary>The image file.</summary>
+    public string File { get; }
+
+    /// <summary>Why it was refused, without the file name.</summary>
+    public string Reason { get; }
 }

@@ -18,7 +18,7 @@ public class VideoException : Exception
 }
 
 /// <summary>An input or output medium cannot be read or written.</summary>
-public sealed class MediaException : VideoException
+public class MediaException : VideoException
 {
     public MediaException(string message)
         : base(message)

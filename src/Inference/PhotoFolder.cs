@@ -3,7 +3,11 @@ using Video.Capture;
 namespace Video.Inference;
 
 /// <summary>What <see cref="PhotoFolder.StylizeAsync"/> wrote: file names in the output folder, and those it skipped.</summary>
-public sealed record PhotoFolderResult(string OutputFolder, IReadOnlyList<string> Written, IReadOnlyList<string> Skipped);
+public sealed record PhotoFolderResult(string OutputFolder, IReadOnlyList<string> Written, IReadOnlyList<string> Skipped)
+{
+    /// <summary>Each skipped file with the reason, "NAME: reason" (truncated, too large, not an image), in <see cref="Skipped"/>'s order.</summary>
+    public IReadOnlyList<string> SkipReasons { get; init; } = [];
+}
 
 /// <summary>
 /// Stylizes a folder of photos one by one: each keeps its own size and its file name in the output folder.
@@ -40,6 +44,7 @@ internal static class PhotoFolder
         var target = OutputTarget.Prepare(outputFolder.EndsWith('/') ? outputFolder : outputFolder + "/", inputFolder);
         var written = new List<string>();
         var skipped = new List<string>();
+        var reasons = new List<string>();
         try
         {
             foreach (string photo in photos)
@@ -50,9 +55,10 @@ internal static class PhotoFolder
                 {
                     source = ImageSequenceSource.Open(photo, FrameSources.DefaultImageRate);
                 }
-                catch (MediaException)
+                catch (MediaException e)
                 {
                     skipped.Add(name);
+                    reasons.Add($"{name}: {(e is ImageReadException r ? r.Reason : e.Message)}");
                     stats.FramesExpected--;
                     continue;
                 }
@@ -72,7 +78,7 @@ internal static class PhotoFolder
 
             if (written.Count == 0)
             {
-                throw new MediaException($"none of the {photos.Count} images in {inputFolder} could be read");
+                throw new MediaException($"none of the {photos.Count} images in {inputFolder} could be read ({string.Join("; ", reasons)})");
             }
 
             target.Publish();
@@ -83,6 +89,6 @@ internal static class PhotoFolder
             throw;
         }
 
-        return new PhotoFolderResult(target.FinalPath, written, skipped);
+        return new PhotoFolderResult(target.FinalPath, written, skipped) { SkipReasons = reasons };
     }
 }

@@ -131,6 +131,11 @@ internal static class StylizeCommand
             string skipped = photos.Skipped.Count == 0 ? string.Empty : $" (skipped {photos.Skipped.Count} not readable as images: {string.Join(", ", photos.Skipped)})";
             string size = request.Size is { } s ? $"{s.Width}x{s.Height}" : "each photo's size";
             stdout.WriteLine($"wrote {result.Output}: {photos.Written.Count} photos, each at its own size under its own name{skipped}");
+            foreach (var reason in photos.SkipReasons)
+            {
+                stdout.WriteLine($"skipped {reason}");
+            }
+
             stdout.WriteLine($"{stats.FramesOut} photos in {stats.Elapsed.TotalSeconds:0.00} s: {stats.Fps:0.0} per second (model {manifest.Name} on {stylizer.DeviceName}, inference at {size})");
             return stats;
         }

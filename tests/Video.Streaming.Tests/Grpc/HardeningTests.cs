@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Http.Headers;
 using Grpc.Core;
 using Video.Streaming.Protos.V1;
 
@@ -49,5 +51,140 @@ public sealed class HardeningTests
         Assert.Equal(StreamResponse.KindOneofCase.Frame, (await GrpcTestServer.NextAsync(next)).KindCase);
         await next.CompleteAsync().WaitAsync(T);
         await GrpcTestServer.ReadAllAsync(next);
+    }
+
+    [Fact]
+    public async Task StylizeImage_WrongKeyWithLargeBody_UnauthenticatedWithoutReadingTheBody()
+    {
+        await using var server = await GrpcTestServer.StartAsync(o => o.ApiKeys = ["right-key"], apiKey: "right-key");
+        using var http = new HttpClient(new SocketsHttpHandler()) { Timeout = T };
+
+        // A 24 MiB StylizeImage request (a 4K RGB24 frame's worth) with the wrong key. HTTP/2 flow control lets the
+        // client send only what the server's windows allow (about 1 MiB) unless the server reads the body.
+        var body = new CountingGrpcBody(24 << 20);
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.Address.TrimEnd('/') + "/video.stylize.v1.VideoStylizer/StylizeImage")
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = body,
+        };
+        request.Headers.TryAddWithoutValidation("authorization", "Bearer wrong-key");
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).WaitAsync(T);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("16", Assert.Single(response.Headers.GetValues("grpc-status")));
+        Assert.Contains("not valid", Uri.UnescapeDataString(Assert.Single(response.Headers.GetValues("grpc-message"))), StringComparison.Ordinal);
+        Assert.True(body.Sent < 8 << 20, $"the client sent {body.Sent} of {24 << 20} bytes: the server read the body of an unauthenticated call");
+        Assert.Equal(1, server.Metrics.AuthFailures);
+    }
+
+    [Fact]
+    public async Task Calls_RepeatedWrongKeys_RateLimitedPerAddress()
+    {
+        await using var server = await GrpcTestServer.StartAsync(o =>
+        {
+            o.ApiKeys = ["right-key"];
+            o.AuthFailureLimit = 3;
+            o.AuthFailureWindow = TimeSpan.FromMinutes(5);
+        }, apiKey: "right-key");
+        Assert.NotEmpty((await server.Client.ListModelsAsync().WaitAsync(T)).Models);
+
+        using var guesser = server.NewClient("guess");
+        for (int i = 0; i < 3; i++)
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(() => guesser.ListModelsAsync().WaitAsync(T));
+            Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
+        }
+
+        // The fourth attempt, and then any call from the address (a right key too), is refused until the window ends.
+        foreach (var client in new[] { guesser, server.Client })
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(() => client.ListModelsAsync().WaitAsync(T));
+            Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+            Assert.Contains("too many failed API key attempts from 127.0.0.1 (3 in 300 s)", e.Status.Detail, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(5, server.Metrics.AuthFailures);
+    }
+
+    [Fact]
+    public void ApiKeyMatch_DifferentLengthsAndNearMisses_OnlyExactKeysMatch()
+    {
+        byte[][] keys = [.. new[] { "secret-1", "a-much-longer-second-key" }.Select(k => System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(k)))];
+        Assert.True(Streaming.Grpc.Internal.ApiKeyGate.Matches("secret-1", keys));
+        Assert.True(Streaming.Grpc.Internal.ApiKeyGate.Matches("a-much-longer-second-key", keys));
+        foreach (var wrong in new[] { "secret-2", "secret-", "secret-11", string.Empty, "a-much-longer-second-kex" })
+        {
+            Assert.False(Streaming.Grpc.Internal.ApiKeyGate.Matches(wrong, keys), wrong);
+        }
+    }
+
+    /// <summary>A gRPC-framed request body of <c>length</c> zero bytes, produced as the transport pulls it, counting what was sent.</summary>
+    private sealed class CountingGrpcBody : HttpContent
+    {
+        private readonly int _length;
+        private long _sent;
+
+        public CountingGrpcBody(int length)
+        {
+            _length = length;
+            Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+        }
+
+        public long Sent => Interlocked.Read(ref _sent);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            int length = _length;
+            byte[] prefix = [0, (byte)(length >> 24), (byte)(length >> 16), (byte)(length >> 8), (byte)length];
+            byte[] chunk = new byte[64 * 1024];
+            try
+            {
+                await stream.WriteAsync(prefix);
+                for (int left = length; left > 0; left -= chunk.Length)
+                {
+                    int n = Math.Min(left, chunk.Length);
+                    await stream.WriteAsync(chunk.AsMemory(0, n));
+                    Interlocked.Add(ref _sent, n);
+                }
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or HttpRequestException)
+            {
+                // The server answered and reset the stream without reading the rest.
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
+    [Fact]
+    public async Task StylizeImage_PngDeclaring20000x20000_ResourceExhaustedBeforeDecoding()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        byte[] png = Video.Tests.Shared.HugePng.Create(20000, 20000);
+        Assert.True(png.Length < 1_500_000, $"the fixture is {png.Length} bytes");
+        long peakBefore = PeakResidentBytes();
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => server.Client.StylizeImageAsync(
+            new Image { Encoding = Protos.V1.Encoding.Png, Data = Google.Protobuf.ByteString.CopyFrom(png) }, new SessionConfig { Model = "identity" }).WaitAsync(T));
+
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+        Assert.Equal("image: 20000x20000 exceeds the server's frame limit of 3840x2160", e.Status.Detail);
+
+        // Decoding it would have expanded it to 1.2 GB of BGR pixels; the header check refuses it first.
+        long grew = PeakResidentBytes() - peakBefore;
+        Assert.True(grew < 400L << 20, $"the process's peak resident memory grew by {grew >> 20} MiB: the image was decoded");
+    }
+
+    /// <summary>The process's peak resident set (VmHWM), in bytes.</summary>
+    private static long PeakResidentBytes()
+    {
+        string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
     }
 }

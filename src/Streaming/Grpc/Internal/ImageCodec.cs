@@ -127,6 +127,18 @@ internal static class ImageCodec
                     throw Invalid($"{what}: the {dataLength} bytes are not a {Name(encoding)} file (wrong signature)");
                 }
 
+                // The declared size is checked before decoding: a small file can declare 20000x20000 and cost the
+                // decoder gigabytes before the size is known otherwise.
+                if (ImageHeader.ReadSize(span) is var (dw, dh) && (dw > maxWidth || dh > maxHeight))
+                {
+                    throw new StreamingException(StreamingError.LimitExceeded, $"{what}: {dw}x{dh} exceeds the server's frame limit of {maxWidth}x{maxHeight}");
+                }
+
+                if (ImageHeader.Truncation(span) is { } truncated)
+                {
+                    throw Invalid($"{what}: corrupt {Name(encoding)} ({dataLength} bytes): {truncated}, it cannot be decoded whole");
+                }
+
                 var mat = Cv2.ImDecode(span, ImreadModes.Color);
                 if (mat.Empty())
                 {
