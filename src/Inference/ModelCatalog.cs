@@ -1,3 +1,5 @@
+using Video.Capture;
+
 namespace Video.Inference;
 
 /// <summary>The models installed in a directory: one JSON manifest beside each ONNX file.</summary>
@@ -116,6 +118,6 @@ public sealed class ModelCatalog
         }
 
         string known = Models.Count == 0 ? "none installed" : "installed: " + string.Join(", ", Models.Select(m => m.Name));
-        throw new ModelException($"unknown model '{nameOrManifest}' ({known})");
+        throw new ModelException($"unknown model {UserText.Quote(nameOrManifest)} ({known})");
     }
 }

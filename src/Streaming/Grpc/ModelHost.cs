@@ -102,7 +102,7 @@ internal sealed class ModelHost : IHostedService, IDisposable
             return model;
         }
 
-        throw new StreamingException(StreamingError.NotFound, $"unknown model '{key}' (installed: {string.Join(", ", _models.Keys.Order(StringComparer.Ordinal))})");
+        throw new StreamingException(StreamingError.NotFound, $"unknown model {UserText.Quote(key)} (installed: {string.Join(", ", _models.Keys.Order(StringComparer.Ordinal))})");
     }
 
     /// <summary>

@@ -63,6 +63,6 @@ internal sealed class StyleRegistry
             }
         }
 
-        throw new StreamingException(StreamingError.NotFound, $"unknown style '{id}': register the style image with RegisterStyle first (styles are kept in a cache of {_capacity} and may have been evicted)");
+        throw new StreamingException(StreamingError.NotFound, $"unknown style {Video.Capture.UserText.Quote(id)}: register the style image with RegisterStyle first (styles are kept in a cache of {_capacity} and may have been evicted)");
     }
 }

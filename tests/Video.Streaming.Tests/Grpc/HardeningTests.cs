@@ -181,6 +181,22 @@ public sealed class HardeningTests
         Assert.True(grew < 400L << 20, $"the process's peak resident memory grew by {grew >> 20} MiB: the image was decoded");
     }
 
+    [Fact]
+    public async Task StylizeImage_OverLongModelAndStyleNames_MessageQuotesThemCut()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        string name = new('m', 10_000);
+        var e = await Assert.ThrowsAsync<RpcException>(() => server.Client.StylizeImageAsync(GrpcTestServer.Pattern(8, 8, 0), new SessionConfig { Model = name }).WaitAsync(T));
+        Assert.Equal(StatusCode.NotFound, e.StatusCode);
+        Assert.StartsWith($"unknown model '{new string('m', 64)}'… (10000 characters) (installed: ", e.Status.Detail, StringComparison.Ordinal);
+        Assert.True(e.Status.Detail.Length < 300, $"{e.Status.Detail.Length} characters");
+
+        var style = await Assert.ThrowsAsync<RpcException>(() => server.Client.StylizeImageAsync(GrpcTestServer.Pattern(8, 8, 0), new SessionConfig { Model = "px", StyleId = "s\n" + new string('s', 5000) }).WaitAsync(T));
+        Assert.Equal(StatusCode.NotFound, style.StatusCode);
+        Assert.StartsWith("unknown style 's?sss", style.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("… (5002 characters)", style.Status.Detail, StringComparison.Ordinal);
+    }
+
     /// <summary>The process's peak resident set (VmHWM), in bytes.</summary>
     private static long PeakResidentBytes()
     {
