@@ -26,7 +26,7 @@ public static class ExecutionProviders
 
     /// <summary>
     /// The session options every stylizer session uses (all graph optimisations, sequential execution,
-    /// <paramref name="intraOpThreads"/> threads, 0 = ONNX Runtime's default, subnormals flushed to zero, fatal-only logging); the
+    /// <paramref name="intraOpThreads"/> threads, 0 = ONNX Runtime's default, no spin-waiting, subnormals flushed to zero, fatal-only logging); the
     /// execution provider is added by <see cref="Configure"/>. The caller disposes them.
     /// </summary>
     public static SessionOptions CreateSessionOptions(int intraOpThreads = 0)
@@ -43,6 +43,10 @@ public static class ExecutionProviders
         // Subnormal floats are ~100x slower on x86 and appear in the near-zero activations of our generators; they
         // change no pixel of an 8-bit result (docs/realtime.md).
         options.AddSessionConfigEntry("session.set_denormal_as_zero", "1");
+        // ONNX Runtime's intra-op threads spin while they wait for work by default. On two cores that spinning takes the
+        // CPU ffmpeg's decoder and encoder need between model calls: without it the pipeline ran 1.2-2x faster side by
+        // side (docs/realtime.md). VIDEO_ORT_SPIN=1 turns it back on.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", Environment.GetEnvironmentVariable("VIDEO_ORT_SPIN") == "1" ? "1" : "0");
         return options;
     }
 
