@@ -18,6 +18,13 @@ public sealed record StylizerOptions
 
     /// <summary>TensorRT and CUDA provider settings (used only where those providers load).</summary>
     public GpuOptions? Gpu { get; init; }
+
+    /// <summary>
+    /// True gives ONNX Runtime's intermediate tensors back after every run (no CPU memory arena). The arena keeps
+    /// the largest run's working memory for good (about 1.8 GB per model after one 4K frame), which a long-running
+    /// server taking any size must not do; a file job runs one size and keeps the arena for speed.
+    /// </summary>
+    public bool ReleaseRunMemory { get; init; }
 }
 
 /// <summary>
@@ -66,6 +73,7 @@ public sealed class Stylizer : IDisposable
         }
 
         var so = ExecutionProviders.CreateSessionOptions(options.IntraOpThreads);
+        so.EnableCpuMemArena = !options.ReleaseRunMemory;
         InferenceSession session;
         InferenceSession? styleEncoder = null;
         string device;
@@ -351,7 +359,26 @@ public sealed class StylizerPlan : IDisposable
         _encoder = encoder;
         _decoder = decoder;
         _extras = extras;
-        _slots = Enumerable.Range(0, slots).Select(_ => newSlot()).ToArray();
+        // A slot that cannot be allocated (the frame budget is spent) must not strand the ones made before it.
+        _slots = new TensorSlot[slots];
+        for (int i = 0; i < slots; i++)
+        {
+            try
+            {
+                _slots[i] = newSlot();
+            }
+            catch
+            {
+                for (int j = 0; j < i; j++)
+                {
+                    _slots[j].Dispose();
+                }
+
+                extras.Dispose();
+                throw;
+            }
+        }
+
         _free = System.Threading.Channels.Channel.CreateBounded<TensorSlot>(slots);
         foreach (var s in _slots)
         {

@@ -23,6 +23,9 @@ internal static partial class Log
     [LoggerMessage(6, LogLevel.Warning, "Model {Model} runs frame by frame although batching is on: {Reason}")]
     public static partial void BatchingOff(ILogger logger, string model, string reason);
 
+    [LoggerMessage(7, LogLevel.Debug, "Cached plan {Model} {Width}x{Height} disposed to make room ({Left} left)")]
+    public static partial void PlanEvicted(ILogger logger, string model, int width, int height, int left);
+
     [LoggerMessage(10, LogLevel.Information, "Stream {StreamId} from {Peer} started: model {Model}, policy {Policy}, queue {Capacity}")]
     public static partial void StreamStarted(ILogger logger, long streamId, string peer, string model, string policy, int capacity);
 

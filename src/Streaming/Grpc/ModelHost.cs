@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
@@ -48,7 +47,12 @@ internal sealed class ModelHost : IHostedService, IDisposable
     private readonly HealthServiceImpl _health;
     private readonly ILogger<ModelHost> _logger;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly ConcurrentDictionary<(string Model, int W, int H, int TW, int TH), Lazy<StylizerPlan>> _plans = new();
+    private readonly Lock _plansGate = new();
+    private readonly Dictionary<(string Model, int W, int H, int TW, int TH), LinkedListNode<CachedPlan>> _plans = new();
+
+    // Most recently used first; only plans no call is using are evicted, from the end.
+    private readonly LinkedList<CachedPlan> _recent = new();
+    private long _plansEvicted;
     private Dictionary<string, LoadedModel> _models = new(StringComparer.OrdinalIgnoreCase);
     private volatile bool _isReady;
     private string? _failure;
@@ -105,29 +109,142 @@ internal sealed class ModelHost : IHostedService, IDisposable
         throw new StreamingException(StreamingError.NotFound, $"unknown model {UserText.Quote(key)} (installed: {string.Join(", ", _models.Keys.Order(StringComparer.Ordinal))})");
     }
 
+    /// <summary>Plans for single images currently cached.</summary>
+    public int CachedPlans
+    {
+        get
+        {
+            lock (_plansGate)
+            {
+                return _plans.Count;
+            }
+        }
+    }
+
+    /// <summary>Cached plans disposed since start to make room (count limit or memory budget).</summary>
+    public long PlansEvicted => Interlocked.Read(ref _plansEvicted);
+
     /// <summary>
-    /// A shared plan for single images of one size. Plans are thread safe per slot; when the cache is full
-    /// the caller gets a fresh plan it must dispose (<paramref name="owned"/> = true).
+    /// A shared plan for single images of one size, held until the lease is disposed. Plans are thread safe per slot.
+    /// The cache keeps at most 16 plans and gives memory back under the frame budget: the least recently used plans no
+    /// call is using are disposed when the count is exceeded or an allocation would exceed the budget (<see cref="WithinBudget{T}"/>).
     /// </summary>
-    public StylizerPlan SharedPlan(LoadedModel model, int width, int height, int tensorWidth, int tensorHeight, out bool owned)
+    public PlanLease RentPlan(LoadedModel model, int width, int height, int tensorWidth, int tensorHeight)
     {
         var key = (model.Name, width, height, tensorWidth, tensorHeight);
-        if (_plans.TryGetValue(key, out var existing) || _plans.Count < MaxCachedPlans)
+        lock (_plansGate)
         {
-            owned = false;
-            var lazy = existing ?? _plans.GetOrAdd(key, _ => new Lazy<StylizerPlan>(() => model.Stylizer.CreatePlan(width, height, tensorWidth, tensorHeight, slots: 2, _allocator)));
-            return lazy.Value;
+            if (_plans.TryGetValue(key, out var node))
+            {
+                _recent.Remove(node);
+                _recent.AddFirst(node);
+                node.Value.Users++;
+                return new PlanLease(this, node.Value);
+            }
         }
 
-        owned = true;
-        return model.Stylizer.CreatePlan(width, height, tensorWidth, tensorHeight, slots: 1, _allocator);
+        // Created outside the lock: it allocates tensors and runs the model once.
+        var plan = WithinBudget(() => model.Stylizer.CreatePlan(width, height, tensorWidth, tensorHeight, slots: 2, _allocator));
+        CachedPlan entry;
+        StylizerPlan? duplicate = null;
+        var evicted = new List<StylizerPlan>();
+        lock (_plansGate)
+        {
+            if (_plans.TryGetValue(key, out var raced))
+            {
+                // Another call of the same size created one meanwhile: use that, drop ours.
+                duplicate = plan;
+                entry = raced.Value;
+                _recent.Remove(raced);
+                _recent.AddFirst(raced);
+            }
+            else
+            {
+                entry = new CachedPlan(key, plan);
+                _plans[key] = _recent.AddFirst(entry);
+                while (_plans.Count > MaxCachedPlans && EvictOneLocked() is { } old)
+                {
+                    evicted.Add(old);
+                }
+            }
+
+            entry.Users++;
+        }
+
+        duplicate?.Dispose();
+        evicted.ForEach(p => p.Dispose());
+        return new PlanLease(this, entry);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="allocate"/>; when it fails because the frame memory budget is spent, disposes the least
+    /// recently used idle cached plan and tries again, until it succeeds or no idle plan is left (then the
+    /// <see cref="FrameBudgetException"/> stands: RESOURCE_EXHAUSTED for the call).
+    /// </summary>
+    public T WithinBudget<T>(Func<T> allocate)
+    {
+        while (true)
+        {
+            try
+            {
+                return allocate();
+            }
+            catch (FrameBudgetException)
+            {
+                StylizerPlan? evicted;
+                lock (_plansGate)
+                {
+                    evicted = EvictOneLocked();
+                }
+
+                if (evicted is null)
+                {
+                    throw;
+                }
+
+                evicted.Dispose();
+                (_allocator as PooledFrameAllocator)?.Trim();
+            }
+        }
+    }
+
+    /// <summary>Removes the least recently used plan no call is using; the caller disposes it outside the lock.</summary>
+    private StylizerPlan? EvictOneLocked()
+    {
+        for (var node = _recent.Last; node is not null; node = node.Previous)
+        {
+            if (node.Value.Users == 0)
+            {
+                _recent.Remove(node);
+                _plans.Remove(node.Value.Key);
+                Interlocked.Increment(ref _plansEvicted);
+                Log.PlanEvicted(_logger, node.Value.Key.Model, node.Value.Key.W, node.Value.Key.H, _plans.Count);
+                return node.Value.Plan;
+            }
+        }
+
+        return null;
+    }
+
+    internal void ReleasePlan(CachedPlan entry)
+    {
+        lock (_plansGate)
+        {
+            entry.Users--;
+        }
     }
 
     public void Dispose()
     {
-        foreach (var plan in _plans.Values.Where(p => p.IsValueCreated))
+        lock (_plansGate)
         {
-            plan.Value.Dispose();
+            foreach (var entry in _recent)
+            {
+                entry.Plan.Dispose();
+            }
+
+            _recent.Clear();
+            _plans.Clear();
         }
 
         foreach (var model in _models.Values)
@@ -157,6 +274,7 @@ internal sealed class ModelHost : IHostedService, IDisposable
                     {
                         Device = _options.Device,
                         IntraOpThreads = _options.IntraOpThreads,
+                        ReleaseRunMemory = true,
                         Warn = w => Log.DeviceWarning(_logger, w),
                     };
                     var stylizer = Stylizer.Load(manifest, stylizerOptions);
@@ -213,5 +331,36 @@ internal sealed class ModelHost : IHostedService, IDisposable
     {
         _health.SetStatus(string.Empty, status);
         _health.SetStatus(ServiceName, status);
+    }
+}
+
+/// <summary>A cached single-image plan and how many calls are using it (guarded by the host's lock).</summary>
+internal sealed class CachedPlan((string Model, int W, int H, int TW, int TH) key, StylizerPlan plan)
+{
+    public (string Model, int W, int H, int TW, int TH) Key { get; } = key;
+
+    public StylizerPlan Plan { get; } = plan;
+
+    public int Users { get; set; }
+}
+
+/// <summary>A call's hold on a cached plan: while held the plan is not evicted; dispose once the call is done with it.</summary>
+internal sealed class PlanLease : IDisposable
+{
+    private ModelHost? _host;
+    private readonly CachedPlan _entry;
+
+    internal PlanLease(ModelHost host, CachedPlan entry)
+    {
+        _host = host;
+        _entry = entry;
+    }
+
+    public StylizerPlan Plan => _entry.Plan;
+
+    public void Dispose()
+    {
+        _host?.ReleasePlan(_entry);
+        _host = null;
     }
 }

@@ -104,7 +104,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         using var lease = _limiter.Acquire(Client(context));
         var model = string.IsNullOrEmpty(request.Model) ? adain[0] : _models.Get(request.Model);
         using var image = ImageCodec.Parse(request.Image, "style image", _options.MaxFrameWidth, _options.MaxFrameHeight);
-        using var frame = _allocator.AllocateFrame(image.Width, image.Height);
+        using var frame = _models.WithinBudget(() => _allocator.AllocateFrame(image.Width, image.Height));
         ImageCodec.CopyTo(image, frame);
 
         // The id is a content hash: the same image for the same model is computed once and shared.
@@ -123,13 +123,13 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         var settings = _resolver.Resolve(request.Config, null);
         long arrived = Stopwatch.GetTimestamp();
         using var image = ImageCodec.Parse(request.Image, "image", _options.MaxFrameWidth, _options.MaxFrameHeight);
-        using var frame = _allocator.AllocateFrame(image.Width, image.Height);
+
+        // Memory for a valid request first comes from cached plans nobody uses (least recently used first).
+        using var frame = _models.WithinBudget(() => _allocator.AllocateFrame(image.Width, image.Height));
         ImageCodec.CopyTo(image, frame);
         var (tw, th) = settings.Model.Stylizer.InferenceSize(frame.Width, frame.Height, settings.InferenceSize);
-        bool owned = true;
-        var plan = settings.Style is null
-            ? _models.SharedPlan(settings.Model, frame.Width, frame.Height, tw, th, out owned)
-            : settings.Model.Stylizer.CreatePlan(frame.Width, frame.Height, tw, th, slots: 1, _allocator);
+        using var cached = settings.Style is null ? _models.RentPlan(settings.Model, frame.Width, frame.Height, tw, th) : null;
+        var plan = cached?.Plan ?? _models.WithinBudget(() => settings.Model.Stylizer.CreatePlan(frame.Width, frame.Height, tw, th, slots: 1, _allocator));
         long started = Stopwatch.GetTimestamp();
         try
         {
@@ -144,7 +144,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         }
         finally
         {
-            if (owned)
+            if (cached is null)
             {
                 plan.Dispose();
             }

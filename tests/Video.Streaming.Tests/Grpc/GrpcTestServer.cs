@@ -44,6 +44,9 @@ internal sealed class GrpcTestServer : IAsyncDisposable
 
     public StreamingMetrics Metrics => Server.Services.GetRequiredService<StreamingMetrics>();
 
+    /// <summary>The server's frame allocator (its budget is <c>frameBudgetBytes</c>).</summary>
+    public TestFrameAllocator Allocator => _allocator;
+
     public string Address => Server.Address;
 
     /// <summary>The errors the server logged so far.</summary>
@@ -55,7 +58,7 @@ internal sealed class GrpcTestServer : IAsyncDisposable
     /// <summary>Fails when the server logged an error no expectation matches; disposing the server checks it too.</summary>
     public void AssertNoUnexpectedErrors() => _errors.AssertNoUnexpectedErrors();
 
-    public static async Task<GrpcTestServer> StartAsync(Action<StreamingOptions>? configure = null, bool withModels = true, string? apiKey = null, Action<TempDir>? extraModels = null, StreamGate? gate = null, Func<ErrorLogEntry, bool>? expectedErrors = null)
+    public static async Task<GrpcTestServer> StartAsync(Action<StreamingOptions>? configure = null, bool withModels = true, string? apiKey = null, Action<TempDir>? extraModels = null, StreamGate? gate = null, Func<ErrorLogEntry, bool>? expectedErrors = null, long frameBudgetBytes = 1L << 30)
     {
         var dir = new TempDir();
         if (withModels)
@@ -64,7 +67,7 @@ internal sealed class GrpcTestServer : IAsyncDisposable
         }
 
         extraModels?.Invoke(dir);
-        var allocator = new TestFrameAllocator();
+        var allocator = new TestFrameAllocator(frameBudgetBytes);
         var errors = new ErrorLogRecorder();
         if (expectedErrors is not null)
         {

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Video.Streaming.Grpc;
 using Video.Streaming.Protos.V1;
 
 namespace Video.Streaming.Tests.Grpc;
@@ -195,6 +197,30 @@ public sealed class HardeningTests
         Assert.Equal(StatusCode.NotFound, style.StatusCode);
         Assert.StartsWith("unknown style 's?sss", style.Status.Detail, StringComparison.Ordinal);
         Assert.Contains("… (5002 characters)", style.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StylizeImage_MixedSizesOverTheBudget_OldPlansEvictedAndEveryCallServed()
+    {
+        // 40 MiB: a 2-slot identity plan at 640x480 holds about 15 MiB of tensors, so the cache cannot keep them all.
+        const long budget = 40L << 20;
+        await using var server = await GrpcTestServer.StartAsync(frameBudgetBytes: budget);
+        var host = server.Server.Services.GetRequiredService<ModelHost>();
+        (int W, int H)[] sizes = [(256, 192), (640, 480), (512, 384), (320, 240), (640, 360), (480, 480), (256, 192), (600, 400)];
+        long peak = 0;
+        foreach (var (w, h) in sizes)
+        {
+            foreach (var model in new[] { "identity", "white" })
+            {
+                var r = await server.Client.StylizeImageAsync(GrpcTestServer.Pattern(w, h, 3), new SessionConfig { Model = model }).WaitAsync(T);
+                Assert.Equal(((uint)w, (uint)h), (r.Image.Width, r.Image.Height));
+                peak = Math.Max(peak, server.Allocator.BytesRented + server.Allocator.BytesKept);
+            }
+        }
+
+        Assert.True(peak <= budget, $"{peak} bytes held against a budget of {budget}");
+        Assert.True(host.PlansEvicted > 0, "no cached plan was given back");
+        Assert.True(host.CachedPlans < sizes.Length * 2, $"{host.CachedPlans} plans cached");
     }
 
     /// <summary>The process's peak resident set (VmHWM), in bytes.</summary>

@@ -33,6 +33,9 @@ internal sealed class SessionConfigResolver
         _options = options.Value;
     }
 
+    /// <summary>The server's models, whose cached plans give memory back under the frame budget.</summary>
+    public ModelHost Models => _models;
+
     /// <summary>Validates <paramref name="config"/>; <paramref name="previous"/> is the stream's settings so far (null for the first).</summary>
     public SessionSettings Resolve(SessionConfig? config, SessionSettings? previous)
     {

@@ -378,7 +378,8 @@ internal sealed class StreamSession
                 _plans.Remove(evict.Key);
             }
 
-            entry = new PlanEntry(model.Stylizer.CreatePlan(width, height, tw, th, slots: 1, _allocator));
+            // Under the frame budget, idle cached plans of unary calls give their memory back first.
+            entry = new PlanEntry(_resolver.Models.WithinBudget(() => model.Stylizer.CreatePlan(width, height, tw, th, slots: 1, _allocator)));
             _plans[key] = entry;
         }
 
