@@ -14,6 +14,7 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "TCP port (0 = any free port)", DefaultValueFactory = _ => 50051 };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate: serve TLS (HTTP/2 via ALPN) instead of cleartext h2c" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert" };
+        var tlsClientCa = new Option<string?>("--tls-client-ca") { Description = "PEM certificate authorities: require client certificates issued by them (mutual TLS); needs --tls-cert" };
         var config = new Option<string?>("--config") { Description = "JSON file with 'Kestrel' (endpoints, certificates) and 'Streaming' (limits) sections" };
         var apiKeys = new Option<string[]>("--api-key") { Description = "Accepted API key (repeatable); clients send 'authorization: Bearer KEY'. Default: $VIDEO_API_KEYS (comma-separated), else $VIDEO_API_KEY, else none", AllowMultipleArgumentsPerToken = false };
         var apiKeyFile = new Option<string?>("--api-key-file") { Description = "File of accepted API keys, one per line (# comments); keeps keys out of the process list" };
@@ -32,7 +33,7 @@ internal static class ServeCommand
         var models = CommonOptions.ModelsDirectory();
         var command = new Command("serve", "Run the gRPC stylization server (video.stylize.v1): streams, images, health, reflection, /metrics")
         {
-            address, port, metricsPort, tlsCert, tlsKey, config, models, device, apiKeys, apiKeyFile, maxStreams, maxPerClient, maxFrame, maxMessage, idle, writeTimeout, batchMax, batchDelay, frameMemory, quiet,
+            address, port, metricsPort, tlsCert, tlsKey, tlsClientCa, config, models, device, apiKeys, apiKeyFile, maxStreams, maxPerClient, maxFrame, maxMessage, idle, writeTimeout, batchMax, batchDelay, frameMemory, quiet,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -68,6 +69,7 @@ internal static class ServeCommand
                 Port = parse.GetValue(port),
                 TlsCertificate = cert,
                 TlsKey = key,
+                TlsClientCa = parse.GetValue(tlsClientCa),
                 ConfigFile = parse.GetValue(config),
                 MetricsPort = parse.GetValue(metricsPort),
                 LogLevel = parse.GetValue(quiet) ? Microsoft.Extensions.Logging.LogLevel.Warning : Microsoft.Extensions.Logging.LogLevel.Information,

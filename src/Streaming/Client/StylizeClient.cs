@@ -16,6 +16,12 @@ internal sealed record StylizeClientOptions
 
     /// <summary>Largest response message accepted (a stylized frame).</summary>
     public int MaxReceiveMessageBytes { get; init; } = 64 * 1024 * 1024;
+
+    /// <summary>Certificate (with its private key) presented to a server that asks for one (mutual TLS); null presents none.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>Authorities the server's certificate must chain to, in place of the system's roots; null trusts the system's.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2Collection? ServerAuthorities { get; init; }
 }
 
 /// <summary>
@@ -35,12 +41,48 @@ internal sealed class StylizeClient : IDisposable
         {
             MaxReceiveMessageSize = options.MaxReceiveMessageBytes,
             MaxSendMessageSize = null,
+            HttpHandler = TlsHandler(options),
         });
         Raw = new VideoStylizer.VideoStylizerClient(Channel);
         if (options.ApiKey is { Length: > 0 } key)
         {
             _headers.Add("authorization", $"Bearer {key}");
         }
+    }
+
+    /// <summary>A handler with the client certificate and server authorities of <paramref name="options"/>; null (the default handler) when there are neither.</summary>
+    private static SocketsHttpHandler? TlsHandler(StylizeClientOptions options)
+    {
+        if (options.ClientCertificate is null && options.ServerAuthorities is null)
+        {
+            return null;
+        }
+
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        if (options.ClientCertificate is { } certificate)
+        {
+            handler.SslOptions.ClientCertificates = [certificate];
+        }
+
+        if (options.ServerAuthorities is { } authorities)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, server, _, errors) =>
+            {
+                if (server is null || (errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+                {
+                    return false;
+                }
+
+                using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+                chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                return chain.Build(server as System.Security.Cryptography.X509Certificates.X509Certificate2
+                    ?? System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(server.GetRawCertData()));
+            };
+        }
+
+        return handler;
     }
 
     /// <summary>The server address as a URL (<c>http://host:port</c> or <c>https://…</c>).</summary>

@@ -25,6 +25,13 @@ internal sealed record ServerEndpoint
     public string? TlsKey { get; init; }
 
     /// <summary>
+    /// PEM file of the certificate authorities whose client certificates are accepted (mutual TLS); null = no client
+    /// certificate asked for. Needs <see cref="TlsCertificate"/>. A client without a certificate chaining to one of
+    /// them fails the TLS handshake, before any request is read.
+    /// </summary>
+    public string? TlsClientCa { get; init; }
+
+    /// <summary>
     /// Cleartext only: a separate HTTP/1.1 port for <c>/metrics</c>, the browser page and its gRPC-Web calls, because
     /// an h2c port cannot also speak HTTP/1.1 (Prometheus scrapes and browsers talk cleartext HTTP/1.1). Null = <see cref="Port"/> + 1 (any free port when Port is 0);
     /// -1 = none. With TLS, <c>/metrics</c> shares the gRPC port through ALPN.
@@ -105,6 +112,11 @@ internal sealed class StreamingServer : IAsyncDisposable
 
         bool kestrelFromConfig = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
         var certificate = endpoint.TlsCertificate is { } certFile && !kestrelFromConfig ? LoadCertificate(certFile, endpoint.TlsKey) : null;
+        var clientCas = endpoint.TlsClientCa is { } caFile && certificate is not null ? LoadAuthorities(caFile) : null;
+        if (endpoint.TlsClientCa is not null && endpoint.TlsCertificate is null)
+        {
+            throw new Capture.VideoException("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked over TLS");
+        }
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -121,7 +133,19 @@ internal sealed class StreamingServer : IAsyncDisposable
                 {
                     // With TLS, ALPN lets HTTP/1.1 (for /metrics) and HTTP/2 (for gRPC) share the port.
                     o.Protocols = HttpProtocols.Http1AndHttp2;
-                    o.UseHttps(certificate);
+                    if (clientCas is null)
+                    {
+                        o.UseHttps(certificate);
+                    }
+                    else
+                    {
+                        o.UseHttps(h =>
+                        {
+                            h.ServerCertificate = certificate;
+                            h.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate;
+                            h.ClientCertificateValidation = (client, _, _) => IsIssuedBy(client, clientCas);
+                        });
+                    }
                 }
                 else
                 {
@@ -218,6 +242,38 @@ internal sealed class StreamingServer : IAsyncDisposable
         {
             throw new Capture.VideoException($"--tls-key {keyFile} holds no PEM private key ({e.Message.ReplaceLineEndings(" ").TrimEnd('.')})");
         }
+    }
+
+    /// <summary>The certificates in a PEM bundle of client certificate authorities, with a one-line error when there are none.</summary>
+    internal static System.Security.Cryptography.X509Certificates.X509Certificate2Collection LoadAuthorities(string file)
+    {
+        var authorities = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        try
+        {
+            authorities.ImportFromPemFile(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new Capture.VideoException($"--tls-client-ca {file}: {e.Message.ReplaceLineEndings(" ").TrimEnd('.')}");
+        }
+
+        return authorities.Count > 0 ? authorities : throw new Capture.VideoException($"--tls-client-ca {file} holds no PEM certificate");
+    }
+
+    /// <summary>True when <paramref name="client"/> chains to one of <paramref name="authorities"/> (and to nothing else: the system roots are not trusted here).</summary>
+    internal static bool IsIssuedBy(System.Security.Cryptography.X509Certificates.X509Certificate2? client, System.Security.Cryptography.X509Certificates.X509Certificate2Collection authorities)
+    {
+        if (client is null)
+        {
+            return false;
+        }
+
+        using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+        chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+        chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2"));
+        return chain.Build(client);
     }
 
     /// <summary>Starts listening; the models load in the background (health says when they are ready).</summary>
