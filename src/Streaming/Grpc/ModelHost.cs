@@ -266,7 +266,9 @@ internal sealed class ModelHost : IHostedService, IDisposable
             }
 
             var loaded = new Dictionary<string, LoadedModel>(StringComparer.OrdinalIgnoreCase);
-            foreach (var manifest in catalog.Models)
+            // Each model's int8 variant, when it has one, is served as well, under NAME:int8.
+            var int8 = catalog.Models.Where(m => m.Int8 is not null).Select(m => catalog.Find(m.Name + ModelCatalog.Int8Suffix));
+            foreach (var manifest in catalog.Models.Concat(int8))
             {
                 try
                 {
