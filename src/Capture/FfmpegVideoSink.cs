@@ -84,16 +84,8 @@ public sealed class FfmpegVideoSink : IFrameSink
             throw new ArgumentException($"frame is {frame.Width}x{frame.Height} {frame.Format}, encoder expects {_frameBytes} bytes of Rgb24", nameof(frame));
         }
 
-        try
-        {
-            await _ffmpeg.StandardInput.WriteAsync(frame.Memory, cancellationToken).ConfigureAwait(false);
-            _written++;
-        }
-        catch (IOException)
-        {
-            await _ffmpeg.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            throw new MediaException($"cannot write {_target.FinalPath}: {_ffmpeg.FirstErrorLine}");
-        }
+        await _ffmpeg.WriteFrameAsync(frame, _target.FinalPath, cancellationToken).ConfigureAwait(false);
+        _written++;
     }
 
     public async Task CompleteAsync(CancellationToken cancellationToken = default)

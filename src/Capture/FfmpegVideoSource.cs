@@ -58,19 +58,8 @@ public sealed class FfmpegVideoSource : IFrameSource
 
         while (!_ended)
         {
-            var frame = await pool.RentAsync(cancellationToken).ConfigureAwait(false);
-            int read;
-            try
-            {
-                read = await _ffmpeg.StandardOutput.ReadAtLeastAsync(frame.Memory, frame.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                frame.Dispose();
-                throw;
-            }
-
-            if (read == frame.Length)
+            var (frame, partial) = await RawFrameReader.ReadAsync(_ffmpeg.StandardOutput, pool, cancellationToken).ConfigureAwait(false);
+            if (frame is not null)
             {
                 frame.Index = _index;
                 frame.Timestamp = TimeSpan.FromSeconds(_index / Info.FrameRate.Value);
@@ -79,9 +68,8 @@ public sealed class FfmpegVideoSource : IFrameSource
                 continue;
             }
 
-            frame.Dispose();
             _ended = true;
-            await FinishAsync(read, cancellationToken).ConfigureAwait(false);
+            await FinishAsync(partial, cancellationToken).ConfigureAwait(false);
         }
     }
 

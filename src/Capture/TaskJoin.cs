@@ -28,4 +28,57 @@ public static class TaskJoin
         tasks.Where(t => t.IsFaulted)
             .SelectMany(t => t.Exception!.InnerExceptions)
             .FirstOrDefault(e => e is not (OperationCanceledException or ChannelClosedException) && isConsequence?.Invoke(e) != true);
+
+    /// <summary>
+    /// Runs one stage of a pipeline on the thread pool. When <paramref name="body"/> ends, <paramref name="output"/> is
+    /// completed; when it fails, <paramref name="output"/> is completed with the error, the other stages are cancelled
+    /// through <paramref name="cts"/>, and the error is rethrown (for <see cref="WhenAllAsync"/> to report).
+    /// </summary>
+    public static Task RunStage<T>(CancellationTokenSource cts, ChannelWriter<T>? output, Func<Task> body) => Task.Run(async () =>
+    {
+        try
+        {
+            await body().ConfigureAwait(false);
+            output?.TryComplete();
+        }
+        catch (Exception e)
+        {
+            output?.TryComplete(e);
+            await cts.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    });
+}
+
+/// <summary>Handing frames over through channels without losing one: a frame a channel does not take is disposed.</summary>
+public static class FrameChannel
+{
+    /// <summary>Writes <paramref name="frame"/> (at once when there is room), disposing it if the channel was completed or the write failed.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    public static async ValueTask WriteOrDisposeAsync(ChannelWriter<Frame> writer, Frame frame)
+    {
+        if (writer.TryWrite(frame))
+        {
+            return;
+        }
+
+        try
+        {
+            await writer.WriteAsync(frame).ConfigureAwait(false);
+        }
+        catch
+        {
+            frame.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Disposes every frame still in <paramref name="reader"/> (after a pipeline stopped).</summary>
+    public static void Drain(ChannelReader<Frame> reader)
+    {
+        while (reader.TryRead(out var frame))
+        {
+            frame.Dispose();
+        }
+    }
 }

@@ -293,36 +293,11 @@ public sealed class StylizePipeline
             stats.FrameDropped();
         });
 
-    private static Task Stage<T>(CancellationTokenSource cts, ChannelWriter<T>? output, Func<Task> body) => Task.Run(async () =>
-    {
-        try
-        {
-            await body().ConfigureAwait(false);
-            output?.TryComplete();
-        }
-        catch (Exception e)
-        {
-            output?.TryComplete(e);
-            await cts.CancelAsync().ConfigureAwait(false);
-            throw;
-        }
-    });
+    private static Task Stage<T>(CancellationTokenSource cts, ChannelWriter<T>? output, Func<Task> body) => TaskJoin.RunStage(cts, output, body);
 
-    private static Task Stage(CancellationTokenSource cts, ChannelWriter<Frame>? output, Func<Task> body) => Stage<Frame>(cts, output, body);
+    private static Task Stage(CancellationTokenSource cts, ChannelWriter<Frame>? output, Func<Task> body) => TaskJoin.RunStage(cts, output, body);
 
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask WriteOrDispose(ChannelWriter<Frame> writer, Frame frame)
-    {
-        try
-        {
-            await writer.WriteAsync(frame).ConfigureAwait(false);
-        }
-        catch
-        {
-            frame.Dispose();
-            throw;
-        }
-    }
+    private static ValueTask WriteOrDispose(ChannelWriter<Frame> writer, Frame frame) => FrameChannel.WriteOrDisposeAsync(writer, frame);
 
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask WriteOrRelease(ChannelWriter<Work> writer, Work work, StylizerPlan plan)
@@ -344,13 +319,7 @@ public sealed class StylizePipeline
         work.Frame.Dispose();
     }
 
-    private static void Drain(ChannelReader<Frame> reader)
-    {
-        while (reader.TryRead(out var frame))
-        {
-            frame.Dispose();
-        }
-    }
+    private static void Drain(ChannelReader<Frame> reader) => FrameChannel.Drain(reader);
 
     private static void Drain(ChannelReader<Work> reader, StylizerPlan plan)
     {

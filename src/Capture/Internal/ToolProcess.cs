@@ -98,6 +98,23 @@ internal sealed class ToolProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>
+    /// Writes one frame's pixels to the tool's stdin. A tool that exited (a full disk, a lost network peer) is waited for,
+    /// and its first error line becomes a <see cref="MediaException"/> about <paramref name="what"/>.
+    /// </summary>
+    public async ValueTask WriteFrameAsync(Frame frame, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await StandardInput.WriteAsync(frame.Memory, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            await WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            throw new MediaException($"cannot write {what}: {FirstErrorLine}");
+        }
+    }
+
     /// <summary>Asks the tool to finish as on Ctrl+C (SIGINT): ffmpeg then flushes its encoders and writes the trailer.</summary>
     public void Interrupt()
     {

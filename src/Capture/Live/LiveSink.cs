@@ -99,17 +99,8 @@ public sealed class LiveSink : IFrameSink
             throw new ArgumentException($"frame is {frame.Width}x{frame.Height} {frame.Format}, the output expects {_frameBytes} bytes of Rgb24", nameof(frame));
         }
 
-        try
-        {
-            await _process.StandardInput.WriteAsync(frame.Memory, cancellationToken).ConfigureAwait(false);
-            await _process.StandardInput.FlushAsync(cancellationToken).ConfigureAwait(false);
-            Interlocked.Increment(ref _written);
-        }
-        catch (IOException)
-        {
-            await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            throw new MediaException($"cannot write {Output.DisplayName}: {_process.FirstErrorLine}");
-        }
+        await _process.WriteFrameAsync(frame, Output.DisplayName, cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _written);
     }
 
     /// <summary>Ends the output: closes the writer's input, waits for it, and publishes a recording.</summary>

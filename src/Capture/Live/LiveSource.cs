@@ -146,21 +146,9 @@ public sealed class LiveSource : IFrameSource
             long before = FramesRead;
             while (true)
             {
-                var frame = await pool.RentAsync(cancellationToken).ConfigureAwait(false);
-                int read;
-                try
+                var (frame, _) = await RawFrameReader.ReadAsync(_ffmpeg.StandardOutput, pool, cancellationToken).ConfigureAwait(false);
+                if (frame is null)
                 {
-                    read = await _ffmpeg.StandardOutput.ReadAtLeastAsync(frame.Memory, frame.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    frame.Dispose();
-                    throw;
-                }
-
-                if (read < frame.Length)
-                {
-                    frame.Dispose();
                     break;
                 }
 

@@ -168,9 +168,9 @@ internal sealed class LiveSession : IAsyncDisposable
         _clock.Start();
         Task[] tasks =
         [
-            Stage(cts, input.Writer, () => ReadAsync(source, pool, input.Writer, stop, ct)),
-            Stage(cts, output.Writer, () => StylizeAsync(input.Reader, output.Writer)),
-            Stage(cts, null, () => WriteAsync(output.Reader, sink, ct)),
+            TaskJoin.RunStage(cts, input.Writer, () => ReadAsync(source, pool, input.Writer, stop, ct)),
+            TaskJoin.RunStage(cts, output.Writer, () => StylizeAsync(input.Reader, output.Writer)),
+            TaskJoin.RunStage<Frame>(cts, null, () => WriteAsync(output.Reader, sink, ct)),
         ];
 
         try
@@ -181,8 +181,8 @@ internal sealed class LiveSession : IAsyncDisposable
         {
             Volatile.Write(ref _running, false);
             _clock.Stop();
-            Drain(input.Reader);
-            Drain(output.Reader);
+            FrameChannel.Drain(input.Reader);
+            FrameChannel.Drain(output.Reader);
             // A switch that arrived as the session ended is taken up here, so Settings tells what was asked for last.
             if (Interlocked.Exchange(ref _next, null) is { } pending)
             {
@@ -249,7 +249,7 @@ internal sealed class LiveSession : IAsyncDisposable
             await foreach (var frame in source.ReadAllAsync(pool, both.Token).ConfigureAwait(false))
             {
                 Interlocked.Increment(ref _framesIn);
-                await WriteOrDispose(input, frame).ConfigureAwait(false);
+                await FrameChannel.WriteOrDisposeAsync(input, frame).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested && !ct.IsCancellationRequested)
@@ -288,7 +288,7 @@ internal sealed class LiveSession : IAsyncDisposable
                     throw;
                 }
 
-                await WriteOrDispose(output, frame).ConfigureAwait(false);
+                await FrameChannel.WriteOrDisposeAsync(output, frame).ConfigureAwait(false);
             }
         }
     }
@@ -382,48 +382,6 @@ internal sealed class LiveSession : IAsyncDisposable
             dropped.Dispose();
             Interlocked.Increment(ref _dropped);
         });
-
-    private Task Stage(CancellationTokenSource cts, ChannelWriter<Frame>? output, Func<Task> body) => Task.Run(async () =>
-    {
-        try
-        {
-            await body().ConfigureAwait(false);
-            output?.TryComplete();
-        }
-        catch (Exception e)
-        {
-            output?.TryComplete(e);
-            await cts.CancelAsync().ConfigureAwait(false);
-            throw;
-        }
-    });
-
-    private static async ValueTask WriteOrDispose(ChannelWriter<Frame> writer, Frame frame)
-    {
-        // A drop-oldest queue always takes the frame at once; a waiting one may be full.
-        if (writer.TryWrite(frame))
-        {
-            return;
-        }
-
-        try
-        {
-            await writer.WriteAsync(frame).ConfigureAwait(false);
-        }
-        catch
-        {
-            frame.Dispose();
-            throw;
-        }
-    }
-
-    private static void Drain(ChannelReader<Frame> reader)
-    {
-        while (reader.TryRead(out var frame))
-        {
-            frame.Dispose();
-        }
-    }
 
     /// <summary>One set of settings made ready: the plan (shared per model), style statistics and temporal filter.</summary>
     private sealed record Active(LiveSettings Settings, StylizerPlan Plan, StyleStatistics? Style, TemporalFilter? Filter)
