@@ -35,7 +35,9 @@ internal static class Packaging
     public static void PackageCartoon(string runDir, string outDir, string contentDir, GeneratorUpsample upsample = GeneratorUpsample.Bilinear)
     {
         var state = RunState.TryLoad(runDir) ?? throw new TrainingDataException($"no state.json in {runDir}");
-        string domain = state.StyleFiles.Count > 0 ? Path.GetFileName(state.StyleFiles[0].TrimEnd('/')) : "cartoon images";
+        string domain = state.StyleFiles.Count == 0 ? "cartoon images"
+            : state.StyleFiles[0].TrimEnd('/') == CartoonImages.OpenClipartDir ? CartoonImages.OpenClipartPackage
+            : Path.GetFileName(state.StyleFiles[0].TrimEnd('/'));
         OrtModel? toon = null;
         try
         {

@@ -177,5 +177,13 @@ public sealed class CartoonLossesTests
         using var blurred = new Mat();
         Cv2.GaussianBlur(drawn, blurred, new OpenCvSharp.Size(7, 7), 0);
         Assert.True(CartoonEvalMethod.GradientEnergy(blurred) < CartoonEvalMethod.GradientEnergy(drawn) / 2);
+
+        // Off the outlines a flat drawing has no gradient at all; noise there is counted.
+        Assert.Equal(0, CartoonEvalMethod.RegionEnergy(drawn), 9);
+        using var noisy = drawn.Clone();
+        using var noise = new Mat(noisy.Size(), MatType.CV_8UC3);
+        Cv2.Randu(noise, Scalar.All(0), Scalar.All(12));
+        Cv2.Add(noisy, noise, noisy);
+        Assert.True(CartoonEvalMethod.RegionEnergy(noisy) > 1e-4);
     }
 }
