@@ -286,7 +286,8 @@ public sealed record ModelCost(double ConvFlops, double MatMulFlops, double Othe
 
                 case "Relu" or "LeakyRelu" or "Sigmoid" or "Tanh" or "Exp" or "Log" or "Sqrt" or "Abs" or "Neg" or "Reciprocal"
                     or "Identity" or "Clip" or "Floor" or "Ceil" or "Round" or "Softmax" or "Cast" or "Erf"
-                    or "InstanceNormalization" or "BatchNormalization" or "LayerNormalization":
+                    or "InstanceNormalization" or "BatchNormalization" or "LayerNormalization"
+                    or "QuantizeLinear" or "DequantizeLinear":
                     output = In(0);
                     break;
                 case "Add" or "Sub" or "Mul" or "Div" or "Mod" or "Pow" or "Max" or "Min" or "Sum" or "Mean" or "Where":

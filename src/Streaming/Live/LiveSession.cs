@@ -93,8 +93,11 @@ internal sealed class LiveSession : IAsyncDisposable
         _allocator = allocator ?? FrameAllocator.Default;
     }
 
-    /// <summary>The settings in effect (the last switch that completed).</summary>
-    public LiveSettings Settings => Volatile.Read(ref _active)?.Settings ?? throw new InvalidOperationException("the session has no settings yet");
+    /// <summary>
+    /// The settings last switched to (in effect from the next frame), so that a change made on top of them (a key, the
+    /// control endpoint) keeps a switch that is still being taken up.
+    /// </summary>
+    public LiveSettings Settings => (Volatile.Read(ref _next) ?? Volatile.Read(ref _active))?.Settings ?? throw new InvalidOperationException("the session has no settings yet");
 
     /// <summary>The models the session can switch to, in catalogue order.</summary>
     public IReadOnlyList<ModelManifest> Models => _catalog.Models;
