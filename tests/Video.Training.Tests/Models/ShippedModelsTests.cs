@@ -35,7 +35,8 @@ public class ShippedModelsTests
         using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, file))))
         {
             var kind = doc.RootElement.GetProperty("family").GetString();
-            Skip.IfNot(kind is "fast" or "adain", $"{file} is a {kind} model, not made by the trainer (validated by Video.Inference.Tests)");
+            var method = doc.RootElement.GetProperty("provenance").GetProperty("method").GetString();
+            Skip.IfNot(kind is "fast" or "adain" or "cartoon" && method != "procedural", $"{file} is a {kind} model made by {method}, not by the trainer (validated by Video.Inference.Tests)");
         }
 
         var m = ModelManifest.Load(Path.Combine(dir, file));
@@ -53,14 +54,16 @@ public class ShippedModelsTests
         var onnx = Path.Combine(dir, m.Model);
         Assert.True(new FileInfo(onnx).Length < 20 * 1024 * 1024, "model must be < 20 MB");
         Assert.True(File.Exists(Path.Combine(dir, m.SampleSheet!)), "sample sheet missing");
-        string family = m.Family == ModelFamily.Adain ? "adain" : "fast";
+        string family = m.Family switch { ModelFamily.Adain => "adain", ModelFamily.Cartoon => "cartoon", _ => "fast" };
         var p = m.Provenance!;
         Assert.Equal(family, p.Method);
         Assert.True(p.Steps > 0);
         Assert.InRange(p.Minutes, 0.1, 60);
         Assert.Matches("^[0-9a-f]{40}$", p.GitCommit);
         Assert.StartsWith("./video train " + family, p.Command, StringComparison.Ordinal);
-        Assert.True(p.Losses.ContainsKey("content") && p.Losses.ContainsKey("style") && p.Losses.ContainsKey("tv"));
+        Assert.True(m.Family == ModelFamily.Cartoon
+            ? p.Losses.ContainsKey("tv") && new[] { "structure", "surface", "texture", "nce" }.Any(p.Losses.ContainsKey)
+            : p.Losses.ContainsKey("content") && p.Losses.ContainsKey("style") && p.Losses.ContainsKey("tv"));
         Assert.False(string.IsNullOrWhiteSpace(p.Data));
         Assert.False(string.IsNullOrWhiteSpace(p.LossNetwork));
         Assert.True(DateTimeOffset.TryParse(p.TrainedAt, System.Globalization.CultureInfo.InvariantCulture, out _));
