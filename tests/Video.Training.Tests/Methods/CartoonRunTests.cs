@@ -85,7 +85,7 @@ public sealed class CartoonRunTests : IDisposable
         var toon = TestData.ShippedModel("toon");
         var o = Tiny("distill", SyntheticClipArt(4)) with
         {
-            Steps = 30, CheckpointEvery = 100, ContentWeight = 0, StructureWeight = 0, SurfaceWeight = 0, TextureWeight = 0, RgbWeight = 0, NceWeight = 0,
+            Steps = 60, CheckpointEvery = 100, ContentWeight = 0, StructureWeight = 0, SurfaceWeight = 0, TextureWeight = 0, RgbWeight = 0, NceWeight = 0,
             TvWeight = 0, DistillWeight = 10, DistillSteps = 100_000, DistillPerceptual = 0, ToonModel = toon, LearningRate = 5e-3,
         };
         using (var net = new RandomLossNetwork())
@@ -94,7 +94,8 @@ public sealed class CartoonRunTests : IDisposable
         }
 
         var rows = LossCurve.LoadCsv(Path.Combine(o.RunDir, "losses.csv")).Rows;
-        double first = rows.Take(5).Average(r => r.Values["distill"]), last = rows.TakeLast(5).Average(r => r.Values["distill"]);
+        // Averages over ten steps each: single batches of random crops vary more than the progress made.
+        double first = rows.Take(10).Average(r => r.Values["distill"]), last = rows.TakeLast(10).Average(r => r.Values["distill"]);
         Assert.True(last < 0.9 * first, $"distillation loss did not go down: {first} -> {last}");
     }
 
