@@ -113,7 +113,7 @@ public sealed record LiveInput
 
             if (!NetworkSchemes.Contains(scheme))
             {
-                throw new VideoException($"--input {Truncate(text)}: '{scheme}' streams are not read live; use {string.Join(", ", NetworkSchemes)}");
+                throw new VideoException($"--input {UserText.Quote(text)}: '{scheme}' streams are not read live; use {string.Join(", ", NetworkSchemes)}");
             }
 
             return new LiveInput(LiveInputKind.Network, text);
@@ -126,7 +126,7 @@ public sealed record LiveInput
     /// <summary>A V4L2 camera at <paramref name="device"/>, without checking that it exists (for tests on machines without one).</summary>
     internal static LiveInput Camera(string device) => new(LiveInputKind.Camera, device);
 
-    /// <summary>A short name for status lines and errors (a URL without its query string, which may hold a key).</summary>
+    /// <summary>A short name for status lines and errors (a URL without its query string, which may hold a key, cut to 120 characters).</summary>
     public string DisplayName => Kind switch
     {
         LiveInputKind.TestPattern => "test pattern",

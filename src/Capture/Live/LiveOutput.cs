@@ -105,7 +105,7 @@ public sealed record LiveOutput
             {
                 "rtmp" or "rtmps" => new LiveOutput(LiveOutputKind.Rtmp, text),
                 "srt" or "udp" or "tcp" => new LiveOutput(LiveOutputKind.MpegTs, text),
-                string scheme => throw new VideoException($"--output {LiveInput.Truncate(text)}: cannot send live to '{scheme}'; use rtmp, srt, udp or tcp"),
+                string scheme => throw new VideoException($"--output {UserText.Quote(text)}: cannot send live to '{scheme}'; use rtmp, srt, udp or tcp"),
             };
         }
 
@@ -115,7 +115,7 @@ public sealed record LiveOutput
         {
             ".m3u8" => new LiveOutput(LiveOutputKind.Hls, text),
             ".mp4" or ".mkv" or ".mov" => new LiveOutput(LiveOutputKind.File, text),
-            _ => throw new VideoException($"--output {LiveInput.Truncate(text)}: unknown output; use /dev/videoN, rtmp/srt/udp/tcp URLs, .m3u8, .mp4/.mkv/.mov, y4m:PATH, or preview"),
+            _ => throw new VideoException($"--output {UserText.Quote(text)}: unknown output; use /dev/videoN, rtmp/srt/udp/tcp URLs, .m3u8, .mp4/.mkv/.mov, y4m:PATH, or preview"),
         };
     }
 

@@ -56,7 +56,7 @@ internal sealed class LiveControlServer : IAsyncDisposable
             }
             catch (JsonException e)
             {
-                return Results.BadRequest(new { error = $"the body is not a settings object: {LiveText.Short(e.Message)}" });
+                return Results.BadRequest(new { error = $"the body is not a settings object: {e.Message}" });
             }
 
             if (change is null)
@@ -71,7 +71,8 @@ internal sealed class LiveControlServer : IAsyncDisposable
             }
             catch (VideoException e)
             {
-                return Results.BadRequest(new { error = LiveText.Short(e.Message, 200) });
+                // The message is one line already, with any outside text in it cut by UserText.Quote.
+                return Results.BadRequest(new { error = e.Message });
             }
         });
 

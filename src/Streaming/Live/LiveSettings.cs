@@ -33,7 +33,7 @@ internal sealed record LiveSettings
         Temporal.Validate();
         if (Style is { } s && !File.Exists(s))
         {
-            throw new VideoException($"style image not found: {LiveText.Short(s)}");
+            throw new VideoException($"style image not found: {UserText.Quote(s)}");
         }
     }
 
@@ -76,11 +76,4 @@ internal sealed record LiveSettingsChange
 
     [JsonPropertyName("preserveColor")]
     public bool? PreserveColor { get; init; }
-}
-
-/// <summary>Text helpers for messages that echo user input.</summary>
-internal static class LiveText
-{
-    /// <summary>At most <paramref name="max"/> characters of <paramref name="text"/>, so a long name cannot flood a message.</summary>
-    public static string Short(string text, int max = 80) => text.Length <= max ? text : text[..max] + "…";
 }
