@@ -85,6 +85,9 @@ public sealed record PipelineOptions
 
     /// <summary>Keep each frame's colours and take only the stylized luminance.</summary>
     public bool PreserveColor { get; init; }
+
+    /// <summary>With an <see cref="InferenceSize"/> below the frame's, add the frame's own luma detail back to the regrown output (<see cref="StylizerPlan.RestoreDetail"/>).</summary>
+    public bool RestoreDetail { get; init; }
 }
 
 /// <summary>
@@ -125,6 +128,7 @@ public sealed class StylizePipeline
         // the three stages that touch them, five slots mean preprocessing never waits for one.
         using var plan = _stylizer.CreatePlan(info.Width, info.Height, tw, th, slots: (2 * TensorChannelCapacity) + 3, _allocator);
         plan.PreserveColor = _options.PreserveColor;
+        plan.RestoreDetail = _options.RestoreDetail;
         if (_stylizer.TakesStyle)
         {
             plan.SetStyle(_options.Style ?? throw new ModelException($"model '{_stylizer.Manifest.Name}' is an AdaIN model and needs a style (--style IMAGE)"), _options.Alpha);

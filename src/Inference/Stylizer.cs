@@ -396,6 +396,12 @@ public sealed class StylizerPlan : IDisposable
     public bool PreserveColor { get; set; }
 
     /// <summary>
+    /// When the model runs smaller than the frame (an inference size below the frame's), add back the frame's own luma
+    /// detail that shrinking removed, so the regrown output stays sharp. Ignored with <see cref="PreserveColor"/>.
+    /// </summary>
+    public bool RestoreDetail { get; set; }
+
+    /// <summary>
     /// Sets the style statistics and the content/style trade-off α (0 = content, 1 = full style) used for
     /// the following frames. Copies into buffers bound once, so it is cheap and allocation-free.
     /// </summary>
@@ -438,7 +444,7 @@ public sealed class StylizerPlan : IDisposable
     public void Infer(TensorSlot slot) => _stylizer.Run(slot);
 
     /// <summary>Output tensor → frame pixels (in place; the frame keeps its size).</summary>
-    public void Postprocess(TensorSlot slot, Frame frame) => _decoder.Decode(slot.Output, frame, PreserveColor);
+    public void Postprocess(TensorSlot slot, Frame frame) => _decoder.Decode(slot.Output, frame, PreserveColor, RestoreDetail);
 
     /// <summary>
     /// The one frame-level call: stylizes <paramref name="frame"/> in place (preprocess, model, postprocess)

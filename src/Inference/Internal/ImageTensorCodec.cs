@@ -1,12 +1,14 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
+using OpenCvSharp;
 using Video.Capture;
 
 namespace Video.Inference.Internal;
 
 /// <summary>
-/// Converts between RGB24 frames and float image tensors in one pass: bilinear resampling, channel
-/// order, layout and value range together. Lookup tables are built once per size pair, so a call
-/// allocates nothing.
+/// Converts between RGB24 frames and float image tensors: resampling, channel order, layout and value range. At the
+/// tensor's own size it is one pass. Between sizes, NCHW tensors are resampled by OpenCV (SIMD, area when shrinking,
+/// bilinear when growing) through a pooled byte buffer; other layouts take one scalar bilinear pass.
 /// </summary>
 /// <remarks>Immutable after construction; thread safe.</remarks>
 internal sealed class ImageTensorCodec
@@ -54,15 +56,28 @@ internal sealed class ImageTensorCodec
         if (SameSize && nchw && stride == w * 3)
         {
             // The common case (dynamic models at frame size): no resampling, just deinterleave and scale.
-            var r = tensor.Slice(swap ? 2 * plane : 0, plane);
-            var g = tensor.Slice(plane, plane);
-            var b = tensor.Slice(swap ? 0 : 2 * plane, plane);
+            Deinterleave(pixels, tensor, plane, scale, offset, swap);
+            return;
+        }
 
-            for (int i = 0, p = 0; i < plane; i++, p += 3)
+        if (nchw)
+        {
+            byte[] small = ArrayPool<byte>.Shared.Rent(plane * 3);
+            try
             {
-                r[i] = (pixels[p] * scale) + offset;
-                g[i] = (pixels[p + 1] * scale) + offset;
-                b[i] = (pixels[p + 2] * scale) + offset;
+                using var pin = small.AsMemory().Pin();
+                using (var src = FrameMats.Wrap(frame))
+                using (var dst = Wrap(pin, w, h))
+                {
+                    bool shrinking = w <= _frameWidth && h <= _frameHeight;
+                    Cv2.Resize(src, dst, new Size(w, h), interpolation: shrinking ? InterpolationFlags.Area : InterpolationFlags.Linear);
+                }
+
+                Deinterleave(small.AsSpan(0, plane * 3), tensor, plane, scale, offset, swap);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(small);
             }
 
             return;
@@ -91,9 +106,12 @@ internal sealed class ImageTensorCodec
     /// <summary>
     /// Writes <paramref name="tensor"/> (tensor size) back into <paramref name="frame"/> (frame size). With
     /// <paramref name="preserveColor"/>, only the tensor's luminance is used and each pixel keeps the frame's
-    /// own chrominance (BT.601 YUV), which works in place because a pixel is read before it is written.
+    /// own chrominance (BT.601 YUV), which works in place because a pixel is read before it is written. With
+    /// <paramref name="restoreDetail"/> and a tensor smaller than the frame, the luma detail that shrinking the frame
+    /// to the tensor's size removed (frame − its own shrunk and regrown copy) is added to the regrown output, so the
+    /// output keeps the frame's sharpness (the fast models' own detail-restoring upsample, at the frame's scale).
     /// </summary>
-    public void Decode(ReadOnlySpan<float> tensor, Frame frame, bool preserveColor = false)
+    public void Decode(ReadOnlySpan<float> tensor, Frame frame, bool preserveColor = false, bool restoreDetail = false)
     {
         int w = _tensorWidth, plane = _tensorWidth * _tensorHeight;
         float scale = 255f / (_spec.Range[1] - _spec.Range[0]), offset = _spec.Range[0];
@@ -114,6 +132,12 @@ internal sealed class ImageTensorCodec
                 pixels[p + 2] = ToByte((b[i] - offset) * scale);
             }
 
+            return;
+        }
+
+        if (nchw && !preserveColor)
+        {
+            DecodeResampled(tensor, frame, scale, offset, swap, restoreDetail);
             return;
         }
 
@@ -153,6 +177,73 @@ internal sealed class ImageTensorCodec
             }
         }
     }
+
+    /// <summary>Interleaved RGB bytes (contiguous, tensor size) → NCHW floats.</summary>
+    private static void Deinterleave(ReadOnlySpan<byte> pixels, Span<float> tensor, int plane, float scale, float offset, bool swap)
+    {
+        var r = tensor.Slice(swap ? 2 * plane : 0, plane);
+        var g = tensor.Slice(plane, plane);
+        var b = tensor.Slice(swap ? 0 : 2 * plane, plane);
+        for (int i = 0, p = 0; i < plane; i++, p += 3)
+        {
+            r[i] = (pixels[p] * scale) + offset;
+            g[i] = (pixels[p + 1] * scale) + offset;
+            b[i] = (pixels[p + 2] * scale) + offset;
+        }
+    }
+
+    /// <summary>NCHW tensor → tensor-size RGB bytes → the frame's size by OpenCV, with the frame's own luma detail added back when asked.</summary>
+    private void DecodeResampled(ReadOnlySpan<float> tensor, Frame frame, float scale, float offset, bool swap, bool restoreDetail)
+    {
+        int w = _tensorWidth, h = _tensorHeight, plane = w * h;
+        var pool = ArrayPool<byte>.Shared;
+        byte[] small = pool.Rent(plane * 3);
+        try
+        {
+            var r = tensor.Slice(swap ? 2 * plane : 0, plane);
+            var g = tensor.Slice(plane, plane);
+            var b = tensor.Slice(swap ? 0 : 2 * plane, plane);
+            var bytes = small.AsSpan(0, plane * 3);
+            for (int i = 0, p = 0; i < plane; i++, p += 3)
+            {
+                bytes[p] = ToByte((r[i] - offset) * scale);
+                bytes[p + 1] = ToByte((g[i] - offset) * scale);
+                bytes[p + 2] = ToByte((b[i] - offset) * scale);
+            }
+
+            var size = new Size(frame.Width, frame.Height);
+            using var smallPin = small.AsMemory().Pin();
+            using var output = Wrap(smallPin, w, h);
+            using var target = FrameMats.Wrap(frame);
+            if (!restoreDetail || w >= frame.Width || h >= frame.Height)
+            {
+                Cv2.Resize(output, target, size, interpolation: InterpolationFlags.Linear);
+                return;
+            }
+
+            // detail = Y(frame) − grow(shrink(Y(frame))), in 16 bits; the output is grow(stylized) + detail on every channel.
+            using var grown = new Mat();
+            using var luma = new Mat();
+            using var lumaSmall = new Mat();
+            using var lumaBlurred = new Mat();
+            using var detail = new Mat();
+            using var detail3 = new Mat();
+            Cv2.Resize(output, grown, size, interpolation: InterpolationFlags.Linear);
+            Cv2.CvtColor(target, luma, ColorConversionCodes.RGB2GRAY);
+            Cv2.Resize(luma, lumaSmall, new Size(w, h), interpolation: InterpolationFlags.Area);
+            Cv2.Resize(lumaSmall, lumaBlurred, size, interpolation: InterpolationFlags.Linear);
+            Cv2.Subtract(luma, lumaBlurred, detail, null, MatType.CV_16S);
+            Cv2.Merge([detail, detail, detail], detail3);
+            Cv2.Add(grown, detail3, target, null, MatType.CV_8U);
+        }
+        finally
+        {
+            pool.Return(small);
+        }
+    }
+
+    /// <summary>A <see cref="Mat"/> header over pinned memory (contiguous RGB, <paramref name="w"/>×<paramref name="h"/>); dispose it before the pin.</summary>
+    private static unsafe Mat Wrap(MemoryHandle pinned, int w, int h) => Mat.FromPixelData(h, w, MatType.CV_8UC3, (nint)pinned.Pointer, w * 3);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static byte ToByte(float v) => v <= 0f ? (byte)0 : v >= 255f ? (byte)255 : (byte)(v + 0.5f);

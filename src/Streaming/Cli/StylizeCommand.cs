@@ -26,6 +26,9 @@ internal sealed record StylizeRequest(
     /// <summary>Keep the input's colours.</summary>
     public bool PreserveColor { get; init; }
 
+    /// <summary>With a <c>--size</c> below the frame's, add the frame's own luma detail back (<c>--restore-detail</c>).</summary>
+    public bool RestoreDetail { get; init; }
+
     /// <summary>TensorRT/CUDA settings from <c>--gpu-config</c>.</summary>
     public GpuOptions? Gpu { get; init; }
 
@@ -54,6 +57,7 @@ internal static class StylizeCommand
         var style = new Option<string[]>("--style", "-s") { Description = "Style image for AdaIN models; repeat to mix styles, with optional weights: --style a.jpg=0.7 --style b.jpg=0.3", AllowMultipleArgumentsPerToken = false };
         var alpha = new Option<float>("--alpha") { Description = "AdaIN content/style trade-off, 0 (content) to 1 (full style)", DefaultValueFactory = _ => 1f };
         var preserveColor = new Option<bool>("--preserve-color") { Description = "Keep the input's colours; take only the stylized luminance" };
+        var restoreDetail = new Option<bool>("--restore-detail") { Description = "With a --size below the frame's: add the frame's own fine luma detail back to the regrown output (sharper; see docs/realtime.md)" };
         var device = CommonOptions.Device();
         var gpuConfig = CommonOptions.GpuConfig();
         var models = CommonOptions.ModelsDirectory();
@@ -66,6 +70,7 @@ internal static class StylizeCommand
         command.Options.Add(temporal);
         command.Options.Add(temporalStrength);
         command.Options.Add(sequence);
+        command.Options.Add(restoreDetail);
         command.SetAction(async (parse, ct) =>
         {
             var request = new StylizeRequest(
@@ -81,6 +86,7 @@ internal static class StylizeCommand
                 Styles = ParseStyles(parse.GetValue(style) ?? []),
                 Alpha = parse.GetValue(alpha),
                 PreserveColor = parse.GetValue(preserveColor),
+                RestoreDetail = parse.GetValue(restoreDetail),
                 Gpu = CommonOptions.LoadGpu(parse.GetValue(gpuConfig)),
                 Sequence = parse.GetValue(sequence),
             };
@@ -110,6 +116,7 @@ internal static class StylizeCommand
                 InferenceSize = request.Size,
                 Alpha = request.Alpha,
                 PreserveColor = request.PreserveColor,
+                RestoreDetail = request.RestoreDetail,
             },
         };
 
