@@ -56,6 +56,12 @@ internal sealed class StreamingOptions
     /// <summary>Frames buffered between reading and inference under <c>POLICY_ALL</c>.</summary>
     public int LosslessQueueCapacity { get; set; } = 4;
 
+    /// <summary>
+    /// How often the C heap's free pages are given back to the system (glibc <c>malloc_trim</c>); zero turns it off.
+    /// ONNX Runtime's per-run memory is freed into that heap, which otherwise keeps it resident.
+    /// </summary>
+    public TimeSpan NativeHeapTrimInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Registered AdaIN styles kept (least recently used are evicted).</summary>
     public int StyleCacheCapacity { get; set; } = 64;
 
@@ -92,6 +98,7 @@ internal sealed class StreamingOptions
         Check(LosslessQueueCapacity is >= 1 and <= 64, $"lossless queue capacity {LosslessQueueCapacity} is out of range (1..64)");
         Check(BatchMax is >= 1 and <= 64, $"batch max {BatchMax} is out of range (1..64)");
         Check(BatchDelay >= TimeSpan.Zero && BatchDelay <= TimeSpan.FromSeconds(1), $"batch delay {BatchDelay.TotalMilliseconds} ms is out of range (0..1000 ms)");
+        Check(NativeHeapTrimInterval >= TimeSpan.Zero, $"native heap trim interval {NativeHeapTrimInterval} must not be negative");
         Check(StyleCacheCapacity >= 1, $"style cache capacity {StyleCacheCapacity} must be at least 1");
         Check(AuthFailureLimit >= 1, $"auth failure limit {AuthFailureLimit} must be at least 1");
         Check(AuthFailureWindow > TimeSpan.Zero, $"auth failure window {AuthFailureWindow} must be positive");

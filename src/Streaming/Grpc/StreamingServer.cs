@@ -117,6 +117,19 @@ internal sealed class StreamingServer : IAsyncDisposable
         {
             throw new Capture.VideoException("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked over TLS");
         }
+
+        // A POLICY_ALL stream whose queue is full stops reading, and its unread frame data stays buffered up to the
+        // stream's HTTP/2 window. The connection's window bounds the data buffered for all its streams together; at
+        // Kestrel's default (1 MiB, against 768 KiB per stream) two such streams take all of it, and the client's
+        // other streams on that connection can send nothing until one of them reads again: with 4K frames that is
+        // longer than the idle timeout, and those streams were closed as idle. Room for a full window on every
+        // stream one client may open, plus one, keeps the client's other streams moving; it adds no buffering a
+        // client could not already get from as many streams on separate connections.
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<Microsoft.Extensions.Options.IOptions<StreamingOptions>>((k, streaming) =>
+        {
+            long needed = (streaming.Value.MaxStreamsPerClient + 1L) * k.Limits.Http2.InitialStreamWindowSize;
+            k.Limits.Http2.InitialConnectionWindowSize = (int)Math.Clamp(needed, k.Limits.Http2.InitialConnectionWindowSize, int.MaxValue);
+        });
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;

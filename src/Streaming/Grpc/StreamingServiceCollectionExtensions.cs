@@ -39,6 +39,8 @@ internal static class StreamingServiceCollectionExtensions
         services.TryAddSingleton<ModelHost>();
         services.TryAddSingleton<PushSessionRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
+        services.TryAddSingleton<NativeHeapTrimmer>();
+        services.AddHostedService(sp => sp.GetRequiredService<NativeHeapTrimmer>());
         services.TryAddSingleton<ApiKeyGate>();
 
         services.AddGrpc(o =>

@@ -1,8 +1,11 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.InteropServices;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Video.Streaming.Grpc;
+using Video.Streaming.Grpc.Internal;
 using Video.Streaming.Protos.V1;
 
 namespace Video.Streaming.Tests.Grpc;
@@ -223,10 +226,169 @@ public sealed class HardeningTests
         Assert.True(host.CachedPlans < sizes.Length * 2, $"{host.CachedPlans} plans cached");
     }
 
+    [Fact]
+    public async Task StylizeStream_TwoStreamsOfAClientStoppedByBackpressure_ItsOtherStreamsStillServed()
+    {
+        // Found by the item 8 soak with 4K frames: POLICY_ALL streams whose queues are full stop reading, and their
+        // unread frames fill the HTTP/2 stream windows. At Kestrel's default connection window (1 MiB for all streams,
+        // 768 KiB each) two of them starved every other stream of the same connection, which was then closed as idle.
+        // Here two streams are held (their first replies wait at the gate) while sending 640x480 frames (900 KB each);
+        // a third stream of the same client and connection must still open and be served.
+        var gate = new StreamGate { HoldStreams = 2 };
+        await using var server = await GrpcTestServer.StartAsync(
+            o =>
+            {
+                o.LosslessQueueCapacity = 1;
+                o.WriteTimeout = TimeSpan.FromMinutes(10); // the held replies are not late: the gate holds them
+            },
+            gate: gate);
+        var frame = GrpcTestServer.Pattern(640, 480, 2);
+        var held = new List<Client.StylizeStream>();
+        var senders = new List<Task>();
+        var readers = new List<Task<List<StreamResponse>>>();
+        for (int s = 0; s < 2; s++)
+        {
+            var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity", Policy = Policy.All }).WaitAsync(T);
+            held.Add(stream);
+            readers.Add(Task.Run(() => GrpcTestServer.ReadAllAsync(stream)));
+            senders.Add(Task.Run(async () =>
+            {
+                for (ulong i = 0; i < 12; i++)
+                {
+                    await stream.SendImageAsync(frame, (long)i, i).WaitAsync(T);
+                }
+
+                await stream.CompleteAsync().WaitAsync(T);
+            }));
+        }
+
+        await GrpcTestServer.EventuallyAsync(() => gate.Held == 2, "both streams' first replies to be held");
+        // Quiet: the held streams' readers have stopped taking frames, so what their clients send now stays in the windows.
+        int last = -1, quiet = 0;
+        await GrpcTestServer.EventuallyAsync(
+            () =>
+            {
+                int now = gate.FramesRead;
+                quiet = now == last ? quiet + 1 : 0;
+                last = now;
+                return quiet >= 10;
+            },
+            "the held streams to stop reading");
+
+        using var other = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity", Policy = Policy.All }).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(StreamResponse.KindOneofCase.ConfigApplied, (await GrpcTestServer.NextAsync(other).WaitAsync(TimeSpan.FromSeconds(20))).KindCase);
+        await other.SendImageAsync(frame, 0, 0).WaitAsync(TimeSpan.FromSeconds(20));
+        var reply = await GrpcTestServer.NextAsync(other).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal((640u, 480u), (reply.Frame.Image.Width, reply.Frame.Image.Height));
+        await other.CompleteAsync().WaitAsync(T);
+        await GrpcTestServer.ReadAllAsync(other);
+
+        gate.FirstFrameResponse.Continue();
+        await Task.WhenAll(senders).WaitAsync(T);
+        foreach (var (stream, reader) in held.Zip(readers))
+        {
+            Assert.Equal(12, (await reader.WaitAsync(T)).Count(r => r.KindCase == StreamResponse.KindOneofCase.Frame));
+            stream.Dispose();
+        }
+    }
+
+    [Fact]
+    public unsafe void NativeHeapTrim_FreedChunksBelowTheHeapTop_GivenBackToTheSystem()
+    {
+        // What ONNX Runtime leaves after runs without its arena: chunks freed below live ones. glibc keeps them resident
+        // (it gives back only the top of a heap); the server's trimmer must return them. 2048 chunks of 96 KiB (under
+        // malloc's mmap threshold, so they come from a heap), every 32nd kept.
+        const int count = 2048, size = 96 << 10, keepEvery = 32;
+        var chunks = new nint[count];
+        for (int i = 0; i < count; i++)
+        {
+            chunks[i] = (nint)NativeMemory.Alloc(size);
+            new Span<byte>((void*)chunks[i], size).Fill(1);
+        }
+
+        var trimmer = new NativeHeapTrimmer(Options.Create(new StreamingOptions()));
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (i % keepEvery != 0)
+                {
+                    NativeMemory.Free((void*)chunks[i]);
+                }
+            }
+
+            var freed = chunks.Where((_, i) => i % keepEvery != 0).ToArray();
+            double before = ResidentPages.Fraction(freed, size);
+            trimmer.TrimNow();
+            double after = ResidentPages.Fraction(freed, size);
+            Assert.True(before > 0.75, $"{before:P0} of the freed pages resident before the trim: the heap did not keep them, nothing to test");
+            Assert.True(after < 0.25, $"{after:P0} of the freed pages still resident after the trim (before: {before:P0})");
+            Assert.Equal(1, trimmer.Trims);
+        }
+        finally
+        {
+            for (int i = 0; i < count; i += keepEvery)
+            {
+                NativeMemory.Free((void*)chunks[i]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Server_NativeHeapTrimInterval_TrimsWhileServing()
+    {
+        await using var server = await GrpcTestServer.StartAsync(o => o.NativeHeapTrimInterval = TimeSpan.FromMilliseconds(50));
+        var trimmer = server.Server.Services.GetRequiredService<NativeHeapTrimmer>();
+        var r = await server.Client.StylizeImageAsync(GrpcTestServer.Pattern(64, 48, 1), new SessionConfig { Model = "identity" }).WaitAsync(T);
+        Assert.Equal((64u, 48u), (r.Image.Width, r.Image.Height));
+        long seen = trimmer.Trims;
+        await GrpcTestServer.EventuallyAsync(() => trimmer.Trims >= seen + 2, "the server to trim its native heap");
+    }
+
     /// <summary>The process's peak resident set (VmHWM), in bytes.</summary>
     private static long PeakResidentBytes()
     {
         string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
     }
+}
+
+/// <summary>Which pages of native memory are resident (<c>mincore</c>).</summary>
+internal static unsafe partial class ResidentPages
+{
+    /// <summary>The fraction of the whole pages inside the given chunks that are resident; a page no longer mapped counts as not.</summary>
+    public static double Fraction(IEnumerable<nint> chunks, int size)
+    {
+        long page = Environment.SystemPageSize, total = 0, resident = 0;
+        var vec = new byte[(size / page) + 1];
+        foreach (long start in chunks)
+        {
+            // The first page holds the allocator's own bookkeeping; count the pages wholly inside the chunk after it.
+            long from = ((start / page) + 1) * page, to = (start + size) / page * page;
+            if (to <= from)
+            {
+                continue;
+            }
+
+            int pages = (int)((to - from) / page);
+            total += pages;
+            fixed (byte* v = vec)
+            {
+                if (MinCore((void*)from, (nuint)(to - from), v) != 0)
+                {
+                    continue;
+                }
+            }
+
+            for (int i = 0; i < pages; i++)
+            {
+                resident += vec[i] & 1;
+            }
+        }
+
+        return total == 0 ? 0 : resident / (double)total;
+    }
+
+    [LibraryImport("libc.so.6", EntryPoint = "mincore", SetLastError = true)]
+    private static partial int MinCore(void* address, nuint length, byte* vector);
 }

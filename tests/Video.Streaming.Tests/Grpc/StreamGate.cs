@@ -8,9 +8,10 @@ namespace Video.Streaming.Tests.Grpc;
 
 /// <summary>
 /// A server interceptor that lets a test hold <c>StylizeStream</c> calls at a known point: the server's first
-/// frame response waits at <see cref="FirstFrameResponse"/> before it is written, so the test knows the write
-/// loop is stopped (deterministically, not by HTTP/2 windows filling up in time). It also counts the frames the
-/// server has read and says when it has read the whole request stream.
+/// frame response (of each of the first <see cref="HoldStreams"/> streams to write one) waits at
+/// <see cref="FirstFrameResponse"/> before it is written, so the test knows the write loop is stopped
+/// (deterministically, not by HTTP/2 windows filling up in time). It also counts the frames the server has read and
+/// says when it has read the whole request stream.
 /// </summary>
 /// <remarks>One gate per test server; thread safe.</remarks>
 internal sealed class StreamGate : Interceptor
@@ -21,6 +22,12 @@ internal sealed class StreamGate : Interceptor
 
     /// <summary>Where the first frame response of the server waits until the test continues it.</summary>
     public SyncPoint FirstFrameResponse { get; } = new();
+
+    /// <summary>How many streams (the first to write a frame response) are held at <see cref="FirstFrameResponse"/>.</summary>
+    public int HoldStreams { get; init; } = 1;
+
+    /// <summary>Streams whose first frame response has reached <see cref="FirstFrameResponse"/>.</summary>
+    public int Held => Math.Min(Volatile.Read(ref _held), HoldStreams);
 
     /// <summary>Frame messages the server has taken from request streams.</summary>
     public int FramesRead => Volatile.Read(ref _framesRead);
@@ -64,6 +71,8 @@ internal sealed class StreamGate : Interceptor
 
     private sealed class HoldingWriter<T>(IServerStreamWriter<T> inner, StreamGate gate) : IServerStreamWriter<T>
     {
+        private bool _wroteFrame;
+
         public WriteOptions? WriteOptions
         {
             get => inner.WriteOptions;
@@ -74,9 +83,13 @@ internal sealed class StreamGate : Interceptor
 
         public async Task WriteAsync(T message, CancellationToken cancellationToken)
         {
-            if (message is StreamResponse { KindCase: StreamResponse.KindOneofCase.Frame } && Interlocked.Exchange(ref gate._held, 1) == 0)
+            if (message is StreamResponse { KindCase: StreamResponse.KindOneofCase.Frame } && !_wroteFrame)
             {
-                await gate.FirstFrameResponse.WaitToContinue().WaitAsync(cancellationToken).ConfigureAwait(false);
+                _wroteFrame = true;
+                if (Interlocked.Increment(ref gate._held) <= gate.HoldStreams)
+                {
+                    await gate.FirstFrameResponse.WaitToContinue().WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
 
             await inner.WriteAsync(message, cancellationToken).ConfigureAwait(false);
