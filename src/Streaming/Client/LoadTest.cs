@@ -34,7 +34,25 @@ internal sealed record LoadTestOptions
     /// on a stream's first frame). Counted from the first frame, not from the start: opening a stream (loading the
     /// model) can take longer than the warm-up on a busy machine.</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Cases run side by side instead of <see cref="Model"/> at <see cref="Width"/>×<see cref="Height"/> and
+    /// <see cref="Fps"/>: stream i starts at case i·C/N (C cases, N streams), and every <see cref="SwitchEvery"/> it
+    /// closes its stream and opens one for the next case, until <see cref="Duration"/> has passed since it started (the
+    /// last stream sends for what is left; a stream still draining its replies then finishes first). Empty: every stream runs
+    /// the one case for <see cref="Duration"/>.
+    /// </summary>
+    public IReadOnlyList<StreamCase> Mix { get; init; } = [];
+
+    /// <summary>How long a stream of a <see cref="Mix"/> runs one case before it moves on to the next.</summary>
+    public TimeSpan SwitchEvery { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A style image, registered once for each model that needs a style (AdaIN); their streams use it.</summary>
+    public string? StyleImage { get; init; }
 }
+
+/// <summary>What one stream of a load test sends: frames of a size, at a rate, to a model (empty: the server's default).</summary>
+internal readonly record struct StreamCase(string Model, int Width, int Height, double Fps);
 
 /// <summary>Load test figures: throughput, client-measured latency percentiles and drops.</summary>
 internal sealed record LoadTestResult(
@@ -63,6 +81,17 @@ internal sealed record LoadTestResult(
     /// <summary>Mean server time per frame, arrival to response handed to the writer; client latency minus this is transport and the client's own work.</summary>
     public double MeanServerTotalMs { get; init; }
 
+    /// <summary>The frame size (0 in the summary of a mix).</summary>
+    public int Width { get; init; }
+
+    public int Height { get; init; }
+
+    /// <summary>Streams opened in all (in a mix, each stream opens one per case it runs).</summary>
+    public int StreamsOpened { get; init; }
+
+    /// <summary>Per case, in the mix's order, when <see cref="LoadTestOptions.Mix"/> was given; frames/s there is the case's share of the total.</summary>
+    public IReadOnlyList<LoadTestResult> Cases { get; init; } = [];
+
     public double DropPercent => FramesSent == 0 ? 0 : 100.0 * FramesDropped / FramesSent;
 
     public override string ToString() =>
@@ -80,13 +109,15 @@ internal static class LoadTest
 
     public static async Task<LoadTestResult> RunAsync(StylizeClient client, LoadTestOptions options, CancellationToken cancellationToken)
     {
-        var frames = Enumerable.Range(0, 16).Select(i => Synthetic(options.Width, options.Height, i)).ToArray();
+        var cases = options.Mix.Count > 0 ? options.Mix : [new StreamCase(options.Model, options.Width, options.Height, options.Fps)];
+        var frames = cases.Select(c => (c.Width, c.Height)).Distinct().ToDictionary(s => s, s => SyntheticFrames(s.Width, s.Height));
         var watch = Stopwatch.StartNew();
-        var runs = Enumerable.Range(0, options.Streams).Select(_ => Task.Run(() => RunStreamAsync(client, options, frames, watch, cancellationToken), cancellationToken)).ToArray();
-        StreamFigures[] figures;
+        List<StreamFigures> figures;
         try
         {
-            figures = await Task.WhenAll(runs).ConfigureAwait(false);
+            var styles = await RegisterStylesAsync(client, cases, options.StyleImage, cancellationToken).ConfigureAwait(false);
+            var slots = Enumerable.Range(0, options.Streams).Select(i => Task.Run(() => RunSlotAsync(client, options, cases, i, frames, styles, watch, cancellationToken), cancellationToken)).ToArray();
+            figures = [.. (await Task.WhenAll(slots).ConfigureAwait(false)).SelectMany(f => f)];
         }
         catch (RpcException e)
         {
@@ -94,10 +125,25 @@ internal static class LoadTest
         }
 
         var elapsed = watch.Elapsed;
+        var result = Summarize(options.Streams, elapsed, options, figures) with { Width = options.Mix.Count > 0 ? 0 : options.Width, Height = options.Mix.Count > 0 ? 0 : options.Height };
+        if (options.Mix.Count == 0)
+        {
+            return result;
+        }
+
+        var perCase = cases.Select(c => figures.Where(f => f.Case == c).ToList())
+            .Where(g => g.Count > 0)
+            .Select(g => Summarize(g.Count, elapsed, options, g) with { Width = g[0].Case.Width, Height = g[0].Case.Height, Model = g[0].Model.Length > 0 ? g[0].Model : g[0].Case.Model })
+            .ToList();
+        return result with { Model = $"mix of {perCase.Count} cases", Cases = perCase };
+    }
+
+    private static LoadTestResult Summarize(int streams, TimeSpan elapsed, LoadTestOptions options, IReadOnlyList<StreamFigures> figures)
+    {
         var latencies = figures.SelectMany(f => f.Latencies).Order().ToArray();
         long received = figures.Sum(f => f.Received);
         return new LoadTestResult(
-            options.Streams,
+            streams,
             elapsed,
             figures.Sum(f => f.Sent),
             received,
@@ -115,26 +161,76 @@ internal static class LoadTest
             Samples = latencies.Length,
             Policy = options.Policy,
             MeanServerTotalMs = received == 0 ? double.NaN : figures.Sum(f => f.TotalMs) / received,
+            StreamsOpened = figures.Count,
         };
     }
 
-    private static async Task<StreamFigures> RunStreamAsync(StylizeClient client, LoadTestOptions options, ByteString[] frames, Stopwatch clock, CancellationToken cancellationToken)
+    /// <summary>Registers <paramref name="styleImage"/> for each model of <paramref name="cases"/> that needs a style; model → style id.</summary>
+    private static async Task<Dictionary<string, string>> RegisterStylesAsync(StylizeClient client, IReadOnlyList<StreamCase> cases, string? styleImage, CancellationToken ct)
     {
-        var figures = new StreamFigures();
+        var ids = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (styleImage is null)
+        {
+            return ids;
+        }
+
+        var listed = await client.ListModelsAsync(ct).ConfigureAwait(false);
+        foreach (var model in cases.Select(c => c.Model.Length > 0 ? c.Model : listed.DefaultModel).Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            if (listed.Models.FirstOrDefault(m => string.Equals(m.Name, model, StringComparison.OrdinalIgnoreCase)) is { NeedsStyle: true } info)
+            {
+                ids[model] = (await client.RegisterStyleAsync(styleImage, info.Name, ct).ConfigureAwait(false)).StyleId;
+            }
+        }
+
+        return ids;
+    }
+
+    /// <summary>One stream slot: its one case for the whole duration, or, in a mix, a new stream per case every <see cref="LoadTestOptions.SwitchEvery"/>.</summary>
+    private static async Task<List<StreamFigures>> RunSlotAsync(StylizeClient client, LoadTestOptions options, IReadOnlyList<StreamCase> cases, int slot, Dictionary<(int, int), ByteString[]> frames, Dictionary<string, string> styles, Stopwatch clock, CancellationToken ct)
+    {
+        var done = new List<StreamFigures>();
+        if (options.Mix.Count == 0)
+        {
+            done.Add(await RunStreamAsync(client, options, cases[0], options.Duration, frames[(cases[0].Width, cases[0].Height)], styles, clock, ct).ConfigureAwait(false));
+            return done;
+        }
+
+        var slotClock = Stopwatch.StartNew();
+        for (int next = slot * cases.Count / options.Streams; slotClock.Elapsed < options.Duration; next++)
+        {
+            var c = cases[next % cases.Count];
+            var remaining = options.Duration - slotClock.Elapsed;
+            var length = remaining < options.SwitchEvery ? remaining : options.SwitchEvery;
+            done.Add(await RunStreamAsync(client, options, c, length, frames[(c.Width, c.Height)], styles, clock, ct).ConfigureAwait(false));
+        }
+
+        return done;
+    }
+
+    private static async Task<StreamFigures> RunStreamAsync(StylizeClient client, LoadTestOptions options, StreamCase c, TimeSpan duration, ByteString[] frames, Dictionary<string, string> styles, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var figures = new StreamFigures { Case = c };
         var sentAt = new long[Ring];
         long warmupTicks = (long)(options.Warmup.TotalSeconds * Stopwatch.Frequency);
         var warmupEnds = new[] { long.MaxValue }; // set when the first frame goes out
-        using var stream = await client.OpenStreamAsync(new SessionConfig { Model = options.Model, Policy = options.Policy, OutputEncoding = Protos.V1.Encoding.Rgb24, QueueCapacity = (uint)options.QueueCapacity }, cancellationToken).ConfigureAwait(false);
+        var config = new SessionConfig { Model = c.Model, Policy = options.Policy, OutputEncoding = Protos.V1.Encoding.Rgb24, QueueCapacity = (uint)options.QueueCapacity };
+        if (styles.TryGetValue(c.Model, out string? styleId))
+        {
+            config.StyleId = styleId;
+        }
+
+        using var stream = await client.OpenStreamAsync(config, cancellationToken).ConfigureAwait(false);
 
         async Task SendAsync()
         {
-            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1 / options.Fps));
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1 / c.Fps));
             ulong sequence = 0;
-            long durationTicks = (long)(options.Duration.TotalSeconds * Stopwatch.Frequency);
-            long stopAt = long.MaxValue; // the stream sends for Duration from its own first frame
+            long durationTicks = (long)(duration.TotalSeconds * Stopwatch.Frequency);
+            long stopAt = long.MaxValue; // the stream sends for its duration from its own first frame
             while (clock.ElapsedTicks < stopAt && await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                var image = new Protos.V1.Image { Encoding = Protos.V1.Encoding.Rgb24, Width = (uint)options.Width, Height = (uint)options.Height, Data = frames[sequence % (ulong)frames.Length] };
+                var image = new Protos.V1.Image { Encoding = Protos.V1.Encoding.Rgb24, Width = (uint)c.Width, Height = (uint)c.Height, Data = frames[sequence % (ulong)frames.Length] };
                 long now = clock.ElapsedTicks;
                 if (sequence == 0)
                 {
@@ -188,6 +284,13 @@ internal static class LoadTest
         return figures;
     }
 
+    /// <summary>Synthetic frames of one size: 16 at most, fewer for large sizes (about 64 MiB in all).</summary>
+    private static ByteString[] SyntheticFrames(int width, int height)
+    {
+        int count = (int)Math.Clamp((64L << 20) / ((long)width * height * 3), 2, 16);
+        return [.. Enumerable.Range(0, count).Select(i => Synthetic(width, height, i))];
+    }
+
     private static ByteString Synthetic(int width, int height, int phase)
     {
         var data = new byte[width * height * 3];
@@ -226,5 +329,7 @@ internal static class LoadTest
         public string Model { get; set; } = string.Empty;
 
         public string Device { get; set; } = string.Empty;
+
+        public StreamCase Case { get; init; }
     }
 }

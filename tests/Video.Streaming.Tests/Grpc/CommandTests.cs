@@ -146,6 +146,49 @@ public sealed partial class CommandTests
         Assert.Matches(@"\| all \| toon \| 64x48 \| 3 \| batch 4, 1 s \| \d+\.\d\d \| \d+\.\d\d \|", table);
     }
 
+    [Fact]
+    public async Task LoadTest_MixOfModelsAndSizes_CasesRunSideBySideAndNoFrameLost()
+    {
+        await using var server = await GrpcTestServer.StartAsync();
+        using var dir = new TempDir();
+        Media.Run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "color=c=red:size=32x32", "-frames:v", "1", dir.File("style.png")]);
+        // Two streams over four cases (an AdaIN model among them): stream 0 starts at case 0, stream 1 at case 2, and each
+        // moves on after a second, so all four cases run, two at a time.
+        var mix = Cli.LoadtestCommand.MixCases(["identity", "px"], [(64, 48, 20), (32, 24, null)], 10);
+        Assert.Equal(
+            [new StreamCase("identity", 64, 48, 20), new StreamCase("px", 32, 24, 10), new StreamCase("identity", 32, 24, 10), new StreamCase("px", 64, 48, 20)],
+            mix);
+        var result = await LoadTest.RunAsync(
+            server.Client,
+            new LoadTestOptions { Streams = 2, Duration = TimeSpan.FromSeconds(4), SwitchEvery = TimeSpan.FromSeconds(1), Policy = Policy.All, Warmup = TimeSpan.FromSeconds(0.2), Mix = mix, StyleImage = dir.File("style.png") },
+            CancellationToken.None).WaitAsync(T);
+
+        Assert.Equal(mix.Select(c => (c.Model, c.Width, c.Height)), result.Cases.Select(r => (r.Model, r.Width, r.Height)));
+        Assert.All(result.Cases, r => Assert.True(r.FramesReceived > 0 && r.FramesReceived == r.FramesSent, $"{r.Model} {r.Width}x{r.Height}: sent {r.FramesSent}, received {r.FramesReceived}"));
+        Assert.Equal(result.Cases.Sum(r => r.FramesSent), result.FramesSent);
+        Assert.Equal(result.FramesSent, result.FramesReceived);
+        Assert.True(result.StreamsOpened >= 4, $"{result.StreamsOpened} streams opened");
+        string table = Cli.LoadtestCommand.MixTable(result);
+        Assert.Contains("| px | 32x24 |", table, StringComparison.Ordinal);
+        Assert.Contains("| all 4 cases |", table, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--size", "64x48@0", "video: error: --size '64x48@0': the rate after @ must be frames per second in 0..240")]
+    [InlineData("--size", "64x48@fast", "video: error: --size '64x48@fast': the rate after @ must be frames per second in 0..240")]
+    [InlineData("--switch-every", "20", "video: error: --switch-every 20 must be more than --warmup and at most --seconds")]
+    [InlineData("--switch-every", "0.5", "video: error: --switch-every 0.5 must be more than --warmup and at most --seconds")]
+    [InlineData("--style", "missing.png", "video: error: ")]
+    public void Loadtest_BadMixOption_OneLineError(string option, string value, string expected)
+    {
+        using var dir = new TempDir();
+        var (code, _, stderr) = CliProcess.Run(dir.Path, "loadtest", "127.0.0.1:1", "--mix", "--seconds", "10", option, value);
+        Assert.Equal(1, code);
+        Assert.StartsWith(expected, stderr.Trim(), StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', stderr.Trim());
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
     [GeneratedRegex(@"on (http://127\.0\.0\.1:\d+)")]
     private static partial Regex AddressPattern();
 }
