@@ -74,6 +74,13 @@ public sealed record PipelineOptions
     /// <summary>Inference size; null runs at the frame size (rounded to the model's multiple).</summary>
     public (int Width, int Height)? InferenceSize { get; init; }
 
+    /// <summary>
+    /// Frames inferred at once, each on its own thread, handed on in order. Two on a 2-core CPU, with the stylizer's
+    /// session on one intra-op thread (<see cref="StylizerOptions.IntraOpThreads"/>), keep both cores on the model
+    /// without the per-operator hand-offs between intra-op threads that the decoder and encoder interrupt.
+    /// </summary>
+    public int InferenceWorkers { get; init; } = 1;
+
     /// <summary>Temporal filter run on each stylized frame before it is encoded (off by default).</summary>
     public TemporalOptions Temporal { get; init; } = TemporalOptions.Disabled;
 
@@ -124,9 +131,10 @@ public sealed class StylizePipeline
         stats.FramesExpected ??= source.Info.FrameCount;
         var info = source.Info;
         var (tw, th) = _stylizer.InferenceSize(info.Width, info.Height, _options.InferenceSize);
-        // Tensors are large, so the two channels that carry them hold one item each; with one slot in each of
-        // the three stages that touch them, five slots mean preprocessing never waits for one.
-        using var plan = _stylizer.CreatePlan(info.Width, info.Height, tw, th, slots: (2 * TensorChannelCapacity) + 3, _allocator);
+        // Tensors are large, so the two channels that carry them hold one item each; with one slot in the pre- and
+        // postprocess stages and one per inference worker, preprocessing never waits for one.
+        int workers = Math.Max(1, _options.InferenceWorkers);
+        using var plan = _stylizer.CreatePlan(info.Width, info.Height, tw, th, slots: (2 * TensorChannelCapacity) + 2 + workers, _allocator);
         plan.PreserveColor = _options.PreserveColor;
         plan.RestoreDetail = _options.RestoreDetail;
         if (_stylizer.TakesStyle)
@@ -142,8 +150,8 @@ public sealed class StylizePipeline
         stats.TemporalEnabled = temporal is not null;
 
         var decoded = source.IsLive ? NewDropOldestChannel(stats) : NewChannel<Frame>();
-        var prepared = NewChannel<Work>(TensorChannelCapacity);
-        var inferred = NewChannel<Work>(TensorChannelCapacity);
+        var prepared = NewChannel<Work>(TensorChannelCapacity, single: workers == 1);
+        var inferred = NewChannel<Work>(TensorChannelCapacity, single: workers == 1);
         var finished = NewChannel<Frame>();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var ct = cts.Token;
@@ -194,28 +202,7 @@ public sealed class StylizePipeline
                     }
                 }
             }),
-            Stage(cts, inferred.Writer, async () =>
-            {
-                while (await prepared.Reader.WaitToReadAsync().ConfigureAwait(false))
-                {
-                    while (prepared.Reader.TryRead(out var work))
-                    {
-                        long t0 = Stopwatch.GetTimestamp();
-                        try
-                        {
-                            plan.Infer(work.Slot);
-                        }
-                        catch
-                        {
-                            Release(work, plan);
-                            throw;
-                        }
-
-                        stats.InferTicks += Stopwatch.GetTimestamp() - t0;
-                        await WriteOrRelease(inferred.Writer, work, plan).ConfigureAwait(false);
-                    }
-                }
-            }),
+            Stage(cts, inferred.Writer, () => workers == 1 ? InferAsync(prepared.Reader, inferred.Writer, plan, stats) : InferInOrder(prepared.Reader, inferred.Writer, plan, stats, workers)),
             Stage(cts, finished.Writer, async () =>
             {
                 while (await inferred.Reader.WaitToReadAsync().ConfigureAwait(false))
@@ -277,10 +264,116 @@ public sealed class StylizePipeline
 
     private const int TensorChannelCapacity = 1;
 
-    private Channel<T> NewChannel<T>(int? capacity = null) => Channel.CreateBounded<T>(new BoundedChannelOptions(capacity ?? _options.ChannelCapacity)
+    /// <summary>The infer stage with one frame in flight.</summary>
+    private static async Task InferAsync(ChannelReader<Work> input, ChannelWriter<Work> output, StylizerPlan plan, PipelineStats stats)
     {
-        SingleReader = true,
-        SingleWriter = true,
+        while (await input.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (input.TryRead(out var work))
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                try
+                {
+                    plan.Infer(work.Slot);
+                }
+                catch
+                {
+                    Release(work, plan);
+                    throw;
+                }
+
+                stats.InferTicks += Stopwatch.GetTimestamp() - t0;
+                await WriteOrRelease(output, work, plan).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The infer stage with <paramref name="workers"/> frames in flight, each on its own thread (a model run blocks its
+    /// thread, and thread-pool threads are few on a small CPU). A frame is handed on only after the one read before it,
+    /// so the order stays the decoder's. A failure completes the stage's task with it; the others stop at their next
+    /// read, when the pipeline completes the channels.
+    /// </summary>
+    private static Task InferInOrder(ChannelReader<Work> input, ChannelWriter<Work> output, StylizerPlan plan, PipelineStats stats, int workers)
+    {
+        var order = new Lock();
+        Task previous = Task.CompletedTask;
+        var done = new Task[workers];
+        for (int i = 0; i < workers; i++)
+        {
+            var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var thread = new Thread(() =>
+            {
+                try
+                {
+                    Loop();
+                    finished.SetResult();
+                }
+                catch (Exception e)
+                {
+                    finished.SetException(e);
+                }
+            })
+            {
+                IsBackground = true,
+                Name = $"infer-{i}",
+            };
+            thread.Start();
+            done[i] = finished.Task;
+        }
+
+        return Task.WhenAll(done);
+
+        void Loop()
+        {
+            while (input.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            {
+                Work work;
+                Task before;
+                TaskCompletionSource written;
+                lock (order)
+                {
+                    if (!input.TryRead(out work))
+                    {
+                        continue;
+                    }
+
+                    before = previous;
+                    written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    previous = written.Task;
+                }
+
+                try
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    try
+                    {
+                        plan.Infer(work.Slot);
+                        Interlocked.Add(ref stats.InferTicks, Stopwatch.GetTimestamp() - t0);
+                        before.GetAwaiter().GetResult();
+                    }
+                    catch
+                    {
+                        Release(work, plan);
+                        throw;
+                    }
+
+                    WriteOrRelease(output, work, plan).AsTask().GetAwaiter().GetResult();
+                    written.SetResult();
+                }
+                catch (Exception e)
+                {
+                    written.TrySetException(e);
+                    throw;
+                }
+            }
+        }
+    }
+
+    private Channel<T> NewChannel<T>(int? capacity = null, bool single = true) => Channel.CreateBounded<T>(new BoundedChannelOptions(capacity ?? _options.ChannelCapacity)
+    {
+        SingleReader = single,
+        SingleWriter = single,
         FullMode = BoundedChannelFullMode.Wait,
     });
 

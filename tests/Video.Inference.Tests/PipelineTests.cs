@@ -50,6 +50,41 @@ public class PipelineTests : FrameLeakCheckedTest
     }
 
     [Fact]
+    public async Task Run_TwoInferenceWorkers_KeepsTheDecoderOrderAndAppliesTheModel()
+    {
+        using var dir = new TempDir();
+        using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir, gain: 0f, bias: 0.5f), new StylizerOptions { Device = Device.Cpu, IntraOpThreads = 1 });
+        var sink = new RecordingSink();
+        var pipeline = new StylizePipeline(stylizer, new PipelineOptions { InferenceWorkers = 2 }, Allocator);
+
+        var stats = await pipeline.RunAsync(new SyntheticSource(640, 360, 250), sink).WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.True(sink.Completed);
+        Assert.Equal(250, stats.FramesOut);
+        Assert.Equal(Enumerable.Range(0, 250).Select(i => (long)i), sink.Indices);
+        Assert.All(sink.FirstBytes, b => Assert.InRange(b, 127, 128));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Run_SinkFailsOrCancelledWithWorkers_StopsAndThePoolIsWhole(int workers)
+    {
+        using var dir = new TempDir();
+        using var stylizer = Stylizer.Load(ModelFixtures.Affine(dir), new StylizerOptions { Device = Device.Cpu, IntraOpThreads = 1 });
+        var pipeline = new StylizePipeline(stylizer, new PipelineOptions { InferenceWorkers = workers }, Allocator);
+        var failing = new RecordingSink { FailAt = 7 };
+        var e = await Assert.ThrowsAsync<MediaException>(() => pipeline.RunAsync(new SyntheticSource(64, 32, 100), failing).WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Equal("disk full", e.Message);
+        Assert.False(failing.Completed);
+
+        using var cts = new CancellationTokenSource();
+        var cancelled = new RecordingSink { OnWrite = n => { if (n == 10) { cts.Cancel(); } } };
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pipeline.RunAsync(new SyntheticSource(64, 32, 10_000), cancelled, cancellationToken: cts.Token).WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.False(cancelled.Completed);
+    }
+
+    [Fact]
     public async Task Run_SinkFails_ErrorSurfacesAndThePoolIsWhole()
     {
         using var dir = new TempDir();
