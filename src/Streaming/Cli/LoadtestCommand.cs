@@ -193,14 +193,14 @@ internal static class LoadtestCommand
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine();
-        sb.AppendLine("| model | size | streams opened | sent | received | dropped | frames/s | p50 ms | p99 ms | server inference ms (mean) |");
-        sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        sb.AppendLine("| model | size | first opened at s | streams opened | sent | received | dropped | frames/s | p50 ms | p99 ms | server inference ms (mean) |");
+        sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var r in mix.Cases)
         {
-            sb.AppendLine(inv, $"| {r.Model} | {r.Width}x{r.Height} | {r.StreamsOpened} | {r.FramesSent} | {r.FramesReceived} | {r.FramesDropped} ({r.DropPercent:0.0} %) | {r.Fps:0.00} | {r.P50Ms:0} | {r.P99Ms:0} | {r.MeanInferenceMs:0} |");
+            sb.AppendLine(inv, $"| {r.Model} | {r.Width}x{r.Height} | {r.FirstOpened.TotalSeconds:0} | {r.StreamsOpened} | {r.FramesSent} | {r.FramesReceived} | {r.FramesDropped} ({r.DropPercent:0.0} %) | {r.Fps:0.00} | {r.P50Ms:0} | {r.P99Ms:0} | {r.MeanInferenceMs:0} |");
         }
 
-        sb.AppendLine(inv, $"| all {mix.Cases.Count} cases | | {mix.StreamsOpened} | {mix.FramesSent} | {mix.FramesReceived} | {mix.FramesDropped} ({mix.DropPercent:0.0} %) | {mix.Fps:0.00} | {mix.P50Ms:0} | {mix.P99Ms:0} | {mix.MeanInferenceMs:0} |");
+        sb.AppendLine(inv, $"| all {mix.Cases.Count} cases | | {mix.Cases.Select(r => r.FirstOpened.TotalSeconds).DefaultIfEmpty().Max():0} (last case) | {mix.StreamsOpened} | {mix.FramesSent} | {mix.FramesReceived} | {mix.FramesDropped} ({mix.DropPercent:0.0} %) | {mix.Fps:0.00} | {mix.P50Ms:0} | {mix.P99Ms:0} | {mix.MeanInferenceMs:0} |");
         return sb.ToString();
     }
 

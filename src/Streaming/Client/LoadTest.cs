@@ -89,6 +89,9 @@ internal sealed record LoadTestResult(
     /// <summary>Streams opened in all (in a mix, each stream opens one per case it runs).</summary>
     public int StreamsOpened { get; init; }
 
+    /// <summary>When the first of these streams was opened, from the start of the run (a soak's warm-up ends when every case has run once).</summary>
+    public TimeSpan FirstOpened { get; init; }
+
     /// <summary>Per case, in the mix's order, when <see cref="LoadTestOptions.Mix"/> was given; frames/s there is the case's share of the total.</summary>
     public IReadOnlyList<LoadTestResult> Cases { get; init; } = [];
 
@@ -162,6 +165,7 @@ internal static class LoadTest
             Policy = options.Policy,
             MeanServerTotalMs = received == 0 ? double.NaN : figures.Sum(f => f.TotalMs) / received,
             StreamsOpened = figures.Count,
+            FirstOpened = figures.Count == 0 ? TimeSpan.Zero : figures.Min(f => f.Opened),
         };
     }
 
@@ -210,7 +214,7 @@ internal static class LoadTest
 
     private static async Task<StreamFigures> RunStreamAsync(StylizeClient client, LoadTestOptions options, StreamCase c, TimeSpan duration, ByteString[] frames, Dictionary<string, string> styles, Stopwatch clock, CancellationToken cancellationToken)
     {
-        var figures = new StreamFigures { Case = c };
+        var figures = new StreamFigures { Case = c, Opened = clock.Elapsed };
         var sentAt = new long[Ring];
         long warmupTicks = (long)(options.Warmup.TotalSeconds * Stopwatch.Frequency);
         var warmupEnds = new[] { long.MaxValue }; // set when the first frame goes out
@@ -331,5 +335,7 @@ internal static class LoadTest
         public string Device { get; set; } = string.Empty;
 
         public StreamCase Case { get; init; }
+
+        public TimeSpan Opened { get; init; }
     }
 }
