@@ -6,7 +6,13 @@ using Onnx;
 namespace Video.Inference.Onnx;
 
 /// <summary>What <see cref="Int8Quantizer.Quantize"/> did: the convolutions it quantized and the activation ranges it calibrated.</summary>
-public sealed record Int8Report(int ConvolutionsQuantized, int ConvolutionsKept, int CalibrationInputs, IReadOnlyDictionary<string, (float Min, float Max)> Ranges);
+/// <param name="ConvolutionsQuantized">How many convolutions were made int8.</param>
+/// <param name="ConvolutionsKept">How many stayed float (too narrow, grouped, or kept on request).</param>
+/// <param name="CalibrationInputs">How many inputs the ranges were measured on.</param>
+/// <param name="Ranges">The calibrated range of each quantized activation, by tensor name.</param>
+/// <param name="Quantized">Names (outputs) of the convolutions made int8, in graph order.</param>
+/// <param name="Candidates">Names of every convolution wide enough to be made int8, in graph order, including those kept float on request.</param>
+public sealed record Int8Report(int ConvolutionsQuantized, int ConvolutionsKept, int CalibrationInputs, IReadOnlyDictionary<string, (float Min, float Max)> Ranges, IReadOnlyList<string> Quantized, IReadOnlyList<string> Candidates);
 
 /// <summary>
 /// Static int8 quantization of a model's convolutions in ONNX's QDQ form, calibrated on real inputs: uint8 activations
@@ -32,7 +38,7 @@ public static class Int8Quantizer
     /// Quantizes <paramref name="model"/> (ONNX bytes) with activation ranges measured by running it on
     /// <paramref name="calibration"/> (inputs by name, each a full set for one run).
     /// </summary>
-    public static byte[] Quantize(byte[] model, IReadOnlyList<IReadOnlyDictionary<string, DenseTensor<float>>> calibration, out Int8Report report)
+    public static byte[] Quantize(byte[] model, IReadOnlyList<IReadOnlyDictionary<string, DenseTensor<float>>> calibration, out Int8Report report, double percentile = 100, IReadOnlySet<string>? keepFloat = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(calibration.Count);
         var proto = ModelProto.Parser.ParseFrom(model);
@@ -41,6 +47,7 @@ public static class Int8Quantizer
         var consumers = graph.Node.SelectMany(n => n.Input.Select(i => (Input: i, Node: n))).ToLookup(x => x.Input, x => x.Node);
 
         var units = new List<ConvUnit>();
+        var candidates = new List<string>();
         int kept = 0;
         foreach (var conv in graph.Node.Where(n => n.OpType == "Conv"))
         {
@@ -51,12 +58,19 @@ public static class Int8Quantizer
                 continue;
             }
 
+            candidates.Add(conv.Output[0]);
+            if (keepFloat?.Contains(conv.Output[0]) == true)
+            {
+                kept++;
+                continue;
+            }
+
             var next = consumers[conv.Output[0]].ToList();
             var relu = next.Count == 1 && next[0].OpType == "Relu" ? next[0] : null;
             units.Add(new ConvUnit(conv, w, relu is null ? conv.Output[0] : relu.Output[0], relu));
         }
 
-        var ranges = Calibrate(proto, units.SelectMany(u => new[] { u.Conv.Input[0], u.OutputPoint }).Distinct().ToList(), calibration);
+        var ranges = Calibrate(proto, units.SelectMany(u => new[] { u.Conv.Input[0], u.OutputPoint }).Distinct().ToList(), calibration, percentile);
         // Tensors that already pass through Q → DQ, by the dequantized name: a convolution reading one needs no second pair.
         var quantized = new Dictionary<string, (float Scale, byte Zero)>();
         foreach (var unit in units)
@@ -70,12 +84,16 @@ public static class Int8Quantizer
             opset.Version = 13;
         }
 
-        report = new Int8Report(units.Count, kept, calibration.Count, ranges);
+        report = new Int8Report(units.Count, kept, calibration.Count, ranges, units.Select(u => u.Conv.Output[0]).ToList(), candidates);
         return proto.ToByteArray();
     }
 
-    /// <summary>Runs the float model with <paramref name="tensors"/> as extra outputs and returns each one's minimum and maximum over every run.</summary>
-    private static Dictionary<string, (float Min, float Max)> Calibrate(ModelProto proto, IReadOnlyList<string> tensors, IReadOnlyList<IReadOnlyDictionary<string, DenseTensor<float>>> calibration)
+    /// <summary>
+    /// Runs the float model with <paramref name="tensors"/> as extra outputs and returns each one's range over every run:
+    /// the minimum and maximum, or with <paramref name="percentile"/> below 100 the values that many percent of the
+    /// samples lie above and below.
+    /// </summary>
+    private static Dictionary<string, (float Min, float Max)> Calibrate(ModelProto proto, IReadOnlyList<string> tensors, IReadOnlyList<IReadOnlyDictionary<string, DenseTensor<float>>> calibration, double percentile)
     {
         var probe = proto.Clone();
         var existing = probe.Graph.Output.Select(o => o.Name).ToHashSet();
@@ -86,24 +104,69 @@ public static class Int8Quantizer
 
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
         using var session = new InferenceSession(probe.ToByteArray(), options);
-        var ranges = tensors.ToDictionary(t => t, _ => (Min: 0f, Max: 0f));
+        var samples = tensors.ToDictionary(t => t, _ => new List<float>());
         foreach (var inputs in calibration)
         {
             using var results = session.Run(inputs.Select(kv => NamedOnnxValue.CreateFromTensor(kv.Key, kv.Value)).ToList(), tensors);
             foreach (var r in results)
             {
-                var (min, max) = ranges[r.Name];
-                foreach (float v in r.AsEnumerable<float>())
-                {
-                    min = Math.Min(min, v);
-                    max = Math.Max(max, v);
-                }
-
-                ranges[r.Name] = (min, max);
+                samples[r.Name].AddRange(r.AsEnumerable<float>());
             }
         }
 
-        return ranges;
+        return samples.ToDictionary(kv => kv.Key, kv => Range(kv.Value, percentile));
+    }
+
+    /// <summary>
+    /// The range of <paramref name="values"/> that leaves (100 − <paramref name="percentile"/>) % of them out at each end
+    /// (all of them at 100). A <paramref name="percentile"/> of 0 chooses the range itself: of the ranges that leave out
+    /// 0 to 1 % at each end, the one whose uint8 rounding and clipping give the least squared error on the values.
+    /// </summary>
+    private static (float Min, float Max) Range(List<float> values, double percentile)
+    {
+        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(values);
+        span.Sort();
+        if (percentile > 0)
+        {
+            int cut = (int)(span.Length * (100 - Math.Min(percentile, 100)) / 100);
+            return (span[cut], span[span.Length - 1 - cut]);
+        }
+
+        // Every 64th value (sorted, so an even spread) is enough to compare candidate ranges.
+        var sample = new float[(span.Length + 63) / 64];
+        for (int i = 0; i < sample.Length; i++)
+        {
+            sample[i] = span[i * 64];
+        }
+
+        (float Min, float Max) best = (span[0], span[^1]);
+        double bestError = double.PositiveInfinity;
+        foreach (double leaveOut in new[] { 0, 1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2 })
+        {
+            int cut = (int)(span.Length * leaveOut);
+            var range = (span[cut], span[span.Length - 1 - cut]);
+            double error = QuantizationError(sample, range);
+            if (error < bestError)
+            {
+                (best, bestError) = (range, error);
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Sum of squared differences between <paramref name="values"/> and their uint8 quantization over <paramref name="range"/>.</summary>
+    private static double QuantizationError(float[] values, (float Min, float Max) range)
+    {
+        var (scale, zero) = UInt8Params(range);
+        double sum = 0;
+        foreach (float v in values)
+        {
+            float q = (Math.Clamp(MathF.Round(v / scale) + zero, 0, 255) - zero) * scale;
+            sum += (v - q) * (double)(v - q);
+        }
+
+        return sum;
     }
 
     private static void Rewrite(GraphProto graph, Dictionary<string, TensorProto> initializers, ILookup<string, NodeProto> consumers, ConvUnit unit, Dictionary<string, (float Min, float Max)> ranges, Dictionary<string, (float Scale, byte Zero)> quantized)

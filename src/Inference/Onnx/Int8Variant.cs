@@ -28,7 +28,20 @@ public static class Int8Variant
     /// against the float model on <paramref name="heldOutPhotos"/> at <paramref name="width"/>×<paramref name="height"/>
     /// (photos are resized to that size): PSNR per photo, and inference time over <paramref name="runs"/> interleaved runs.
     /// </summary>
-    public static Int8Result Build(ModelManifest manifest, IReadOnlyList<string> calibrationPhotos, IReadOnlyList<string> heldOutPhotos, int width, int height, int runs = 20)
+    /// <param name="manifest">The float model.</param>
+    /// <param name="calibrationPhotos">Photos whose activations set the ranges (and, with <paramref name="targetDb"/>, choose what stays float).</param>
+    /// <param name="heldOutPhotos">Photos the result's PSNR is measured on.</param>
+    /// <param name="width">Frame width to calibrate and measure at.</param>
+    /// <param name="height">Frame height to calibrate and measure at.</param>
+    /// <param name="runs">Interleaved timed runs of each model.</param>
+    /// <param name="percentile">Activation ranges from this percentile of the calibration values (100: minimum and maximum).</param>
+    /// <param name="targetDb">
+    /// When set, the convolutions that cost the most PSNR stay float until the worst calibration photo is at least this
+    /// close to the float model. Each convolution's cost is measured alone (only it int8) on the calibration photos; the
+    /// held-out photos are not looked at, so their PSNR stays an honest measure.
+    /// </param>
+    /// <param name="log">Where the per-convolution costs and the search are written.</param>
+    public static Int8Result Build(ModelManifest manifest, IReadOnlyList<string> calibrationPhotos, IReadOnlyList<string> heldOutPhotos, int width, int height, int runs = 20, double percentile = 100, double? targetDb = null, TextWriter? log = null)
     {
         var options = new StylizerOptions { Device = Device.Cpu };
         using var fp32 = Stylizer.Load(manifest, options);
@@ -36,6 +49,7 @@ public static class Int8Variant
         using var plan = fp32.CreatePlan(width, height, tw, th, slots: 1);
         var slot = plan.TryRentSlot(out var s) ? s : throw new InvalidOperationException("no slot");
         var calibration = new List<IReadOnlyDictionary<string, DenseTensor<float>>>();
+        var reference = new List<(byte[] Photo, byte[] Float)>();
         using var frame = FrameAllocator.Default.AllocateFrame(width, height);
         foreach (var photo in calibrationPhotos)
         {
@@ -45,11 +59,48 @@ public static class Int8Variant
         }
 
         plan.ReturnSlot(slot);
-        byte[] int8 = Int8Quantizer.Quantize(File.ReadAllBytes(manifest.ModelPath), calibration, out var report);
+        if (targetDb is not null)
+        {
+            foreach (var photo in calibrationPhotos)
+            {
+                Load(photo, frame);
+                byte[] input = frame.Pixels.ToArray();
+                plan.StylizeInPlace(frame);
+                reference.Add((input, frame.Pixels.ToArray()));
+            }
+        }
+
+        byte[] model = File.ReadAllBytes(manifest.ModelPath);
         string file = System.IO.Path.ChangeExtension(manifest.Model, null) + ".int8.onnx";
         var variant = manifest with { Model = file };
-        File.WriteAllBytes(variant.ModelPath, int8);
+        var keepFloat = new HashSet<string>();
+        byte[] int8 = Int8Quantizer.Quantize(model, calibration, out var report, percentile);
+        if (targetDb is { } target)
+        {
+            // Worst calibration PSNR with each convolution alone in int8: the lower, the more it costs.
+            var cost = new List<(string Conv, double WorstDb)>();
+            foreach (var conv in report.Candidates)
+            {
+                byte[] one = Int8Quantizer.Quantize(model, calibration, out _, percentile, report.Candidates.Where(c => c != conv).ToHashSet());
+                cost.Add((conv, WorstOn(variant, one, reference, width, height, tw, th, options)));
+                log?.WriteLine($"  {conv} alone in int8: worst calibration photo {cost[^1].WorstDb:0.0} dB");
+            }
 
+            foreach (var (conv, _) in cost.OrderBy(c => c.WorstDb))
+            {
+                double worst = WorstOn(variant, int8, reference, width, height, tw, th, options);
+                log?.WriteLine($"  {report.ConvolutionsQuantized} int8, float: [{string.Join(", ", keepFloat)}]: worst calibration photo {worst:0.0} dB");
+                if (worst >= target)
+                {
+                    break;
+                }
+
+                keepFloat.Add(conv);
+                int8 = Int8Quantizer.Quantize(model, calibration, out report, percentile, keepFloat);
+            }
+        }
+
+        File.WriteAllBytes(variant.ModelPath, int8);
         using var q8 = Stylizer.Load(variant, options);
         using var q8Plan = q8.CreatePlan(width, height, tw, th, slots: 1);
         using var other = FrameAllocator.Default.AllocateFrame(width, height);
@@ -65,6 +116,32 @@ public static class Int8Variant
 
         var (floatMs, int8Ms) = Time(plan, q8Plan, frame, runs);
         return new Int8Result(variant.ModelPath, report, psnr, floatMs, int8Ms);
+    }
+
+    /// <summary>The lowest PSNR of <paramref name="int8"/> (ONNX bytes) against the float outputs in <paramref name="reference"/>.</summary>
+    private static double WorstOn(ModelManifest variant, byte[] int8, List<(byte[] Photo, byte[] Float)> reference, int width, int height, int tw, int th, StylizerOptions options)
+    {
+        string probe = variant.ModelPath + ".probe";
+        try
+        {
+            File.WriteAllBytes(probe, int8);
+            using var q8 = Stylizer.Load(variant with { Model = System.IO.Path.GetFileName(probe) }, options);
+            using var plan = q8.CreatePlan(width, height, tw, th, slots: 1);
+            using var frame = FrameAllocator.Default.AllocateFrame(width, height);
+            double worst = double.PositiveInfinity;
+            foreach (var (photo, expected) in reference)
+            {
+                photo.CopyTo(frame.Pixels);
+                plan.StylizeInPlace(frame);
+                worst = Math.Min(worst, Psnr(frame.Pixels, expected));
+            }
+
+            return worst;
+        }
+        finally
+        {
+            File.Delete(probe);
+        }
     }
 
     /// <summary>PSNR in dB between two 8-bit images of the same size.</summary>

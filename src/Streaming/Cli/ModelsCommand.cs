@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Video.Capture;
 using Video.Inference;
 using Video.Inference.Onnx;
@@ -62,9 +63,22 @@ internal static class ModelsCommand
         var size = new Option<string>("--size") { Description = "Frame size WxH to calibrate and measure at", DefaultValueFactory = _ => "640x360" };
         var runs = new Option<int>("--runs") { Description = "Interleaved timed runs of each model", DefaultValueFactory = _ => 20 };
         var calibrationCount = new Option<int>("--calibration") { Description = "Photos to calibrate on, spread over those not held out", DefaultValueFactory = _ => 48 };
-        var quantize = new Command("quantize", "Write NAME.int8.onnx (int8 QDQ convolutions calibrated on photos) and measure it against the float model: PSNR on held-out photos, inference time side by side") { name, photos, size, runs, calibrationCount, models };
+        var percentile = new Option<double>("--percentile") { Description = "Activation ranges: the share of calibration values inside each range (100: minimum to maximum), or 0 to choose each range by the least rounding and clipping error", DefaultValueFactory = _ => 100 };
+        var target = new Option<double?>("--target-db") { Description = "Keep the convolutions that cost the most PSNR float until the worst calibration photo is at least this close to the float model (default: every wide convolution int8)" };
+        var quantize = new Command("quantize", "Write NAME.int8.onnx (int8 QDQ convolutions calibrated on photos) and measure it against the float model: PSNR on held-out photos, inference time side by side") { name, photos, size, runs, calibrationCount, percentile, target, models };
         quantize.SetAction(parse =>
         {
+            double pct = parse.GetValue(percentile);
+            if (pct is not 0 and (<= 50 or > 100) || double.IsNaN(pct))
+            {
+                throw new VideoException($"--percentile {pct.ToString(CultureInfo.InvariantCulture)}: give a share in (50, 100], or 0 to choose each range by least error");
+            }
+
+            if (parse.GetValue(target) is { } db && (db is <= 0 or > 100 || double.IsNaN(db)))
+            {
+                throw new VideoException($"--target-db {db.ToString(CultureInfo.InvariantCulture)}: give a PSNR in (0, 100] dB");
+            }
+
             var manifest = ModelCatalog.Load(ModelCatalog.ResolveDirectory(parse.GetValue(models))).Find(parse.GetValue(name)!);
             string dir = parse.GetValue(photos) ?? (SharedDataLocator.Find() is { } shared ? Path.Combine(shared, "content") : null) ?? throw new VideoException("no photos: give --photos DIR (../shared/data/content was not found)");
             var all = Directory.EnumerateFiles(dir).Where(ImageSequenceSource.IsImagePath).Order(StringComparer.Ordinal).ToList();
@@ -78,7 +92,8 @@ internal static class ModelsCommand
             }
 
             var (w, h) = CommonOptions.ParseSize(parse.GetValue(size))!.Value;
-            var result = Int8Variant.Build(manifest, calibration, heldOut, w, h, parse.GetValue(runs));
+            var result = Int8Variant.Build(manifest, calibration, heldOut, w, h, parse.GetValue(runs), pct, parse.GetValue(target), Console.Out);
+            string command = "./video models quantize " + string.Join(' ', parse.Tokens.Skip(2).Select(t => t.Value));
             var updated = manifest with
             {
                 Int8 = new QuantizedModel
@@ -86,7 +101,7 @@ internal static class ModelsCommand
                     Model = Path.GetFileName(result.Path),
                     PsnrMeanDb = Math.Round(result.PsnrDb.Average(p => p.Db), 2),
                     PsnrWorstDb = Math.Round(result.WorstDb, 2),
-                    Calibration = $"{calibration.Count} photos of {Path.GetFileName(dir.TrimEnd('/'))}/ (not the trainer's held-out every-8th), {w}x{h}, min/max ranges, uint8 activations, int8 per-channel weights, {result.Report.ConvolutionsQuantized} convolutions int8 and {result.Report.ConvolutionsKept} float; PSNR on the {heldOut.Count} held-out photos; commit {ModelProvenance.CurrentGitCommit()}; ./video models quantize {manifest.Name}",
+                    Calibration = $"{calibration.Count} photos of {Path.GetFileName(dir.TrimEnd('/'))}/ (not the trainer's held-out every-8th), {w}x{h}, {RangeRule(pct)}, uint8 activations, int8 per-channel weights, {result.Report.ConvolutionsQuantized} convolutions int8 and {result.Report.ConvolutionsKept} float{KeptRule(parse.GetValue(target), result.Report)}; PSNR on the {heldOut.Count} held-out photos; commit {ModelProvenance.CurrentGitCommit()}; {command}",
                 },
             };
             updated.Save(manifest.ManifestPath);
@@ -97,6 +112,21 @@ internal static class ModelsCommand
             return ExitCodes.Ok;
         });
         return quantize;
+    }
+
+    private static string RangeRule(double percentile) => percentile switch
+    {
+        0 => "ranges of least rounding and clipping error",
+        100 => "min/max ranges",
+        _ => $"{percentile.ToString(CultureInfo.InvariantCulture)}th-percentile ranges",
+    };
+
+    private static string KeptRule(double? targetDb, Int8Report report)
+    {
+        var kept = report.Candidates.Except(report.Quantized).ToList();
+        return targetDb is { } t && kept.Count > 0
+            ? $" ({string.Join(", ", kept)} kept float, the costliest first, until the worst calibration photo reached {t.ToString(CultureInfo.InvariantCulture)} dB against float)"
+            : string.Empty;
     }
 
     internal static void WriteToon(string dir)

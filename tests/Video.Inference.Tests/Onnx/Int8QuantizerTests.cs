@@ -40,6 +40,28 @@ public class Int8QuantizerTests
         Assert.True(ops.Count(o => o == "QLinearConv") >= 6, "ops: " + string.Join(",", ops.Distinct()));
     }
 
+    [SkippableFact]
+    public void Quantize_TargetPsnr_KeepsTheCostliestConvolutionsFloatUntilCalibrationMeetsIt()
+    {
+        var photos = Directory.EnumerateFiles(Path.Combine(SharedData.Require(), "content")).Order(StringComparer.Ordinal).ToList();
+        var original = ModelCatalog.Load(Repo.Models).Find("starry-night");
+        using var dir = new TempDir();
+        File.Copy(original.ModelPath, dir.File("starry-night.onnx"));
+        var manifest = original with { ManifestPath = dir.File("starry-night.json"), Int8 = null };
+        string[] calibration = [photos[1], photos[2], photos[3], photos[5]];
+        var log = new StringWriter();
+
+        var all = Int8Variant.Build(manifest, calibration, [photos[0], photos[8]], 320, 184, runs: 1, percentile: 0);
+        var kept = Int8Variant.Build(manifest, calibration, [photos[0], photos[8]], 320, 184, runs: 1, percentile: 0, targetDb: 45, log: log);
+
+        Assert.Equal(6, all.Report.ConvolutionsQuantized);
+        Assert.Equal(6, kept.Report.Candidates.Count);
+        Assert.InRange(kept.Report.ConvolutionsQuantized, 0, 5);
+        Assert.Equal(kept.Report.Candidates.Except(kept.Report.Quantized).Count(), 6 - kept.Report.ConvolutionsQuantized);
+        Assert.True(kept.WorstDb > all.WorstDb, $"with convolutions kept float {kept.WorstDb:0.0} dB, all int8 {all.WorstDb:0.0} dB");
+        Assert.Contains("alone in int8: worst calibration photo", log.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Find_Int8Suffix_NamesTheVariantOrSaysThereIsNone()
     {
