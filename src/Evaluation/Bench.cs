@@ -16,6 +16,9 @@ namespace Video.Evaluation;
 /// </summary>
 public sealed record BenchRow(string Size, string Model, string Case, double Fps, double MsPerFrame, double CpuPercent, string Notes)
 {
+    /// <summary>The model's family (<c>fast</c>, <c>cartoon</c>, …); null for the rows without a model.</summary>
+    public string? Family { get; init; }
+
     public double? GFlopPerFrame { get; init; }
 
     public double? GFlops { get; init; }
@@ -36,7 +39,15 @@ public static class Bench
 {
     public const string EagerCase = "eager (TorchSharp)";
     public const string InferenceCase = "inference only";
+    public const string PipelineCase = "pipeline";
+    public const string FlowCase = "pipeline + temporal flow";
     public const string PeakCase = "peak";
+
+    /// <summary>The inference size of the reduced case at sizes above it (<c>video stylize --size 640x360 --restore-detail</c>).</summary>
+    public static readonly (int Width, int Height) ReducedSize = (640, 360);
+
+    /// <summary>The case that runs the pipeline at a larger frame size with inference at <see cref="ReducedSize"/> and the detail restored.</summary>
+    public static readonly string ReducedCase = $"pipeline, {ReducedSize.Width}x{ReducedSize.Height} inside + detail";
 
     /// <summary>
     /// Runs every case for every size and model, one after another in this process, and returns the rows (the peaks first);
@@ -87,16 +98,30 @@ public static class Bench
                     }
 
                     var (tw, th) = stylizer.InferenceSize(w, h);
+                    string family = manifest.Family.ToString().ToLowerInvariant();
                     var infer = await MeasureAsync(size, manifest.Name, InferenceCase, _ => Task.FromResult(InferOnly(stylizer, style, w, h, tw, th, frames, allocator)), ct).ConfigureAwait(false);
-                    rows.Add(WithCost(infer, manifest, tw, th, stylizer.DeviceName == "cpu" ? convPeak : null, log));
+                    rows.Add(WithCost(infer, manifest, tw, th, stylizer.DeviceName == "cpu" ? convPeak : null, log) with { Family = family });
                     foreach (var mode in new[] { TemporalMode.Off, TemporalMode.Flow })
                     {
                         var options = new PipelineOptions { Style = style, Temporal = mode == TemporalMode.Off ? TemporalOptions.Disabled : new TemporalOptions { Mode = mode } };
-                        string name = mode == TemporalMode.Off ? "pipeline" : "pipeline + temporal flow";
-                        rows.Add(await MeasureAsync(size, manifest.Name, name, ct => PipelineAsync(stylizer, options, clip, Path.Combine(dir, "out.mp4"), allocator, ct), ct).ConfigureAwait(false));
+                        string name = mode == TemporalMode.Off ? PipelineCase : FlowCase;
+                        var row = await MeasureAsync(size, manifest.Name, name, ct => PipelineAsync(stylizer, options, clip, Path.Combine(dir, "out.mp4"), allocator, ct), ct).ConfigureAwait(false);
+                        rows.Add(row with { Family = family });
                     }
 
-                    if (eager is { Enabled: true })
+                    if (w * h > ReducedSize.Width * ReducedSize.Height && stylizer.InferenceSize(w, h, ReducedSize) is var reduced && reduced != (tw, th))
+                    {
+                        var options = new PipelineOptions { Style = style, InferenceSize = reduced, RestoreDetail = true };
+                        var row = await MeasureAsync(size, manifest.Name, ReducedCase, ct => PipelineAsync(stylizer, options, clip, Path.Combine(dir, "out.mp4"), allocator, ct), ct).ConfigureAwait(false);
+                        rows.Add(row with { Family = family });
+                    }
+
+                    if (manifest.Name.EndsWith(ModelCatalog.Int8Suffix, StringComparison.Ordinal))
+                    {
+                        // TorchSharp rebuilds float weights; an int8 variant's figure would be the float model's again.
+                        log.WriteLine($"bench {size}: {manifest.Name}: no eager run (int8 variant; its float model has one)");
+                    }
+                    else if (eager is { Enabled: true })
                     {
                         log.WriteLine($"bench {size}: {manifest.Name} in TorchSharp eager");
                         string? stylePath = stylizer.TakesStyle ? styleImage : null;
@@ -156,14 +181,15 @@ public static class Bench
         foreach (var g in cases.Where(r => r.Model != "-").GroupBy(r => (r.Size, r.Model)))
         {
             double infer = g.First(r => r.Case == InferenceCase).Fps;
-            double pipe = g.First(r => r.Case == "pipeline").Fps;
-            double flow = g.First(r => r.Case == "pipeline + temporal flow").Fps;
+            double pipe = g.First(r => r.Case == PipelineCase).Fps;
+            double flow = g.First(r => r.Case == FlowCase).Fps;
             double eager = g.FirstOrDefault(r => r.Case == EagerCase)?.Fps ?? double.NaN;
             string vsEager = double.IsFinite(eager) ? F(pipe / eager, "0.00") : "n/a";
             string inferVsEager = double.IsFinite(eager) ? F(infer / eager, "0.00") : "n/a";
             sb.AppendLine(inv, $"| {g.Key.Size} | {g.Key.Model} | {pipe / infer:0.00} | {flow / pipe:0.00} | {vsEager} | {inferVsEager} |");
         }
 
+        AppendTargets(sb, cases);
         if (peaks.Count > 0)
         {
             sb.AppendLine();
@@ -192,6 +218,72 @@ public static class Bench
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The real-time targets (docs/realtime.md) for the fast and cartoon models, each against the rows of this run: 30 fps
+    /// end to end at 640×360 (25 with the flow filter), 15 fps at 1280×720 for the fast models (full size or
+    /// <see cref="ReducedCase"/>), 60 % of the conv peak and 2× TorchSharp eager (float weights). A model meets a speed
+    /// target when its float model or its int8 variant does; the variant is named.
+    /// </summary>
+    private static void AppendTargets(StringBuilder sb, IReadOnlyList<BenchRow> cases)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var rows = cases.Where(r => r.Family is "fast" or "cartoon").ToList();
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        static string Base(string model) => model.EndsWith(ModelCatalog.Int8Suffix, StringComparison.Ordinal) ? model[..^ModelCatalog.Int8Suffix.Length] : model;
+        var lines = new List<string>();
+        foreach (var model in rows.Select(r => Base(r.Model)).Distinct())
+        {
+            var mine = rows.Where(r => Base(r.Model) == model).ToList();
+            bool fast = mine[0].Family == "fast";
+            void Speed(string target, string size, IEnumerable<string> caseNames, double goal)
+            {
+                var found = mine.Where(r => r.Size == size && caseNames.Contains(r.Case)).OrderByDescending(r => r.Fps).ToList();
+                if (found.Count == 0)
+                {
+                    return;
+                }
+
+                string measured = string.Join(", ", found.OrderBy(r => r.Model, StringComparer.Ordinal).ThenBy(r => r.Case, StringComparer.Ordinal)
+                    .Select(r => string.Create(inv, $"{(r.Model == model ? "float" : "int8")}{(r.Case == ReducedCase ? " reduced" : string.Empty)} {r.Fps:0.0}")));
+                var best = found[0];
+                string status = best.Fps < goal ? "not met" : best.Model == model && best.Case != ReducedCase ? "**met**" : $"**met** ({(best.Model == model ? "float" : "int8")}{(best.Case == ReducedCase ? ", reduced size" : string.Empty)})";
+                lines.Add(string.Create(inv, $"| {target} | {model} | {measured} | {status} |"));
+            }
+
+            Speed("640×360 end to end ≥ 30 fps", "640x360", [PipelineCase], 30);
+            Speed("640×360 with flow ≥ 25 fps", "640x360", [FlowCase], 25);
+            if (fast)
+            {
+                Speed("1280×720 end to end ≥ 15 fps", "1280x720", [PipelineCase, ReducedCase], 15);
+            }
+
+            foreach (var infer in mine.Where(r => r.Model == model && r.Case == InferenceCase && r.PeakFraction is not null))
+            {
+                lines.Add(string.Create(inv, $"| ≥ 60 % of the conv peak ({infer.Size}) | {model} | {100 * infer.PeakFraction!.Value:0} % | {(infer.PeakFraction >= 0.6 ? "**met**" : "not met")} |"));
+            }
+
+            foreach (var eager in mine.Where(r => r.Model == model && r.Case == EagerCase && r.Fps > 0))
+            {
+                double ratio = mine.First(r => r.Model == model && r.Size == eager.Size && r.Case == InferenceCase).Fps / eager.Fps;
+                lines.Add(string.Create(inv, $"| ≥ 2× TorchSharp eager, inference only ({eager.Size}) | {model} | {ratio:0.00}× | {(ratio >= 2 ? "**met**" : "not met")} |"));
+            }
+        }
+
+        sb.AppendLine();
+        sb.AppendLine("Targets (issue 17, docs/realtime.md) for the fast and cartoon models, from the rows above. A speed target is met when the float model or its int8 variant (`NAME:int8`, quality in its manifest) reaches it; \"reduced\" is the " + ReducedCase + " case. The live p99 target is measured by `video loadtest` (docs/realtime.md).");
+        sb.AppendLine();
+        sb.AppendLine("| target | model | measured (fps or share) | status |");
+        sb.AppendLine("| --- | --- | --- | --- |");
+        foreach (string line in lines.OrderBy(l => l, StringComparer.Ordinal))
+        {
+            sb.AppendLine(line);
+        }
+    }
+
     /// <summary>The method section written under the tables (kept here so the file <c>video bench</c> writes stays true).</summary>
     public const string HowItIsMeasured = """
         ## How it is measured
@@ -205,6 +297,10 @@ public static class Bench
           threads) on one preallocated tensor slot, after 3 warm-up runs, at the tensor size the pipeline uses.
         - **Pipeline** is the `video stylize` path: decode → preprocess → infer → postprocess → encode on their own tasks
           joined by bounded channels; fps is output frames over wall time. **+ temporal flow** adds the optical-flow filter.
+          **Inside + detail** (sizes above 640×360) runs the model at 640×360 and regrows its output to the frame's size
+          with the frame's own luma detail added back (`video stylize --size 640x360 --restore-detail`).
+        - **int8 variants** (`NAME:int8`, `video models quantize`) run every case but eager; their PSNR against the float
+          model is in the model's manifest. By default every installed model runs, each followed by its int8 variant.
         - **Eager (TorchSharp)** is the PyTorch-style baseline: `video-train eager-bench` (the trainer, a separate process;
           the host never loads libtorch) rebuilds the model's architecture as the trainer's TorchSharp module
           (`FastStylizer.FullFrame`: 2×2 average downscale, generator, detail-restoring upsample; or `AdaInStylizer.FullFrame` with

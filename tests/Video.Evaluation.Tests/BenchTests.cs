@@ -28,6 +28,42 @@ public class BenchTests : FrameLeakCheckedTest
         Assert.EndsWith(Bench.HowItIsMeasured, md, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Markdown_FastModelWithInt8Variant_TargetsSayWhichVariantMeetsThem()
+    {
+        List<BenchRow> rows =
+        [
+            new("640x360", "a", Bench.InferenceCase, 40, 25, 90, string.Empty) { Family = "fast", PeakFraction = 0.5 },
+            new("640x360", "a", Bench.PipelineCase, 27, 37, 90, string.Empty) { Family = "fast" },
+            new("640x360", "a", Bench.FlowCase, 24, 41, 90, string.Empty) { Family = "fast" },
+            new("640x360", "a", Bench.EagerCase, 25, 40, 80, string.Empty) { Family = "fast" },
+            new("640x360", "a:int8", Bench.InferenceCase, 55, 18, 90, string.Empty) { Family = "fast" },
+            new("640x360", "a:int8", Bench.PipelineCase, 33, 30, 90, string.Empty) { Family = "fast" },
+            new("640x360", "a:int8", Bench.FlowCase, 26, 38, 90, string.Empty) { Family = "fast" },
+            new("1280x720", "a", Bench.InferenceCase, 10, 100, 90, string.Empty) { Family = "fast", PeakFraction = 0.62 },
+            new("1280x720", "a", Bench.PipelineCase, 7, 140, 90, string.Empty) { Family = "fast" },
+            new("1280x720", "a", Bench.FlowCase, 6, 160, 90, string.Empty) { Family = "fast" },
+            new("1280x720", "a", Bench.ReducedCase, 14, 70, 90, string.Empty) { Family = "fast" },
+            new("640x360", "toon", Bench.InferenceCase, 60, 16, 90, string.Empty) { Family = "cartoon" },
+            new("640x360", "toon", Bench.PipelineCase, 38, 26, 90, string.Empty) { Family = "cartoon" },
+            new("640x360", "toon", Bench.FlowCase, 34, 29, 90, string.Empty) { Family = "cartoon" },
+            new("640x360", "ad", Bench.InferenceCase, 6, 160, 90, string.Empty) { Family = "adain" },
+            new("640x360", "ad", Bench.PipelineCase, 5, 200, 90, string.Empty) { Family = "adain" },
+            new("640x360", "ad", Bench.FlowCase, 4, 250, 90, string.Empty) { Family = "adain" },
+        ];
+
+        string md = Bench.Markdown(rows, 10, 3);
+
+        Assert.Contains("| 640×360 end to end ≥ 30 fps | a | float 27.0, int8 33.0 | **met** (int8) |", md, StringComparison.Ordinal);
+        Assert.Contains("| 640×360 with flow ≥ 25 fps | a | float 24.0, int8 26.0 | **met** (int8) |", md, StringComparison.Ordinal);
+        Assert.Contains("| 640×360 end to end ≥ 30 fps | toon | float 38.0 | **met** |", md, StringComparison.Ordinal);
+        Assert.Contains("| 1280×720 end to end ≥ 15 fps | a | float 7.0, float reduced 14.0 | not met |", md, StringComparison.Ordinal);
+        Assert.Contains("| ≥ 60 % of the conv peak (640x360) | a | 50 % | not met |", md, StringComparison.Ordinal);
+        Assert.Contains("| ≥ 60 % of the conv peak (1280x720) | a | 62 % | **met** |", md, StringComparison.Ordinal);
+        Assert.Contains("| ≥ 2× TorchSharp eager, inference only (640x360) | a | 1.60× | not met |", md, StringComparison.Ordinal);
+        Assert.DoesNotContain("| ad |", md.Split("| target |")[1], StringComparison.Ordinal);
+    }
+
     [SkippableFact]
     public async Task RunAsync_WithTrainer_AddsEagerRowsAndRatios()
     {

@@ -37,6 +37,29 @@ public class BenchCliTests
     }
 
     [Fact]
+    public void Bench_Int8VariantAt720p_AddsTheReducedSizeCaseAndTheTargets()
+    {
+        using var dir = new TempDir();
+
+        var (code, _, stderr) = Run(dir.Path, new(), "bench", "--sizes", "1280x720", "--frames", "10", "--model", "starry-night:int8", "--device", "cpu", "--no-eager", "--out", "bench.md");
+
+        Assert.True(code == 0, stderr);
+        string md = File.ReadAllText(dir.File("bench.md"));
+        Assert.Contains("| 1280x720 | starry-night:int8 | pipeline, 640x360 inside + detail |", md, StringComparison.Ordinal);
+        Assert.Matches(@"\| 1280×720 end to end ≥ 15 fps \| starry-night \| int8 \d+\.\d, int8 reduced \d+\.\d \| (not met|\*\*met\*\* \(int8(, reduced size)?\)) \|", md);
+    }
+
+    [Fact]
+    public void Quantize_BadPercentile_OneLineError()
+    {
+        using var dir = new TempDir();
+        var (code, _, stderr) = CliProcess.Run(dir.Path, "models", "quantize", "starry-night", "--photos", dir.Path, "--percentile", "30");
+        Assert.Equal(1, code);
+        Assert.StartsWith("video: error: ", stderr.Trim(), StringComparison.Ordinal);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
     public void Bench_BadFrameCount_OneLineError()
     {
         using var dir = new TempDir();

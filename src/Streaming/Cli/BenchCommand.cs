@@ -15,7 +15,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var sizes = new Option<string>("--sizes") { Description = "Comma-separated WxH list", DefaultValueFactory = _ => "640x360,1280x720" };
-        var modelsList = new Option<string?>("--model") { Description = "Comma-separated model names (default: every installed model)" };
+        var modelsList = new Option<string?>("--model") { Description = "Comma-separated model names, NAME:int8 for an int8 variant (default: every installed model, each followed by its int8 variant)" };
         var frames = new Option<int>("--frames") { Description = "Frames per measurement", DefaultValueFactory = _ => 90 };
         var json = new Option<bool>("--json") { Description = "Print the results as JSON" };
         var output = new Option<string?>("--out") { Description = "Markdown file to write (default: docs/benchmarks.md when ./docs exists)" };
@@ -45,7 +45,7 @@ internal static class BenchCommand
             var catalog = ModelCatalog.Load(ModelCatalog.ResolveDirectory(parse.GetValue(models)));
             var chosen = parse.GetValue(modelsList) is { } names
                 ? names.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(m => catalog.Find(m.Trim())).ToList()
-                : catalog.Models.ToList();
+                : catalog.Models.SelectMany(m => m.Int8 is null ? [m] : new[] { m, catalog.Find(m.Name + ModelCatalog.Int8Suffix) }).ToList();
             var eager = EagerBaseline.Locate(parse.GetValue(noEager));
             var rows = await Bench.RunAsync(sizeList, chosen, n, CommonOptions.ParseDevice(parse.GetValue(device)!), Console.Error, ct, eager, eagerN).ConfigureAwait(false);
             string markdown = Bench.Markdown(rows, n, eagerN, eager.SkipReason);
