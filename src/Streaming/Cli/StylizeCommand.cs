@@ -125,7 +125,10 @@ internal static class StylizeCommand
         var manifest = ModelCatalog.Load(ModelCatalog.ResolveDirectory(request.ModelsDirectory)).Find(request.Model);
         job = job with { Output = request.Output ?? StylizeJob.DefaultOutput(request.Input, manifest.Name, request.Sequence) };
         job.Validate();
-        using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine, Gpu = request.Gpu });
+        // On the CPU, two frames at once, each on half the cores (PipelineOptions.CpuInferenceWorkers).
+        int workers = request.Device is Device.Cpu or Device.Auto ? PipelineOptions.CpuInferenceWorkers : 1;
+        using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine, Gpu = request.Gpu, IntraOpThreads = PipelineOptions.IntraOpThreadsFor(workers) });
+        job = job with { Pipeline = job.Pipeline with { InferenceWorkers = stylizer.DeviceName == "cpu" ? workers : 1 } };
         var stats = new PipelineStats();
         StylizeJobResult result;
         await using (new ProgressDisplay(stats, request.Progress))
