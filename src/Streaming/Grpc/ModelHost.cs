@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Video.Capture;
 using Video.Inference;
 using Video.Inference.Batching;
+using Video.Streaming.Grpc.Internal;
 
 namespace Video.Streaming.Grpc;
 
@@ -63,10 +64,17 @@ internal sealed class ModelHost : IHostedService, IDisposable
     {
         _allocator = allocator;
         _options = options.Value;
+        Runs = new RunGate(options);
         _health = health;
         _logger = logger;
         SetHealth(HealthCheckResponse.Types.ServingStatus.NotServing);
     }
+
+    /// <summary>
+    /// Bounds the pixels in model runs at once, and so ONNX Runtime's working memory, which the frame budget does not
+    /// cover; every run (a plan's first run included) enters it.
+    /// </summary>
+    public RunGate Runs { get; }
 
     /// <summary>True once the models are loaded.</summary>
     public bool IsReady => _isReady;

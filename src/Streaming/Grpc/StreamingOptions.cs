@@ -57,6 +57,14 @@ internal sealed class StreamingOptions
     public int LosslessQueueCapacity { get; set; } = 4;
 
     /// <summary>
+    /// Most frame pixels (at the model's tensor size) in large model runs at once; a run waits until its pixels fit,
+    /// and runs under an eighth of this go by without waiting. ONNX Runtime's working memory per run grows with its
+    /// pixels and is outside the frame budget, so this bounds most of it. Null: one frame of
+    /// <see cref="MaxFrameWidth"/>×<see cref="MaxFrameHeight"/>.
+    /// </summary>
+    public long? RunPixels { get; set; }
+
+    /// <summary>
     /// How often the C heap's free pages are given back to the system (glibc <c>malloc_trim</c>); zero turns it off.
     /// ONNX Runtime's per-run memory is freed into that heap, which otherwise keeps it resident.
     /// </summary>
@@ -98,6 +106,7 @@ internal sealed class StreamingOptions
         Check(LosslessQueueCapacity is >= 1 and <= 64, $"lossless queue capacity {LosslessQueueCapacity} is out of range (1..64)");
         Check(BatchMax is >= 1 and <= 64, $"batch max {BatchMax} is out of range (1..64)");
         Check(BatchDelay >= TimeSpan.Zero && BatchDelay <= TimeSpan.FromSeconds(1), $"batch delay {BatchDelay.TotalMilliseconds} ms is out of range (0..1000 ms)");
+        Check(RunPixels is null or >= 1, $"run pixels {RunPixels} must be at least 1");
         Check(NativeHeapTrimInterval >= TimeSpan.Zero, $"native heap trim interval {NativeHeapTrimInterval} must not be negative");
         Check(StyleCacheCapacity >= 1, $"style cache capacity {StyleCacheCapacity} must be at least 1");
         Check(AuthFailureLimit >= 1, $"auth failure limit {AuthFailureLimit} must be at least 1");

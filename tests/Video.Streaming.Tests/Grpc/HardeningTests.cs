@@ -293,6 +293,34 @@ public sealed class HardeningTests
     }
 
     [Fact]
+    public async Task StylizeStream_ManyStreamsOfLargeFrames_RunsBoundedByRunPixels()
+    {
+        // ONNX Runtime's working memory per run grows with the frame and is outside the frame budget: in the item 8 soak
+        // up to 3 GB of it were in flight while several streams ran 4K frames at once. With room for one frame's pixels,
+        // four streams sending at once are served, and never two runs at a time.
+        const long onePixels = 160 * 120;
+        await using var server = await GrpcTestServer.StartAsync(o => o.RunPixels = onePixels);
+        var runs = server.Server.Services.GetRequiredService<ModelHost>().Runs;
+        var clients = Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
+        {
+            using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = i % 2 == 0 ? "identity" : "toon", Policy = Policy.All }).WaitAsync(T);
+            var reader = Task.Run(() => GrpcTestServer.ReadAllAsync(stream));
+            for (ulong f = 0; f < 8; f++)
+            {
+                await stream.SendImageAsync(GrpcTestServer.Pattern(160, 120, (int)f), (long)f, f).WaitAsync(T);
+            }
+
+            await stream.CompleteAsync().WaitAsync(T);
+            return (await reader.WaitAsync(T)).Count(r => r.KindCase == StreamResponse.KindOneofCase.Frame);
+        })).ToArray();
+
+        Assert.All(await Task.WhenAll(clients).WaitAsync(T), frames => Assert.Equal(8, frames));
+        Assert.Equal(32, runs.Entered);
+        Assert.Equal(onePixels, runs.PeakInUse);
+        Assert.Equal(0, runs.InUse);
+    }
+
+    [Fact]
     public unsafe void NativeHeapTrim_FreedChunksBelowTheHeapTop_GivenBackToTheSystem()
     {
         // What ONNX Runtime leaves after runs without its arena: chunks freed below live ones. glibc keeps them resident

@@ -214,17 +214,23 @@ internal sealed class StreamSession
                     int batchSize = 1;
                     using (item.Frame)
                     {
-                        long started = Stopwatch.GetTimestamp();
                         var frame = item.Frame;
-                        var entry = PlanFor(item.Settings, frame.Width, frame.Height);
-                        var plan = entry.Plan;
-                        var filter = FilterFor(item.Settings.Temporal, frame.Width, frame.Height);
-                        filter?.ObserveInput(frame);
-                        var lane = entry.Batcher is { } batcher ? new BatchLane(batcher, _batchItem) : (BatchLane?)null;
-                        batchSize = await plan.StylizeAsync(frame, lane, ct).ConfigureAwait(false);
-                        filter?.Apply(frame);
+                        var (tw, th) = item.Settings.Model.Stylizer.InferenceSize(frame.Width, frame.Height, item.Settings.InferenceSize);
+                        long started, inferred;
+                        // Waiting for room among the runs in flight counts as queue time; the plan's first run is a run too.
+                        using (await _resolver.Models.Runs.EnterAsync((long)tw * th, ct).ConfigureAwait(false))
+                        {
+                            started = Stopwatch.GetTimestamp();
+                            var entry = PlanFor(item.Settings, frame.Width, frame.Height);
+                            var plan = entry.Plan;
+                            var filter = FilterFor(item.Settings.Temporal, frame.Width, frame.Height);
+                            filter?.ObserveInput(frame);
+                            var lane = entry.Batcher is { } batcher ? new BatchLane(batcher, _batchItem) : (BatchLane?)null;
+                            batchSize = await plan.StylizeAsync(frame, lane, ct).ConfigureAwait(false);
+                            filter?.Apply(frame);
+                            inferred = Stopwatch.GetTimestamp();
+                        }
 
-                        long inferred = Stopwatch.GetTimestamp();
                         var encoding = ImageCodec.ResponseEncoding(item.Settings.OutputEncoding, item.InputEncoding);
                         var image = encoding == Encoding.Rgb24
                             ? ImageCodec.EncodeRgb24Pooled(frame, _allocator, out rented)
