@@ -125,8 +125,10 @@ internal static class StylizeCommand
         var manifest = ModelCatalog.Load(ModelCatalog.ResolveDirectory(request.ModelsDirectory)).Find(request.Model);
         job = job with { Output = request.Output ?? StylizeJob.DefaultOutput(request.Input, manifest.Name, request.Sequence) };
         job.Validate();
-        // On the CPU, two frames at once, each on half the cores (PipelineOptions.CpuInferenceWorkers).
-        int workers = request.Device is Device.Cpu or Device.Auto ? PipelineOptions.CpuInferenceWorkers : 1;
+        // A video on the CPU runs two frames at once, each on half the cores (PipelineOptions.CpuInferenceWorkers); a
+        // photo is one frame, so it keeps every core.
+        bool oneFrameAtATime = job.IsPhotoFolder || (!job.Sequence && ImageSequenceSource.IsImagePath(request.Input));
+        int workers = (request.Device is Device.Cpu or Device.Auto) && !oneFrameAtATime ? PipelineOptions.CpuInferenceWorkers : 1;
         using var stylizer = Stylizer.Load(manifest, new StylizerOptions { Device = request.Device, Warn = stderr.WriteLine, Gpu = request.Gpu, IntraOpThreads = PipelineOptions.IntraOpThreadsFor(workers) });
         job = job with { Pipeline = job.Pipeline with { InferenceWorkers = stylizer.DeviceName == "cpu" ? workers : 1 } };
         var stats = new PipelineStats();
