@@ -138,7 +138,7 @@ public static class Bench
                         }
                         else
                         {
-                            rows.Add(row);
+                            rows.Add(row with { Family = family });
                         }
                     }
                 }
@@ -240,12 +240,12 @@ public static class Bench
         }
 
         static string Base(string model) => model.EndsWith(ModelCatalog.Int8Suffix, StringComparison.Ordinal) ? model[..^ModelCatalog.Int8Suffix.Length] : model;
-        var lines = new List<string>();
+        var lines = new List<(int Kind, string Model, string Line)>();
         foreach (var model in rows.Select(r => Base(r.Model)).Distinct())
         {
             var mine = rows.Where(r => Base(r.Model) == model).ToList();
             bool fast = mine[0].Family == "fast";
-            void Speed(string target, string size, IEnumerable<string> caseNames, double goal)
+            void Speed(int kind, string target, string size, IEnumerable<string> caseNames, double goal)
             {
                 var found = mine.Where(r => r.Size == size && caseNames.Contains(r.Case)).OrderByDescending(r => r.Fps).ToList();
                 if (found.Count == 0)
@@ -257,25 +257,25 @@ public static class Bench
                     .Select(r => string.Create(inv, $"{(r.Model == model ? "float" : "int8")}{(r.Case == ReducedCase ? " reduced" : string.Empty)} {r.Fps:0.0}")));
                 var best = found[0];
                 string status = best.Fps < goal ? "not met" : best.Model == model && best.Case != ReducedCase ? "**met**" : $"**met** ({(best.Model == model ? "float" : "int8")}{(best.Case == ReducedCase ? ", reduced size" : string.Empty)})";
-                lines.Add(string.Create(inv, $"| {target} | {model} | {measured} | {status} |"));
+                lines.Add((kind, model, string.Create(inv, $"| {target} | {model} | {measured} | {status} |")));
             }
 
-            Speed("640×360 end to end ≥ 30 fps", "640x360", [PipelineCase], 30);
-            Speed("640×360 with flow ≥ 25 fps", "640x360", [FlowCase], 25);
+            Speed(0, "640×360 end to end ≥ 30 fps", "640x360", [PipelineCase], 30);
+            Speed(1, "640×360 with flow ≥ 25 fps", "640x360", [FlowCase], 25);
             if (fast)
             {
-                Speed("1280×720 end to end ≥ 15 fps", "1280x720", [PipelineCase, ReducedCase], 15);
+                Speed(2, "1280×720 end to end ≥ 15 fps", "1280x720", [PipelineCase, ReducedCase], 15);
             }
 
             foreach (var infer in mine.Where(r => r.Model == model && r.Case == InferenceCase && r.PeakFraction is not null))
             {
-                lines.Add(string.Create(inv, $"| ≥ 60 % of the conv peak ({infer.Size}) | {model} | {100 * infer.PeakFraction!.Value:0} % | {(infer.PeakFraction >= 0.6 ? "**met**" : "not met")} |"));
+                lines.Add((3, model, string.Create(inv, $"| ≥ 60 % of the conv peak ({infer.Size}) | {model} | {100 * infer.PeakFraction!.Value:0} % | {(infer.PeakFraction >= 0.6 ? "**met**" : "not met")} |")));
             }
 
             foreach (var eager in mine.Where(r => r.Model == model && r.Case == EagerCase && r.Fps > 0))
             {
                 double ratio = mine.First(r => r.Model == model && r.Size == eager.Size && r.Case == InferenceCase).Fps / eager.Fps;
-                lines.Add(string.Create(inv, $"| ≥ 2× TorchSharp eager, inference only ({eager.Size}) | {model} | {ratio:0.00}× | {(ratio >= 2 ? "**met**" : "not met")} |"));
+                lines.Add((4, model, string.Create(inv, $"| ≥ 2× TorchSharp eager, inference only ({eager.Size}) | {model} | {ratio:0.00}× | {(ratio >= 2 ? "**met**" : "not met")} |")));
             }
         }
 
@@ -284,7 +284,7 @@ public static class Bench
         sb.AppendLine();
         sb.AppendLine("| target | model | measured (fps or share) | status |");
         sb.AppendLine("| --- | --- | --- | --- |");
-        foreach (string line in lines.OrderBy(l => l, StringComparer.Ordinal))
+        foreach (var (_, _, line) in lines.OrderBy(l => l.Kind).ThenBy(l => l.Line, StringComparer.Ordinal))
         {
             sb.AppendLine(line);
         }
