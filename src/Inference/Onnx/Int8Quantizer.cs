@@ -16,7 +16,8 @@ public sealed record Int8Report(int ConvolutionsQuantized, int ConvolutionsKept,
 
 /// <summary>
 /// Static int8 quantization of a model's convolutions in ONNX's QDQ form, calibrated on real inputs: uint8 activations
-/// (asymmetric, from the calibration minimum and maximum), int8 weights (symmetric, one scale per output channel) and
+/// (asymmetric, over a range measured on the calibration inputs: minimum to maximum, a percentile, or the range of least
+/// rounding and clipping error), int8 weights (symmetric, one scale per output channel) and
 /// int32 biases. ONNX Runtime's CPU provider fuses each <c>DequantizeLinear → Conv → (Relu →) QuantizeLinear</c> unit into
 /// one <c>QLinearConv</c>, which runs on the CPU's int8 dot-product instructions (VNNI here).
 /// </summary>
@@ -26,8 +27,9 @@ public sealed record Int8Report(int ConvolutionsQuantized, int ConvolutionsKept,
 /// <c>Relu</c> (range from 0), which lets ONNX Runtime drop the <c>Relu</c>. A convolution with fewer than
 /// <see cref="MinimumChannels"/> input or output channels (the 3-channel ends) stays float: it is cheap and the colour
 /// accuracy lives there. Measured on starry-night at 640×360: quantizing the 16- and 32-channel convolutions too cost
-/// 1.4 dB of the worst photo's PSNR for little time; widening the calibrated ranges by 1.3–2× lowered PSNR (the
-/// error is resolution, not clipping).
+/// 1.4 dB of the worst photo's PSNR for little time; widening the calibrated ranges by 1.3–2× lowered PSNR, and ranges
+/// of least error raised it (the error is mostly resolution, not clipping). Convolutions named in <c>keepFloat</c> stay
+/// float (<see cref="Int8Variant"/> chooses them by their cost in PSNR).
 /// </remarks>
 public static class Int8Quantizer
 {

@@ -34,7 +34,7 @@ public static class Int8Variant
     /// <param name="width">Frame width to calibrate and measure at.</param>
     /// <param name="height">Frame height to calibrate and measure at.</param>
     /// <param name="runs">Interleaved timed runs of each model.</param>
-    /// <param name="percentile">Activation ranges from this percentile of the calibration values (100: minimum and maximum).</param>
+    /// <param name="percentile">Activation ranges from this percentile of the calibration values (100: minimum and maximum; 0: the range of least rounding and clipping error).</param>
     /// <param name="targetDb">
     /// When set, the convolutions that cost the most PSNR stay float until the worst calibration photo is at least this
     /// close to the float model. Each convolution's cost is measured alone (only it int8) on the calibration photos; the
