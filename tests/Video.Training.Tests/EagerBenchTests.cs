@@ -9,9 +9,20 @@ using Video.Training.Models;
 namespace Video.Training.Tests;
 
 /// <summary>
+/// Tests that change libtorch's process-wide state (<c>torch.set_num_threads</c>, the seed) run alone: resizing the
+/// intra-op pool while another test's ops run on it is not safe (a parallel run once gave another test's ResNet-18
+/// stage a value of 1e20 and a training test a loss of 4.6e15).
+/// </summary>
+[CollectionDefinition(nameof(TorchGlobalState), DisableParallelization = true)]
+public sealed class TorchGlobalState
+{
+}
+
+/// <summary>
 /// <c>video-train eager-bench</c>: the TorchSharp module rebuilt from an ONNX file's initializers computes what ONNX Runtime
 /// computes on that file (shipped models and other specs), a graph that differs is caught, and non-trainer graphs are n/a.
 /// </summary>
+[Collection(nameof(TorchGlobalState))]
 public sealed class EagerBenchTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("video-train-eager-").FullName;
