@@ -121,16 +121,7 @@ internal sealed class ImageTensorCodec
         int stride = frame.Stride;
         if (SameSize && nchw && !preserveColor && stride == w * 3)
         {
-            var r = tensor.Slice(swap ? 2 * plane : 0, plane);
-            var g = tensor.Slice(plane, plane);
-            var b = tensor.Slice(swap ? 0 : 2 * plane, plane);
-
-            for (int i = 0, p = 0; i < plane; i++, p += 3)
-            {
-                pixels[p] = ToByte((r[i] - offset) * scale);
-                pixels[p + 1] = ToByte((g[i] - offset) * scale);
-                pixels[p + 2] = ToByte((b[i] - offset) * scale);
-            }
+            Interleave(tensor, pixels, plane, scale, offset, swap);
 
             return;
         }
@@ -192,6 +183,20 @@ internal sealed class ImageTensorCodec
         }
     }
 
+    /// <summary>NCHW floats → interleaved RGB bytes (contiguous, tensor size): <see cref="Deinterleave"/> backwards.</summary>
+    private static void Interleave(ReadOnlySpan<float> tensor, Span<byte> pixels, int plane, float scale, float offset, bool swap)
+    {
+        var r = tensor.Slice(swap ? 2 * plane : 0, plane);
+        var g = tensor.Slice(plane, plane);
+        var b = tensor.Slice(swap ? 0 : 2 * plane, plane);
+        for (int i = 0, p = 0; i < plane; i++, p += 3)
+        {
+            pixels[p] = ToByte((r[i] - offset) * scale);
+            pixels[p + 1] = ToByte((g[i] - offset) * scale);
+            pixels[p + 2] = ToByte((b[i] - offset) * scale);
+        }
+    }
+
     /// <summary>NCHW tensor → tensor-size RGB bytes → the frame's size by OpenCV, with the frame's own luma detail added back when asked.</summary>
     private void DecodeResampled(ReadOnlySpan<float> tensor, Frame frame, float scale, float offset, bool swap, bool restoreDetail)
     {
@@ -200,16 +205,7 @@ internal sealed class ImageTensorCodec
         byte[] small = pool.Rent(plane * 3);
         try
         {
-            var r = tensor.Slice(swap ? 2 * plane : 0, plane);
-            var g = tensor.Slice(plane, plane);
-            var b = tensor.Slice(swap ? 0 : 2 * plane, plane);
-            var bytes = small.AsSpan(0, plane * 3);
-            for (int i = 0, p = 0; i < plane; i++, p += 3)
-            {
-                bytes[p] = ToByte((r[i] - offset) * scale);
-                bytes[p + 1] = ToByte((g[i] - offset) * scale);
-                bytes[p + 2] = ToByte((b[i] - offset) * scale);
-            }
+            Interleave(tensor, small.AsSpan(0, plane * 3), plane, scale, offset, swap);
 
             var size = new Size(frame.Width, frame.Height);
             using var smallPin = small.AsMemory().Pin();
