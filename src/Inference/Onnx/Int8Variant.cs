@@ -56,19 +56,17 @@ public static class Int8Variant
             Load(photo, frame);
             plan.Preprocess(frame, slot);
             calibration.Add(new Dictionary<string, DenseTensor<float>> { [manifest.Input.Name] = new(slot.Input.ToArray(), [1, 3, th, tw]) });
-        }
-
-        plan.ReturnSlot(slot);
-        if (targetDb is not null)
-        {
-            foreach (var photo in calibrationPhotos)
+            if (targetDb is not null)
             {
-                Load(photo, frame);
+                // The float model's output on the same input, for choosing what stays float.
                 byte[] input = frame.Pixels.ToArray();
-                plan.StylizeInPlace(frame);
+                plan.Infer(slot);
+                plan.Postprocess(slot, frame);
                 reference.Add((input, frame.Pixels.ToArray()));
             }
         }
+
+        plan.ReturnSlot(slot);
 
         byte[] model = File.ReadAllBytes(manifest.ModelPath);
         string file = System.IO.Path.ChangeExtension(manifest.Model, null) + ".int8.onnx";
