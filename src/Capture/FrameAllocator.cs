@@ -39,6 +39,13 @@ public abstract class FrameAllocator
     public abstract PixelBuffer<T> Allocate<T>(int length)
         where T : unmanaged;
 
+    /// <summary>
+    /// Counts <paramref name="bytes"/> of memory the caller takes elsewhere (ONNX Runtime's working memory for a run)
+    /// against the budget until the returned lease is disposed, so frames and that memory together stay within it.
+    /// Throws <see cref="FrameBudgetException"/> when they would not fit.
+    /// </summary>
+    public abstract IDisposable Reserve(long bytes);
+
     /// <summary>Rents a frame on its own (not from a pool); disposing it returns its memory here.</summary>
     public Frame AllocateFrame(int width, int height, PixelFormat format = PixelFormat.Rgb24)
     {

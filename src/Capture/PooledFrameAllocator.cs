@@ -7,8 +7,8 @@ namespace Video.Capture;
 /// again, so runs and streams of the same size reuse memory instead of allocating it.
 /// </summary>
 /// <remarks>
-/// Rented plus kept bytes never exceed <see cref="BudgetBytes"/>: a rent that would exceed it first drops
-/// the kept buffers, then fails with <see cref="FrameBudgetException"/>. Kept buffers are also capped at
+/// Rented plus reserved plus kept bytes never exceed <see cref="BudgetBytes"/>: a rent or reservation that would
+/// exceed it first drops the kept buffers, then fails with <see cref="FrameBudgetException"/>. Kept buffers are also capped at
 /// <see cref="RetainBytes"/>. Thread safe; renting a kept buffer allocates nothing.
 /// </remarks>
 public class PooledFrameAllocator : FrameAllocator
@@ -17,6 +17,8 @@ public class PooledFrameAllocator : FrameAllocator
     private readonly Dictionary<(Type Type, int Length), Stack<object>> _kept = new();
     private long _rentedBytes;
     private long _keptBytes;
+    private long _reservedBytes;
+    private long _droppedBytes;
     private int _rentedBuffers;
 
     /// <summary>Creates an allocator; <paramref name="budgetBytes"/> defaults to <see cref="DefaultBudgetBytes"/>.</summary>
@@ -56,17 +58,7 @@ public class PooledFrameAllocator : FrameAllocator
             }
             else
             {
-                if (_rentedBytes + _keptBytes + bytes > BudgetBytes)
-                {
-                    _kept.Clear();
-                    _keptBytes = 0;
-                }
-
-                if (_rentedBytes + bytes > BudgetBytes)
-                {
-                    throw new FrameBudgetException(
-                        $"frame memory budget exceeded: {Mib(bytes)} more would make {Mib(_rentedBytes + bytes)} of {Mib(BudgetBytes)} (use smaller frames, fewer streams or a larger budget)");
-                }
+                MakeRoomLocked(bytes, "frame memory budget exceeded");
             }
 
             _rentedBytes += bytes;
@@ -77,6 +69,46 @@ public class PooledFrameAllocator : FrameAllocator
         buffer.MarkRented();
         OnRented(buffer);
         return buffer;
+    }
+
+    public sealed override IDisposable Reserve(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        lock (_gate)
+        {
+            MakeRoomLocked(bytes, "memory budget exceeded by a model run's working memory");
+            _rentedBytes += bytes;
+            _reservedBytes += bytes;
+        }
+
+        return new Reservation(this, bytes);
+    }
+
+    /// <summary>Bytes reserved by <see cref="Reserve"/> and not yet given back (part of <see cref="BytesRented"/>).</summary>
+    public long BytesReserved => Interlocked.Read(ref _reservedBytes);
+
+    /// <summary>Drops the kept buffers when <paramref name="bytes"/> more would not fit beside them; throws when they do not fit at all.</summary>
+    private void MakeRoomLocked(long bytes, string failure)
+    {
+        if (_rentedBytes + _keptBytes + bytes > BudgetBytes)
+        {
+            DropKeptLocked();
+        }
+
+        if (_rentedBytes + bytes > BudgetBytes)
+        {
+            throw new FrameBudgetException(
+                $"{failure}: {Mib(bytes)} more would make {Mib(_rentedBytes + bytes)} of {Mib(BudgetBytes)} (use smaller frames, fewer streams or a larger budget)");
+        }
+    }
+
+    private void Unreserve(long bytes)
+    {
+        lock (_gate)
+        {
+            _rentedBytes -= bytes;
+            _reservedBytes -= bytes;
+        }
     }
 
     protected internal sealed override void Return<T>(PixelBuffer<T> buffer)
@@ -107,9 +139,18 @@ public class PooledFrameAllocator : FrameAllocator
     {
         lock (_gate)
         {
-            _kept.Clear();
-            _keptBytes = 0;
+            DropKeptLocked();
         }
+    }
+
+    /// <summary>Bytes of kept buffers dropped so far (to make room or by <see cref="Trim"/>): garbage until the next full collection.</summary>
+    public long BytesDropped => Interlocked.Read(ref _droppedBytes);
+
+    private void DropKeptLocked()
+    {
+        _kept.Clear();
+        _droppedBytes += _keptBytes;
+        _keptBytes = 0;
     }
 
     /// <summary>Called after a buffer is handed out (tests track outstanding buffers here).</summary>
@@ -120,6 +161,19 @@ public class PooledFrameAllocator : FrameAllocator
     /// <summary>Called when a buffer comes back, before it is kept or dropped.</summary>
     protected virtual void OnReturned(object buffer)
     {
+    }
+
+    private sealed class Reservation(PooledFrameAllocator owner, long bytes) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                owner.Unreserve(bytes);
+            }
+        }
     }
 
     private static string Mib(long bytes) => $"{bytes / (1024.0 * 1024):0.#} MiB";

@@ -39,6 +39,30 @@ public class FrameAllocatorTests : FrameLeakCheckedTest
     }
 
     [Fact]
+    public void Reserve_CountsAgainstTheBudgetUntilDisposed_AndDropsKeptBuffersFirst()
+    {
+        var allocator = new PooledFrameAllocator(budgetBytes: 1000, retainBytes: 1000);
+        allocator.Allocate<byte>(500).Dispose();
+        Assert.Equal(500, allocator.BytesKept);
+
+        var run = allocator.Reserve(600);
+        Assert.Equal(0, allocator.BytesKept);
+        Assert.Equal(500, allocator.BytesDropped);
+        Assert.Equal(600, allocator.BytesRented);
+        Assert.Equal(600, allocator.BytesReserved);
+        var e = Assert.Throws<FrameBudgetException>(() => allocator.Allocate<byte>(500));
+        Assert.StartsWith("frame memory budget exceeded", e.Message, StringComparison.Ordinal);
+        var r = Assert.Throws<FrameBudgetException>(() => allocator.Reserve(500));
+        Assert.StartsWith("memory budget exceeded by a model run", r.Message, StringComparison.Ordinal);
+
+        run.Dispose();
+        run.Dispose();
+        Assert.Equal(0, allocator.BytesRented);
+        Assert.Equal(0, allocator.BytesReserved);
+        using var frame = allocator.Allocate<byte>(900);
+    }
+
+    [Fact]
     public async Task CreatePool_FramesReturnTheirMemoryWhenThePoolAndFramesAreDone()
     {
         var pool = Allocator.CreatePool(8, 4, PixelFormat.Rgb24, capacity: 2);

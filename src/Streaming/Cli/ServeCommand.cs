@@ -27,7 +27,7 @@ internal static class ServeCommand
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Cleartext only: HTTP/1.1 port for /metrics (default: --port + 1; -1 = none). With TLS, /metrics is on the gRPC port" };
         var batchMax = new Option<int?>("--batch-max") { Description = "Most frames of different streams (same model, size, style) run in one model call (default 1 = frame by frame)" };
         var batchDelay = new Option<double?>("--batch-delay-ms") { Description = "How long a frame may wait for others to fill a batch (default 8)" };
-        var frameMemory = new Option<int?>("--frame-memory-mb") { Description = "Most MiB of frame and tensor memory the server holds at once (default: the process-wide budget)" };
+        var frameMemory = new Option<int?>("--frame-memory-mb") { Description = "Most MiB of frame and tensor memory plus ONNX Runtime's working memory for the runs in flight that the server holds at once (default: the process-wide budget)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Log warnings only" };
         var device = CommonOptions.Device();
         var models = CommonOptions.ModelsDirectory();

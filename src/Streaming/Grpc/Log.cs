@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Debug, "Cached plan {Model} {Width}x{Height} disposed to make room ({Left} left)")]
     public static partial void PlanEvicted(ILogger logger, string model, int width, int height, int left);
 
+    [LoggerMessage(31, LogLevel.Debug, "Dropped frame memory given back to the system in {Milliseconds:0.0} ms ({CommittedMib} MiB committed by the GC)")]
+    public static partial void MemoryGivenBack(ILogger logger, double milliseconds, long committedMib);
+
     [LoggerMessage(10, LogLevel.Information, "Stream {StreamId} from {Peer} started: model {Model}, policy {Policy}, queue {Capacity}")]
     public static partial void StreamStarted(ILogger logger, long streamId, string peer, string model, string policy, int capacity);
 

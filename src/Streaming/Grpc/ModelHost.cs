@@ -54,6 +54,7 @@ internal sealed class ModelHost : IHostedService, IDisposable
     // Most recently used first; only plans no call is using are evicted, from the end.
     private readonly LinkedList<CachedPlan> _recent = new();
     private long _plansEvicted;
+    private long _memoryGivenBack;
     private Dictionary<string, LoadedModel> _models = new(StringComparer.OrdinalIgnoreCase);
     private volatile bool _isReady;
     private string? _failure;
@@ -75,6 +76,27 @@ internal sealed class ModelHost : IHostedService, IDisposable
     /// cover; every run (a plan's first run included) enters it.
     /// </summary>
     public RunGate Runs { get; }
+
+    /// <summary>
+    /// Admits a model run of <paramref name="pixels"/> (at the tensor size): waits for room among the large runs in
+    /// <see cref="Runs"/>, then reserves the run's working memory (<see cref="StreamingOptions.RunBytesPerPixel"/> per
+    /// pixel) in the memory budget, evicting idle cached plans when it does not fit. Frames, plans and ONNX Runtime's
+    /// working memory so share one budget. Dispose the lease when the run is done.
+    /// </summary>
+    /// <exception cref="FrameBudgetException">The run does not fit beside the memory other calls hold.</exception>
+    public async ValueTask<IDisposable> EnterRunAsync(long pixels, CancellationToken cancellationToken)
+    {
+        var gate = await Runs.EnterAsync(pixels, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return new RunLease(gate, WithinBudget(() => _allocator.Reserve(pixels * _options.RunBytesPerPixel)));
+        }
+        catch
+        {
+            gate.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>True once the models are loaded.</summary>
     public bool IsReady => _isReady;
@@ -191,30 +213,64 @@ internal sealed class ModelHost : IHostedService, IDisposable
     /// </summary>
     public T WithinBudget<T>(Func<T> allocate)
     {
-        while (true)
+        var pooled = _allocator as PooledFrameAllocator;
+        long dropped = pooled?.BytesDropped ?? 0;
+        bool evictedAny = false;
+        try
         {
-            try
+            while (true)
             {
-                return allocate();
+                try
+                {
+                    return allocate();
+                }
+                catch (FrameBudgetException)
+                {
+                    StylizerPlan? evicted;
+                    lock (_plansGate)
+                    {
+                        evicted = EvictOneLocked();
+                    }
+
+                    if (evicted is null)
+                    {
+                        throw;
+                    }
+
+                    evictedAny = true;
+                    evicted.Dispose();
+                    pooled?.Trim();
+                }
             }
-            catch (FrameBudgetException)
+        }
+        finally
+        {
+            if (evictedAny || (pooled?.BytesDropped ?? 0) - dropped >= DecommitThresholdBytes)
             {
-                StylizerPlan? evicted;
-                lock (_plansGate)
-                {
-                    evicted = EvictOneLocked();
-                }
-
-                if (evicted is null)
-                {
-                    throw;
-                }
-
-                evicted.Dispose();
-                (_allocator as PooledFrameAllocator)?.Trim();
+                GiveBackDroppedMemory();
             }
         }
     }
+
+    /// <summary>Dropped buffers of at least this many bytes are given back to the system at once (<see cref="GiveBackDroppedMemory"/>).</summary>
+    private const long DecommitThresholdBytes = 64L << 20;
+
+    /// <summary>
+    /// Dropped buffers and evicted plans are garbage the GC keeps committed until a full collection; a run that
+    /// reserved their room would otherwise add its working memory on top of them, and RSS would rise above the budget
+    /// by that much. A blocking aggressive collection gives their pages back first (a few ms: the heap is mostly
+    /// pinned pixel arrays, which are not moved).
+    /// </summary>
+    private void GiveBackDroppedMemory()
+    {
+        long started = Stopwatch.GetTimestamp();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        Interlocked.Increment(ref _memoryGivenBack);
+        Log.MemoryGivenBack(_logger, Stopwatch.GetElapsedTime(started).TotalMilliseconds, GC.GetGCMemoryInfo().TotalCommittedBytes >> 20);
+    }
+
+    /// <summary>Full collections made to give dropped frame memory back (<see cref="GiveBackDroppedMemory"/>).</summary>
+    public long MemoryGivenBack => Interlocked.Read(ref _memoryGivenBack);
 
     /// <summary>Removes the least recently used plan no call is using; the caller disposes it outside the lock.</summary>
     private StylizerPlan? EvictOneLocked()
@@ -352,6 +408,16 @@ internal sealed class CachedPlan((string Model, int W, int H, int TW, int TH) ke
     public StylizerPlan Plan { get; } = plan;
 
     public int Users { get; set; }
+}
+
+/// <summary>A run admitted by <see cref="ModelHost.EnterRunAsync"/>: its place among the runs and its memory reservation.</summary>
+internal sealed class RunLease(IDisposable gate, IDisposable reservation) : IDisposable
+{
+    public void Dispose()
+    {
+        reservation.Dispose();
+        gate.Dispose();
+    }
 }
 
 /// <summary>A call's hold on a cached plan: while held the plan is not evicted; dispose once the call is done with it.</summary>

@@ -65,6 +65,14 @@ internal sealed class StreamingOptions
     public long? RunPixels { get; set; }
 
     /// <summary>
+    /// ONNX Runtime working memory reserved in the memory budget per pixel of a run (at the tensor size) while it runs
+    /// (<see cref="ModelHost.EnterRunAsync"/>). Measured on the shipped models at 3840×2160 (the anonymous mappings
+    /// of at least 1 MiB in the server's smaps during one run): 83–110 bytes per pixel, toon 148 (docs/reliability.md,
+    /// item 8), so the default covers all of them.
+    /// </summary>
+    public int RunBytesPerPixel { get; set; } = 160;
+
+    /// <summary>
     /// How often the C heap's free pages are given back to the system (glibc <c>malloc_trim</c>); zero turns it off.
     /// ONNX Runtime's per-run memory is freed into that heap, which otherwise keeps it resident.
     /// </summary>
@@ -107,6 +115,7 @@ internal sealed class StreamingOptions
         Check(BatchMax is >= 1 and <= 64, $"batch max {BatchMax} is out of range (1..64)");
         Check(BatchDelay >= TimeSpan.Zero && BatchDelay <= TimeSpan.FromSeconds(1), $"batch delay {BatchDelay.TotalMilliseconds} ms is out of range (0..1000 ms)");
         Check(RunPixels is null or >= 1, $"run pixels {RunPixels} must be at least 1");
+        Check(RunBytesPerPixel is >= 0 and <= 4096, $"run bytes per pixel {RunBytesPerPixel} is out of range (0..4096)");
         Check(NativeHeapTrimInterval >= TimeSpan.Zero, $"native heap trim interval {NativeHeapTrimInterval} must not be negative");
         Check(StyleCacheCapacity >= 1, $"style cache capacity {StyleCacheCapacity} must be at least 1");
         Check(AuthFailureLimit >= 1, $"auth failure limit {AuthFailureLimit} must be at least 1");

@@ -128,7 +128,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         using var frame = _models.WithinBudget(() => _allocator.AllocateFrame(image.Width, image.Height));
         ImageCodec.CopyTo(image, frame);
         var (tw, th) = settings.Model.Stylizer.InferenceSize(frame.Width, frame.Height, settings.InferenceSize);
-        using var run = await _models.Runs.EnterAsync((long)tw * th, context.CancellationToken).ConfigureAwait(false);
+        using var run = await _models.EnterRunAsync((long)tw * th, context.CancellationToken).ConfigureAwait(false);
         using var cached = settings.Style is null ? _models.RentPlan(settings.Model, frame.Width, frame.Height, tw, th) : null;
         var plan = cached?.Plan ?? _models.WithinBudget(() => settings.Model.Stylizer.CreatePlan(frame.Width, frame.Height, tw, th, slots: 1, _allocator));
         long started = Stopwatch.GetTimestamp();

@@ -206,8 +206,9 @@ public sealed class HardeningTests
     public async Task StylizeImage_MixedSizesOverTheBudget_OldPlansEvictedAndEveryCallServed()
     {
         // 40 MiB: a 2-slot identity plan at 640x480 holds about 15 MiB of tensors, so the cache cannot keep them all.
+        // No run memory reserved here (the next test covers it): only plans and frames compete.
         const long budget = 40L << 20;
-        await using var server = await GrpcTestServer.StartAsync(frameBudgetBytes: budget);
+        await using var server = await GrpcTestServer.StartAsync(o => o.RunBytesPerPixel = 0, frameBudgetBytes: budget);
         var host = server.Server.Services.GetRequiredService<ModelHost>();
         (int W, int H)[] sizes = [(256, 192), (640, 480), (512, 384), (320, 240), (640, 360), (480, 480), (256, 192), (600, 400)];
         long peak = 0;
@@ -224,6 +225,37 @@ public sealed class HardeningTests
         Assert.True(peak <= budget, $"{peak} bytes held against a budget of {budget}");
         Assert.True(host.PlansEvicted > 0, "no cached plan was given back");
         Assert.True(host.CachedPlans < sizes.Length * 2, $"{host.CachedPlans} plans cached");
+    }
+
+    [Fact]
+    public async Task StylizeImage_RunMemoryInTheBudget_IdlePlansEvictedAndGivenBackForIt()
+    {
+        // Item 8: ONNX Runtime's working memory for a run counts in the same budget as frames and plans, so RSS stays
+        // within it. 40 MiB; three cached 480x360 identity plans (about 8 MiB each) leave too little for a 640x480 run
+        // (a 15 MiB plan plus 64 bytes per pixel reserved = 19 MiB): it is served after the idle plans are given back.
+        const long budget = 40L << 20;
+        await using var server = await GrpcTestServer.StartAsync(o => o.RunBytesPerPixel = 64, frameBudgetBytes: budget);
+        var host = server.Server.Services.GetRequiredService<ModelHost>();
+        foreach (var (w, h) in new[] { (480, 360), (480, 368), (488, 360) })
+        {
+            await server.Client.StylizeImageAsync(GrpcTestServer.Pattern(w, h, 1), new SessionConfig { Model = "identity" }).WaitAsync(T);
+        }
+
+        Assert.Equal(3, host.CachedPlans);
+        Assert.Equal(0, host.PlansEvicted);
+        var r = await server.Client.StylizeImageAsync(GrpcTestServer.Pattern(640, 480, 2), new SessionConfig { Model = "identity" }).WaitAsync(T);
+
+        Assert.Equal((640u, 480u), (r.Image.Width, r.Image.Height));
+        Assert.True(host.PlansEvicted >= 2, $"{host.PlansEvicted} plans evicted: the run's memory did not count");
+        Assert.True(host.MemoryGivenBack >= 1, "the evicted plans' memory was not given back before the run");
+        Assert.Equal(0, server.Allocator.BytesReserved);
+        Assert.True(server.Allocator.BytesRented + server.Allocator.BytesKept <= budget);
+
+        // A run that cannot fit beside what is held is refused with one line, not run over the budget.
+        var e = await Assert.ThrowsAsync<RpcException>(() => server.Client.StylizeImageAsync(GrpcTestServer.Pattern(1024, 768, 3), new SessionConfig { Model = "identity" }).WaitAsync(T));
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+        Assert.DoesNotContain('\n', e.Status.Detail);
+        Assert.Equal(0, server.Allocator.BytesReserved);
     }
 
     [Fact]

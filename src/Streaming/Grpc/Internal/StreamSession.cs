@@ -218,7 +218,7 @@ internal sealed class StreamSession
                         var (tw, th) = item.Settings.Model.Stylizer.InferenceSize(frame.Width, frame.Height, item.Settings.InferenceSize);
                         long started, inferred;
                         // Waiting for room among the runs in flight counts as queue time; the plan's first run is a run too.
-                        using (await _resolver.Models.Runs.EnterAsync((long)tw * th, ct).ConfigureAwait(false))
+                        using (await _resolver.Models.EnterRunAsync((long)tw * th, ct).ConfigureAwait(false))
                         {
                             started = Stopwatch.GetTimestamp();
                             var entry = PlanFor(item.Settings, frame.Width, frame.Height);
