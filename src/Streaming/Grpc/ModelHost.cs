@@ -55,6 +55,9 @@ internal sealed class ModelHost : IHostedService, IDisposable
     private readonly LinkedList<CachedPlan> _recent = new();
     private long _plansEvicted;
     private long _memoryGivenBack;
+    private long _runsReserved;
+    private long _runsWaitedForMemory;
+    private TaskCompletionSource _runReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Dictionary<string, LoadedModel> _models = new(StringComparer.OrdinalIgnoreCase);
     private volatile bool _isReady;
     private string? _failure;
@@ -81,21 +84,47 @@ internal sealed class ModelHost : IHostedService, IDisposable
     /// Admits a model run of <paramref name="pixels"/> (at the tensor size): waits for room among the large runs in
     /// <see cref="Runs"/>, then reserves the run's working memory (<see cref="StreamingOptions.RunBytesPerPixel"/> per
     /// pixel) in the memory budget, evicting idle cached plans when it does not fit. Frames, plans and ONNX Runtime's
-    /// working memory so share one budget. Dispose the lease when the run is done.
+    /// working memory so share one budget. While other runs hold reservations, a run that does not fit waits for one of
+    /// them to finish instead of failing. Dispose the lease when the run is done.
     /// </summary>
-    /// <exception cref="FrameBudgetException">The run does not fit beside the memory other calls hold.</exception>
+    /// <exception cref="FrameBudgetException">The run does not fit beside the memory other calls hold, with no run in flight.</exception>
     public async ValueTask<IDisposable> EnterRunAsync(long pixels, CancellationToken cancellationToken)
     {
         var gate = await Runs.EnterAsync(pixels, cancellationToken).ConfigureAwait(false);
         try
         {
-            return new RunLease(gate, WithinBudget(() => _allocator.Reserve(pixels * _options.RunBytesPerPixel)));
+            long bytes = pixels * _options.RunBytesPerPixel;
+            while (true)
+            {
+                var released = Volatile.Read(ref _runReleased).Task;
+                try
+                {
+                    return new RunLease(this, gate, WithinBudget(() => _allocator.Reserve(bytes)));
+                }
+                catch (FrameBudgetException) when (Interlocked.Read(ref _runsReserved) > 0 || released.IsCompleted)
+                {
+                    // Another run's reservation is in the way: it gives its memory back when it ends.
+                    Interlocked.Increment(ref _runsWaitedForMemory);
+                    await released.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
         }
         catch
         {
             gate.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Runs that waited for another run's memory before they fitted in the budget.</summary>
+    public long RunsWaitedForMemory => Interlocked.Read(ref _runsWaitedForMemory);
+
+    internal void RunReserved() => Interlocked.Increment(ref _runsReserved);
+
+    internal void RunEnded()
+    {
+        Interlocked.Decrement(ref _runsReserved);
+        Interlocked.Exchange(ref _runReleased, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     /// <summary>True once the models are loaded.</summary>
@@ -411,12 +440,28 @@ internal sealed class CachedPlan((string Model, int W, int H, int TW, int TH) ke
 }
 
 /// <summary>A run admitted by <see cref="ModelHost.EnterRunAsync"/>: its place among the runs and its memory reservation.</summary>
-internal sealed class RunLease(IDisposable gate, IDisposable reservation) : IDisposable
+internal sealed class RunLease : IDisposable
 {
+    private ModelHost? _host;
+    private readonly IDisposable _gate;
+    private readonly IDisposable _reservation;
+
+    internal RunLease(ModelHost host, IDisposable gate, IDisposable reservation)
+    {
+        _host = host;
+        _gate = gate;
+        _reservation = reservation;
+        host.RunReserved();
+    }
+
     public void Dispose()
     {
-        reservation.Dispose();
-        gate.Dispose();
+        if (Interlocked.Exchange(ref _host, null) is { } host)
+        {
+            _reservation.Dispose();
+            _gate.Dispose();
+            host.RunEnded();
+        }
     }
 }
 

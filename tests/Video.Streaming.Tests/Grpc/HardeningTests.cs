@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Video.Capture;
 using Video.Streaming.Grpc;
 using Video.Streaming.Grpc.Internal;
 using Video.Streaming.Protos.V1;
@@ -256,6 +257,40 @@ public sealed class HardeningTests
         Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
         Assert.DoesNotContain('\n', e.Status.Detail);
         Assert.Equal(0, server.Allocator.BytesReserved);
+    }
+
+    [Fact]
+    public async Task EnterRunAsync_RunMemoryHeldByAnotherRun_WaitsForItInsteadOfFailing()
+    {
+        // A stream's frame in POLICY_ALL must not be lost because another run holds the memory for a moment.
+        const long budget = 40L << 20;
+        const long pixels = 640 * 480; // 64 bytes per pixel: 18.75 MiB, two do not fit beside the test's frames
+        await using var server = await GrpcTestServer.StartAsync(
+            o =>
+            {
+                o.RunBytesPerPixel = 64;
+                o.RunPixels = 8 * pixels; // the pixel gate lets both in: only memory holds the second back
+            },
+            frameBudgetBytes: budget);
+        var host = server.Server.Services.GetRequiredService<ModelHost>();
+        using var filler = server.Allocator.Allocate<byte>(4 << 20);
+
+        var first = await host.EnterRunAsync(pixels, CancellationToken.None);
+        var second = host.EnterRunAsync(pixels, CancellationToken.None).AsTask();
+        await GrpcTestServer.EventuallyAsync(() => host.RunsWaitedForMemory == 1, "the second run to wait for memory");
+        Assert.False(second.IsCompleted);
+
+        first.Dispose();
+        first.Dispose(); // harmless
+        using (await second.WaitAsync(T))
+        {
+            Assert.Equal(pixels * 64, server.Allocator.BytesReserved);
+        }
+
+        // With no other run to wait for, a run that cannot fit fails at once.
+        await Assert.ThrowsAsync<FrameBudgetException>(() => host.EnterRunAsync(3 * pixels, CancellationToken.None).AsTask().WaitAsync(T));
+        Assert.Equal(0, server.Allocator.BytesReserved);
+        Assert.Equal(0, host.Runs.InUse);
     }
 
     [Fact]
