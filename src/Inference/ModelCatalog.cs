@@ -53,6 +53,20 @@ public sealed class ModelCatalog
     }
 
     /// <summary>
+    /// The manifest <paramref name="nameOrManifest"/> names (see <see cref="Find"/>): a <c>.json</c> path (optionally
+    /// with <c>:int8</c>) is read on its own, so it needs no models directory; a name is looked up in
+    /// <see cref="ResolveDirectory"/>(<paramref name="explicitDirectory"/>).
+    /// </summary>
+    public static ModelManifest Open(string? explicitDirectory, string nameOrManifest)
+    {
+        string path = nameOrManifest.EndsWith(Int8Suffix, StringComparison.OrdinalIgnoreCase) ? nameOrManifest[..^Int8Suffix.Length] : nameOrManifest;
+        var catalog = path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+            ? new ModelCatalog(Path.GetDirectoryName(Path.GetFullPath(path))!, [], [])
+            : Load(ResolveDirectory(explicitDirectory));
+        return catalog.Find(nameOrManifest);
+    }
+
+    /// <summary>
     /// The models directory: <paramref name="explicitDirectory"/>, else <c>VIDEO_MODELS</c>, else the first
     /// <c>models/</c> found walking up from the program's directory.
     /// </summary>

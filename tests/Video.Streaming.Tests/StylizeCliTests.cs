@@ -46,6 +46,24 @@ public class StylizeCliTests
     }
 
     [Fact]
+    public void Stylize_ModelGivenAsManifestPath_NeedsNoModelsDirectory()
+    {
+        // `--model path.json` reads that manifest; it used to fail when no models directory was found beside the program.
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("elsewhere"));
+        ProceduralModels.WriteAffine(dir.File("elsewhere/half.onnx"), 0.5f, 0);
+        File.WriteAllText(dir.File("elsewhere/half.json"), """{ "name": "half", "family": "fast", "model": "half.onnx", "input": { "name": "input" }, "output": { "name": "output" } }""");
+        Media.Run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "color=c=white:size=32x32", "-frames:v", "1", dir.File("photo.png")]);
+
+        var (code, _, stderr) = CliProcess.Run(dir.Path, new Dictionary<string, string> { ["VIDEO_MODELS"] = dir.File("no-such-dir") }, TimeSpan.FromSeconds(180),
+            "stylize", "photo.png", "-o", "out.png", "--model", dir.File("elsewhere/half.json"), "--device", "cpu");
+
+        Assert.True(code == 0, stderr);
+        using var frame = Video.Capture.FrameMats.LoadRgb(dir.File("out.png"));
+        Assert.InRange(frame.Pixels[0], 120, 136);
+    }
+
+    [Fact]
     public void Stylize_FolderOfPhotos_KeepsEachPhotosSizeNameAndFormat()
     {
         using var dir = new TempDir();

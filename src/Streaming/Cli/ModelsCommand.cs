@@ -79,7 +79,7 @@ internal static class ModelsCommand
                 throw new VideoException($"--target-db {db.ToString(CultureInfo.InvariantCulture)}: give a PSNR in (0, 100] dB");
             }
 
-            var manifest = ModelCatalog.Load(ModelCatalog.ResolveDirectory(parse.GetValue(models))).Find(parse.GetValue(name)!);
+            var manifest = ModelCatalog.Open(parse.GetValue(models), parse.GetValue(name)!);
             string dir = parse.GetValue(photos) ?? (SharedDataLocator.Find() is { } shared ? Path.Combine(shared, "content") : null) ?? throw new VideoException("no photos: give --photos DIR (../shared/data/content was not found)");
             var all = Directory.EnumerateFiles(dir).Where(ImageSequenceSource.IsImagePath).Order(StringComparer.Ordinal).ToList();
             var heldOut = all.Where((_, i) => i % 8 == 0).ToList();

@@ -122,7 +122,7 @@ internal static class StylizeCommand
 
         // Cheap checks first, so bad input fails before models load or processes start.
         job.ValidateInput();
-        var manifest = ModelCatalog.Load(ModelCatalog.ResolveDirectory(request.ModelsDirectory)).Find(request.Model);
+        var manifest = ModelCatalog.Open(request.ModelsDirectory, request.Model);
         job = job with { Output = request.Output ?? StylizeJob.DefaultOutput(request.Input, manifest.Name, request.Sequence) };
         job.Validate();
         // A video on the CPU runs two frames at once, each on half the cores (PipelineOptions.CpuInferenceWorkers); a
