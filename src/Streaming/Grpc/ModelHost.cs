@@ -63,10 +63,13 @@ internal sealed class ModelHost : IHostedService, IDisposable
     private string? _failure;
 
     private readonly FrameAllocator _allocator;
+    private readonly StreamingMetrics _metrics;
 
-    public ModelHost(IOptions<StreamingOptions> options, HealthServiceImpl health, ILogger<ModelHost> logger, FrameAllocator allocator)
+    public ModelHost(IOptions<StreamingOptions> options, HealthServiceImpl health, ILogger<ModelHost> logger, FrameAllocator allocator, StreamingMetrics metrics)
     {
         _allocator = allocator;
+        _metrics = metrics;
+        metrics.ObserveMemory(allocator);
         _options = options.Value;
         Runs = new RunGate(options);
         _health = health;
@@ -105,6 +108,7 @@ internal sealed class ModelHost : IHostedService, IDisposable
                 {
                     // Another run's reservation is in the way: it gives its memory back when it ends.
                     Interlocked.Increment(ref _runsWaitedForMemory);
+                    _metrics.RunWaitedForMemory();
                     await released.WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
@@ -116,7 +120,51 @@ internal sealed class ModelHost : IHostedService, IDisposable
         }
     }
 
-    /// <summary>Runs that waited for another run's memory before they fitted in the budget.</summary>
+    /// <summary>
+    /// <see cref="EnterRunAsync(long, CancellationToken)"/>, then <paramref name="prepare"/> inside the run (a plan for it,
+    /// whose first run is a run too). When the preparation does not fit in the budget while other runs hold memory, the
+    /// run is left, and entered again once one of them has ended: a waiting run holds no reservation, so runs cannot
+    /// wait for each other in a circle. Dispose the returned run when done.
+    /// </summary>
+    /// <exception cref="FrameBudgetException">It does not fit even with no other run in flight.</exception>
+    public async ValueTask<(IDisposable Run, T Prepared)> EnterRunAsync<T>(long pixels, Func<T> prepare, CancellationToken cancellationToken)
+    {
+        bool retriedIdle = false;
+        while (true)
+        {
+            var run = await EnterRunAsync(pixels, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return (run, prepare());
+            }
+            catch (FrameBudgetException)
+            {
+                run.Dispose();
+                var released = Volatile.Read(ref _runReleased).Task;
+                if (Interlocked.Read(ref _runsReserved) > 0)
+                {
+                    Interlocked.Increment(ref _runsWaitedForMemory);
+                    _metrics.RunWaitedForMemory();
+                    await released.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else if (!retriedIdle)
+                {
+                    retriedIdle = true; // what was in the way ended meanwhile: once more
+                }
+                else
+                {
+                    throw;
+                }
+            }
+            catch
+            {
+                run.Dispose();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Times a run waited for another run's working memory before it fitted in the budget.</summary>
     public long RunsWaitedForMemory => Interlocked.Read(ref _runsWaitedForMemory);
 
     internal void RunReserved() => Interlocked.Increment(ref _runsReserved);
@@ -295,6 +343,7 @@ internal sealed class ModelHost : IHostedService, IDisposable
         long started = Stopwatch.GetTimestamp();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         Interlocked.Increment(ref _memoryGivenBack);
+        _metrics.MemoryGivenBack();
         Log.MemoryGivenBack(_logger, Stopwatch.GetElapsedTime(started).TotalMilliseconds, GC.GetGCMemoryInfo().TotalCommittedBytes >> 20);
     }
 

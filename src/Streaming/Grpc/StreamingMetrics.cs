@@ -31,6 +31,8 @@ internal sealed class StreamingMetrics : IDisposable
     private long _authFailures;
     private readonly Counter<long> _stalledCounter;
     private readonly Counter<long> _authFailuresCounter;
+    private readonly Counter<long> _memoryGivenBack;
+    private readonly Counter<long> _runMemoryWaits;
 
     public StreamingMetrics(IMeterFactory? meterFactory = null)
     {
@@ -45,6 +47,8 @@ internal sealed class StreamingMetrics : IDisposable
         _activeStreams = _meter.CreateUpDownCounter<long>("video.stream.active", "{stream}", "Open StylizeStream calls");
         _stalledCounter = _meter.CreateCounter<long>("video.stream.stalled", "{stream}", "Streams aborted because the client did not read its replies");
         _authFailuresCounter = _meter.CreateCounter<long>("video.auth.failures", "{call}", "Calls rejected for a missing or wrong API key (before their body was read)");
+        _memoryGivenBack = _meter.CreateCounter<long>("video.memory.given_back", "{collection}", "Full collections that gave dropped frame memory back to the system before a run used its room");
+        _runMemoryWaits = _meter.CreateCounter<long>("video.run.memory_waits", "{wait}", "Times a model run waited for another run's working memory to fit in the memory budget");
         _meter.CreateObservableGauge("video.stream.queue.depth", () => Volatile.Read(ref _queued), "{frame}", "Frames waiting for inference over all streams");
     }
 
@@ -65,6 +69,21 @@ internal sealed class StreamingMetrics : IDisposable
 
     /// <summary>Calls rejected since start for a missing or wrong API key.</summary>
     public long AuthFailures => Volatile.Read(ref _authFailures);
+
+    /// <summary>Exports the memory budget's use: bytes held (frames, tensors and run reservations) and the runs' share.</summary>
+    internal void ObserveMemory(Capture.FrameAllocator allocator)
+    {
+        _meter.CreateObservableGauge("video.memory.held", () => allocator.BytesRented, "By", "Bytes held in the memory budget: frames, tensors and the working memory reserved by the runs in flight");
+        _meter.CreateObservableGauge("video.memory.budget", () => allocator.BudgetBytes, "By", "The memory budget (--frame-memory-mb)");
+        if (allocator is Capture.PooledFrameAllocator pooled)
+        {
+            _meter.CreateObservableGauge("video.memory.run_reserved", () => pooled.BytesReserved, "By", "Working memory reserved by the model runs in flight");
+        }
+    }
+
+    internal void MemoryGivenBack() => _memoryGivenBack.Add(1);
+
+    internal void RunWaitedForMemory() => _runMemoryWaits.Add(1);
 
     internal void StreamStalled()
     {

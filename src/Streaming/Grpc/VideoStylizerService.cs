@@ -128,9 +128,10 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         using var frame = _models.WithinBudget(() => _allocator.AllocateFrame(image.Width, image.Height));
         ImageCodec.CopyTo(image, frame);
         var (tw, th) = settings.Model.Stylizer.InferenceSize(frame.Width, frame.Height, settings.InferenceSize);
-        using var run = await _models.EnterRunAsync((long)tw * th, context.CancellationToken).ConfigureAwait(false);
-        using var cached = settings.Style is null ? _models.RentPlan(settings.Model, frame.Width, frame.Height, tw, th) : null;
-        var plan = cached?.Plan ?? _models.WithinBudget(() => settings.Model.Stylizer.CreatePlan(frame.Width, frame.Height, tw, th, slots: 1, _allocator));
+        // The plan is made inside the run: its first run is a run too.
+        var (run, (cached, plan)) = await _models.EnterRunAsync((long)tw * th, PlanForCall, context.CancellationToken).ConfigureAwait(false);
+        using var runLease = run;
+        using var cachedLease = cached;
         long started = Stopwatch.GetTimestamp();
         try
         {
@@ -165,6 +166,18 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
                 BatchSize = 1,
             },
         };
+
+        // Styled plans hold per-call statistics, so they are never shared; the others come from the host's cache.
+        (PlanLease? Cached, StylizerPlan Plan) PlanForCall()
+        {
+            if (settings.Style is not null)
+            {
+                return (null, _models.WithinBudget(() => settings.Model.Stylizer.CreatePlan(frame.Width, frame.Height, tw, th, slots: 1, _allocator)));
+            }
+
+            var shared = _models.RentPlan(settings.Model, frame.Width, frame.Height, tw, th);
+            return (shared, shared.Plan);
+        }
     });
 
     public override Task StylizeStream(IAsyncStreamReader<StreamRequest> requestStream, IServerStreamWriter<StreamResponse> responseStream, ServerCallContext context)

@@ -294,6 +294,39 @@ public sealed class HardeningTests
     }
 
     [Fact]
+    public async Task StylizeStream_PlanDoesNotFitWhileAnotherRunHoldsMemory_FrameWaitsAndIsServed()
+    {
+        // Found by the item 8 soak with run memory in the budget: a POLICY_ALL stream's plan for a new size failed with
+        // RESOURCE_EXHAUSTED while 3840x2160 runs held their reservations, and the stream was lost. The run now leaves,
+        // waits for another run to end and comes back. Here another run holds all but 1 MiB: room for the stream's frame
+        // and its run's reservation (1 byte per pixel), not for its 320x240 plan (about 1.8 MiB of tensors).
+        const long budget = 40L << 20;
+        await using var server = await GrpcTestServer.StartAsync(
+            o =>
+            {
+                o.RunBytesPerPixel = 1;
+                o.RunPixels = 1L << 32; // every run is "small": only memory holds anything back
+            },
+            frameBudgetBytes: budget);
+        var host = server.Server.Services.GetRequiredService<ModelHost>();
+        using var stream = await server.Client.OpenStreamAsync(new SessionConfig { Model = "identity", Policy = Policy.All }).WaitAsync(T);
+        Assert.Equal(StreamResponse.KindOneofCase.ConfigApplied, (await GrpcTestServer.NextAsync(stream).WaitAsync(T)).KindCase);
+
+        var other = await host.EnterRunAsync(budget - server.Allocator.BytesRented - (1L << 20), CancellationToken.None);
+        await stream.SendImageAsync(GrpcTestServer.Pattern(320, 240, 1), 0, 0).WaitAsync(T);
+        var reply = GrpcTestServer.NextAsync(stream);
+        await GrpcTestServer.EventuallyAsync(() => host.RunsWaitedForMemory >= 1, "the stream's run to wait for the other run's memory");
+        Assert.False(reply.IsCompleted, "the frame was answered while its plan could not fit");
+
+        other.Dispose();
+        var frame = await reply.WaitAsync(T);
+        Assert.Equal(StreamResponse.KindOneofCase.Frame, frame.KindCase);
+        Assert.Equal((320u, 240u), (frame.Frame.Image.Width, frame.Frame.Image.Height));
+        await stream.CompleteAsync().WaitAsync(T);
+        await GrpcTestServer.ReadAllAsync(stream);
+    }
+
+    [Fact]
     public async Task StylizeStream_TwoStreamsOfAClientStoppedByBackpressure_ItsOtherStreamsStillServed()
     {
         // Found by the item 8 soak with 4K frames: POLICY_ALL streams whose queues are full stop reading, and their

@@ -87,7 +87,7 @@ public sealed class OperationsTests
                 return text.Contains("video_stream_frames_out", StringComparison.Ordinal);
             },
             "the frame counters on /metrics");
-        foreach (var name in new[] { "video_stream_frames_in", "video_stream_inference_duration", "video_stream_total_duration", "video_stream_active", "video_stream_queue_depth" })
+        foreach (var name in new[] { "video_stream_frames_in", "video_stream_inference_duration", "video_stream_total_duration", "video_stream_active", "video_stream_queue_depth", "video_memory_held", "video_memory_budget", "video_memory_run_reserved" })
         {
             Assert.Contains(name, text, StringComparison.Ordinal);
         }

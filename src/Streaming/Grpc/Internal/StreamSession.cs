@@ -218,10 +218,10 @@ internal sealed class StreamSession
                         var (tw, th) = item.Settings.Model.Stylizer.InferenceSize(frame.Width, frame.Height, item.Settings.InferenceSize);
                         long started, inferred;
                         // Waiting for room among the runs in flight counts as queue time; the plan's first run is a run too.
-                        using (await _resolver.Models.EnterRunAsync((long)tw * th, ct).ConfigureAwait(false))
+                        var (run, entry) = await _resolver.Models.EnterRunAsync((long)tw * th, () => PlanFor(item.Settings, frame.Width, frame.Height), ct).ConfigureAwait(false);
+                        using (run)
                         {
                             started = Stopwatch.GetTimestamp();
-                            var entry = PlanFor(item.Settings, frame.Width, frame.Height);
                             var plan = entry.Plan;
                             var filter = FilterFor(item.Settings.Temporal, frame.Width, frame.Height);
                             filter?.ObserveInput(frame);
