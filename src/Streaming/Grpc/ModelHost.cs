@@ -97,21 +97,7 @@ internal sealed class ModelHost : IHostedService, IDisposable
         try
         {
             long bytes = pixels * _options.RunBytesPerPixel;
-            while (true)
-            {
-                var released = Volatile.Read(ref _runReleased).Task;
-                try
-                {
-                    return new RunLease(this, gate, WithinBudget(() => _allocator.Reserve(bytes)));
-                }
-                catch (FrameBudgetException) when (Interlocked.Read(ref _runsReserved) > 0 || released.IsCompleted)
-                {
-                    // Another run's reservation is in the way: it gives its memory back when it ends.
-                    Interlocked.Increment(ref _runsWaitedForMemory);
-                    _metrics.RunWaitedForMemory();
-                    await released.WaitAsync(cancellationToken).ConfigureAwait(false);
-                }
-            }
+            return new RunLease(this, gate, await WithinBudgetAsync(_ => ValueTask.FromResult(_allocator.Reserve(bytes)), cancellationToken).ConfigureAwait(false));
         }
         catch
         {
@@ -129,7 +115,7 @@ internal sealed class ModelHost : IHostedService, IDisposable
     /// <exception cref="FrameBudgetException">It does not fit even with no other run in flight.</exception>
     public async ValueTask<(IDisposable Run, T Prepared)> EnterRunAsync<T>(long pixels, Func<T> prepare, CancellationToken cancellationToken)
     {
-        bool retriedIdle = false;
+        var room = new RoomWaiter(this);
         while (true)
         {
             var run = await EnterRunAsync(pixels, cancellationToken).ConfigureAwait(false);
@@ -137,24 +123,10 @@ internal sealed class ModelHost : IHostedService, IDisposable
             {
                 return (run, prepare());
             }
-            catch (FrameBudgetException)
+            catch (FrameBudgetException e)
             {
                 run.Dispose();
-                var released = Volatile.Read(ref _runReleased).Task;
-                if (Interlocked.Read(ref _runsReserved) > 0)
-                {
-                    Interlocked.Increment(ref _runsWaitedForMemory);
-                    _metrics.RunWaitedForMemory();
-                    await released.WaitAsync(cancellationToken).ConfigureAwait(false);
-                }
-                else if (!retriedIdle)
-                {
-                    retriedIdle = true; // what was in the way ended meanwhile: once more
-                }
-                else
-                {
-                    throw;
-                }
+                await room.WaitOrThrowAsync(e, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -164,7 +136,61 @@ internal sealed class ModelHost : IHostedService, IDisposable
         }
     }
 
-    /// <summary>Times a run waited for another run's working memory before it fitted in the budget.</summary>
+    /// <summary>
+    /// Runs <paramref name="allocate"/> under the budget: idle cached plans are given back first (<see cref="WithinBudget{T}"/>),
+    /// and while runs in flight hold memory the caller waits for one of them to end and tries again. The caller must hold
+    /// no run of its own (a run waiting for another that waits for it would wait for good).
+    /// </summary>
+    /// <exception cref="FrameBudgetException">It does not fit even with no run in flight.</exception>
+    public async ValueTask<T> WithinBudgetAsync<T>(Func<CancellationToken, ValueTask<T>> allocate, CancellationToken cancellationToken)
+    {
+        var room = new RoomWaiter(this);
+        while (true)
+        {
+            try
+            {
+                return await WithinBudgetAsyncOnce(allocate, cancellationToken).ConfigureAwait(false);
+            }
+            catch (FrameBudgetException e)
+            {
+                await room.WaitOrThrowAsync(e, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One caller's wait for memory held by runs in flight. The next run end is noted before every try (at creation and
+    /// after each wait), so an end between a failed try and the wait is not missed; with no run in flight the caller
+    /// tries once more, then the budget error stands.
+    /// </summary>
+    private sealed class RoomWaiter(ModelHost host)
+    {
+        private Task _nextRunEnd = Volatile.Read(ref host._runReleased).Task;
+        private bool _retriedIdle;
+
+        /// <summary>Call when a try failed with <paramref name="error"/>: waits for a run to end, or rethrows it.</summary>
+        public async Task WaitOrThrowAsync(FrameBudgetException error, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Read(ref host._runsReserved) > 0 || _nextRunEnd.IsCompleted)
+            {
+                Interlocked.Increment(ref host._runsWaitedForMemory);
+                host._metrics.RunWaitedForMemory();
+                await _nextRunEnd.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else if (!_retriedIdle)
+            {
+                _retriedIdle = true; // what was in the way has just ended: once more
+            }
+            else
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
+            }
+
+            _nextRunEnd = Volatile.Read(ref host._runReleased).Task;
+        }
+    }
+
+    /// <summary>Times a call waited for memory held by the runs in flight (a reservation, a plan or a frame that did not fit yet).</summary>
     public long RunsWaitedForMemory => Interlocked.Read(ref _runsWaitedForMemory);
 
     internal void RunReserved() => Interlocked.Increment(ref _runsReserved);
@@ -290,9 +316,7 @@ internal sealed class ModelHost : IHostedService, IDisposable
     /// </summary>
     public T WithinBudget<T>(Func<T> allocate)
     {
-        var pooled = _allocator as PooledFrameAllocator;
-        long dropped = pooled?.BytesDropped ?? 0;
-        bool evictedAny = false;
+        var giveBack = new GiveBack(this);
         try
         {
             while (true)
@@ -303,28 +327,80 @@ internal sealed class ModelHost : IHostedService, IDisposable
                 }
                 catch (FrameBudgetException)
                 {
-                    StylizerPlan? evicted;
-                    lock (_plansGate)
-                    {
-                        evicted = EvictOneLocked();
-                    }
-
-                    if (evicted is null)
+                    if (!giveBack.EvictOne())
                     {
                         throw;
                     }
-
-                    evictedAny = true;
-                    evicted.Dispose();
-                    pooled?.Trim();
                 }
             }
         }
         finally
         {
-            if (evictedAny || (pooled?.BytesDropped ?? 0) - dropped >= DecommitThresholdBytes)
+            giveBack.Complete();
+        }
+    }
+
+    private async ValueTask<T> WithinBudgetAsyncOnce<T>(Func<CancellationToken, ValueTask<T>> allocate, CancellationToken cancellationToken)
+    {
+        var giveBack = new GiveBack(this);
+        try
+        {
+            while (true)
             {
-                GiveBackDroppedMemory();
+                try
+                {
+                    return await allocate(cancellationToken).ConfigureAwait(false);
+                }
+                catch (FrameBudgetException)
+                {
+                    if (!giveBack.EvictOne())
+                    {
+                        throw;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            giveBack.Complete();
+        }
+    }
+
+    /// <summary>
+    /// What one budgeted allocation gave back: <see cref="EvictOne"/> disposes the least recently used idle cached plan and
+    /// drops the kept buffers; <see cref="Complete"/> then hands the garbage to the system (<see cref="GiveBackDroppedMemory"/>)
+    /// when plans were evicted or enough kept buffers were dropped on the way.
+    /// </summary>
+    private struct GiveBack(ModelHost host)
+    {
+        private readonly long _droppedBefore = (host._allocator as PooledFrameAllocator)?.BytesDropped ?? 0;
+        private bool _evicted;
+
+        public bool EvictOne()
+        {
+            StylizerPlan? evicted;
+            lock (host._plansGate)
+            {
+                evicted = host.EvictOneLocked();
+            }
+
+            if (evicted is null)
+            {
+                return false;
+            }
+
+            _evicted = true;
+            evicted.Dispose();
+            (host._allocator as PooledFrameAllocator)?.Trim();
+            return true;
+        }
+
+        public readonly void Complete()
+        {
+            long dropped = ((host._allocator as PooledFrameAllocator)?.BytesDropped ?? 0) - _droppedBefore;
+            if (_evicted || dropped >= DecommitThresholdBytes)
+            {
+                host.GiveBackDroppedMemory();
             }
         }
     }

@@ -48,7 +48,7 @@ internal sealed class StreamingMetrics : IDisposable
         _stalledCounter = _meter.CreateCounter<long>("video.stream.stalled", "{stream}", "Streams aborted because the client did not read its replies");
         _authFailuresCounter = _meter.CreateCounter<long>("video.auth.failures", "{call}", "Calls rejected for a missing or wrong API key (before their body was read)");
         _memoryGivenBack = _meter.CreateCounter<long>("video.memory.given_back", "{collection}", "Full collections that gave dropped frame memory back to the system before a run used its room");
-        _runMemoryWaits = _meter.CreateCounter<long>("video.run.memory_waits", "{wait}", "Times a model run waited for another run's working memory to fit in the memory budget");
+        _runMemoryWaits = _meter.CreateCounter<long>("video.run.memory_waits", "{wait}", "Times a call waited for memory held by the model runs in flight to fit in the memory budget");
         _meter.CreateObservableGauge("video.stream.queue.depth", () => Volatile.Read(ref _queued), "{frame}", "Frames waiting for inference over all streams");
     }
 

@@ -125,7 +125,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         using var image = ImageCodec.Parse(request.Image, "image", _options.MaxFrameWidth, _options.MaxFrameHeight);
 
         // Memory for a valid request first comes from cached plans nobody uses (least recently used first).
-        using var frame = _models.WithinBudget(() => _allocator.AllocateFrame(image.Width, image.Height));
+        using var frame = await _models.WithinBudgetAsync(_ => ValueTask.FromResult(_allocator.AllocateFrame(image.Width, image.Height)), context.CancellationToken).ConfigureAwait(false);
         ImageCodec.CopyTo(image, frame);
         var (tw, th) = settings.Model.Stylizer.InferenceSize(frame.Width, frame.Height, settings.InferenceSize);
         // The plan is made inside the run: its first run is a run too.

@@ -169,7 +169,8 @@ internal sealed class StreamSession
     {
         using var image = ImageCodec.Parse(message.Image, $"frame {message.Sequence}", _options.MaxFrameWidth, _options.MaxFrameHeight);
         var pool = PoolFor(image.Width, image.Height, settings);
-        var frame = await pool.RentAsync(ct).ConfigureAwait(false);
+        // A new frame of the pool may not fit in the budget while runs hold memory: wait for one of them, do not fail.
+        var frame = await _resolver.Models.WithinBudgetAsync(pool.RentAsync, ct).ConfigureAwait(false);
         try
         {
             ImageCodec.CopyTo(image, frame);
