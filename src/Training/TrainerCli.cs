@@ -186,10 +186,12 @@ internal static class TrainerCli
             Description = "weight of the temporal loss (0 = off): half of each batch are moved copies of the other half, and the output must move with them (docs/training.md); can be switched on when resuming",
         };
         var mono = new Option<bool>("--monochrome") { Description = "start from the photo's luma instead of its colours (black-and-white styles such as ink drawings); can be switched on when resuming" };
+        var teacher = new Option<string?>("--teacher") { Description = "distil a trained fast run (its run directory) into this design, e.g. with --pad-once: start from its weights, L1 to its output on whole crops; the perceptual losses are off" };
+        var texture = new Option<double>("--texture-weight") { Description = "with --teacher: weight of a local texture term (mean and mean square of the loss network's early maps over 4x4 windows) against the teacher's output, beside the L1; keeps strokes where the student cannot place them exactly" };
         // Crops, not whole images: the deeper blocks would ask every crop to be the whole painting (docs/loss-network.md).
         var loss = new LossNetworkOptions(defaultBlocks: 4);
         var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)");
-        run.AddTo(cmd, style, styleSize, reflect, padOnce, dilated, lossMargin, isotropic, temporal, mono);
+        run.AddTo(cmd, style, styleSize, reflect, padOnce, dilated, lossMargin, isotropic, temporal, mono, teacher, texture);
         loss.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -204,6 +206,8 @@ internal static class TrainerCli
                 Monochrome = r.GetValue(mono),
                 LossMargin = r.GetValue(lossMargin) >= 0 ? r.GetValue(lossMargin) : throw new TrainingDataException($"--loss-margin must be >= 0; got {r.GetValue(lossMargin)}"),
                 TemporalWeight = r.GetValue(temporal),
+                Teacher = r.GetValue(teacher),
+                TextureWeight = r.GetValue(texture),
             };
             RequireFile(o.Style, "style image");
             using var net = loss.Create(r);

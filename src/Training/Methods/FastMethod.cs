@@ -5,6 +5,7 @@ using Video.Training.Internal;
 using Video.Training.Losses;
 using Video.Training.Models;
 using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
 
 namespace Video.Training.Methods;
 
@@ -62,6 +63,24 @@ internal sealed record FastOptions : RunOptions
     /// loss, models painted bands and frames along it (docs/training.md).
     /// </summary>
     public int LossMargin { get; init; }
+
+    /// <summary>
+    /// Run directory of a trained fast model to distil from (null: train on the perceptual losses). The generator starts
+    /// from the teacher's weights and learns to reproduce the teacher's output on whole crops, borders included, with an L1
+    /// loss; the perceptual losses are off. This moves a trained style into a cheaper design with the same parameters
+    /// (<see cref="PadOnce"/>) without retraining the style: only the border handling differs, and the L1 sees the border.
+    /// </summary>
+    public string? Teacher { get; init; }
+
+    /// <summary>With <see cref="Teacher"/>: weight of the local texture term (<see cref="FastMethod.LocalTextureLoss"/>) beside the L1.</summary>
+    public double TextureWeight { get; init; }
+
+    /// <summary>The design of a fast run from its recorded options (packaging and <see cref="Teacher"/>).</summary>
+    public static StylizerSpec SpecOf(RunState state)
+    {
+        bool Flag(string option) => state.Options.TryGetValue(option, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.True;
+        return StylizerSpec.CheapWith(reflectPad: Flag("reflectPad"), padOnce: Flag("padOnce")) with { Dilated = Flag("dilated"), Monochrome = Flag("monochrome") };
+    }
 }
 
 /// <summary>Trains one <see cref="FastStylizer"/> for one style image; checkpoints to the run directory and resumes from it.</summary>
@@ -86,6 +105,7 @@ internal static class FastMethod
 
         var model = new FastStylizer(o.Spec);
         model.SetStyleColour(style);
+        using var teacher = o.Teacher is null ? null : LoadTeacher(o, model, fresh: previous is null);
         var opt = torch.optim.Adam(model.parameters(), lr: o.LearningRate);
         var session = TrainingSession.Start(o, previous, () => new RunState
         {
@@ -113,11 +133,21 @@ internal static class FastMethod
             state.Data += $"; temporal loss (weight {o.TemporalWeight}): each batch is {o.Batch / 2} crops and their copies moved by a random affine warp (shift <= {TemporalLoss.MaxShiftPixels} px, rotation <= {TemporalLoss.MaxRotationDegrees} deg, scale {TemporalLoss.MinScale}-{TemporalLoss.MaxScale}) plus noise (std {TemporalLoss.NoiseStd * 255:0.#}/255)";
         }
 
+        if (teacher is not null)
+        {
+            state.Data += $"; distilled from the trained run {Path.GetFileName(Path.GetFullPath(o.Teacher!).TrimEnd('/'))} ({TeacherDesign(teacher.Spec)}): starts from its weights, L1 to its output on whole {o.Crop}px crops, borders included{(o.TextureWeight > 0 ? $", plus {o.TextureWeight} x local texture statistics (mean and mean square of the loss network's maps up to the content layer over 4x4 windows) against its output" : "")}; no style or content losses";
+        }
+
         session.RecordOptions(o);
 
         model.train();
         session.Run($"fast '{o.Name}'", $"fast '{o.Name}' ({Path.GetFileName(o.Style)})", rng =>
         {
+            if (teacher is not null)
+            {
+                return DistilStep(model, teacher, net, o.TextureWeight, opt, content.SampleBatch(rng, o.Batch, o.Crop));
+            }
+
             Tensor x, grid = null!;
             int half = o.Batch / 2;
             if (temporal)
@@ -161,6 +191,94 @@ internal static class FastMethod
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// Loads <see cref="FastOptions.Teacher"/> (frozen, eval) and, for a <paramref name="fresh"/> run, starts
+    /// <paramref name="student"/> from its weights. The two designs must have the same parameters.
+    /// </summary>
+    private static FastStylizer LoadTeacher(FastOptions o, FastStylizer student, bool fresh)
+    {
+        string weights = Path.Combine(o.Teacher!, WeightsFile);
+        var state = RunState.TryLoad(o.Teacher!);
+        if (state is null || state.Method != "fast" || !File.Exists(weights))
+        {
+            throw new TrainingDataException($"--teacher: {o.Teacher} is not a fast run directory (needs state.json of a fast run and {WeightsFile})");
+        }
+
+        var spec = FastOptions.SpecOf(state);
+        if (spec.Dilated != student.Spec.Dilated || spec.Monochrome != student.Spec.Monochrome)
+        {
+            throw new TrainingDataException($"--teacher: the teacher is {TeacherDesign(spec)}; give the student the same --dilated and --monochrome");
+        }
+
+        var teacher = new FastStylizer(spec);
+        teacher.load(weights);
+        teacher.eval();
+        foreach (var p in teacher.parameters())
+        {
+            p.requires_grad = false;
+        }
+
+        if (fresh)
+        {
+            student.load(weights);
+        }
+
+        Console.WriteLine($"distilling from {o.Teacher} ({TeacherDesign(spec)}){(fresh ? ", starting from its weights" : "")}");
+        return teacher;
+    }
+
+    private static string TeacherDesign(StylizerSpec s) =>
+        $"{(s.InputPad > 0 ? "pad once" : s.ReflectPad ? "reflection padding" : "zero padding")}{(s.Dilated ? ", dilated" : "")}{(s.Monochrome ? ", monochrome" : "")}";
+
+    /// <summary>
+    /// One distillation step: L1 between the student's and the frozen teacher's output on the same crops, plus
+    /// <paramref name="textureWeight"/> × <see cref="LocalTextureLoss"/>. The student cannot always paint the teacher's
+    /// strokes in the same place (near the border its padding differs), and L1 alone then rewards their blurred average.
+    /// </summary>
+    private static Dictionary<string, double> DistilStep(FastStylizer student, FastStylizer teacher, ILossNetwork net, double textureWeight, torch.optim.Optimizer opt, Tensor x)
+    {
+        Tensor target;
+        using (torch.no_grad())
+        {
+            target = teacher.forward(x);
+        }
+
+        opt.zero_grad();
+        var y = student.forward(x);
+        var l1 = (y - target).abs().mean();
+        return textureWeight > 0
+            ? LossTerms.BackwardAndStep(opt, ("teacher", 1.0, l1), ("texture", textureWeight, LocalTextureLoss(net, y, target)))
+            : LossTerms.BackwardAndStep(opt, ("teacher", 1.0, l1));
+    }
+
+    /// <summary>
+    /// How far the local texture of <paramref name="y"/> is from <paramref name="target"/>'s: per loss-network map up to
+    /// the content layer, the mean and mean square of each channel over 4×4 windows of the map, as an L1 distance
+    /// relative to the target's. Where the strokes are is free within a window; how strong and how dense they are is not.
+    /// </summary>
+    internal static Tensor LocalTextureLoss(ILossNetwork net, Tensor y, Tensor target)
+    {
+        Tensor[] want;
+        using (torch.no_grad())
+        {
+            want = net.Features(target);
+        }
+
+        var got = net.Features(y);
+        Tensor total = torch.zeros(1);
+        int maps = net.ContentLayer + 1;
+        for (int i = 0; i < maps; i++)
+        {
+            foreach (var (a, b) in new[] { (got[i], want[i]), (got[i].square(), want[i].square()) })
+            {
+                var pb = functional.avg_pool2d(b, 4, 4);
+                total = total + ((functional.avg_pool2d(a, 4, 4) - pb).abs().mean() / (pb.abs().mean() + 1e-6));
+            }
+        }
+
+        return total / (2 * maps);
     }
 
     /// <summary>

@@ -19,8 +19,7 @@ internal static class Packaging
     public static void PackageFast(string runDir, string outDir, string contentDir, string stylePath)
     {
         var state = RunState.TryLoad(runDir) ?? throw new TrainingDataException($"no state.json in {runDir}");
-        bool Flag(string option) => state.Options.TryGetValue(option, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.True;
-        var spec = StylizerSpec.CheapWith(reflectPad: Flag("reflectPad"), padOnce: Flag("padOnce")) with { Dilated = Flag("dilated"), Monochrome = Flag("monochrome") };
+        var spec = FastOptions.SpecOf(state);
         using var style = SampleSheet.FitCell(stylePath);
         PackageGenerator(
             runDir, outDir, contentDir, state, spec, ModelFamily.Fast,

@@ -54,6 +54,48 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void FastRun_Teacher_StartsFromItsWeightsAndDistilsIntoPadOnce()
+    {
+        // --teacher moves a trained run into the cheaper --pad-once design: the student starts from the teacher's weights
+        // (so the first steps are already close) and its L1 to the teacher's output goes down.
+        var style = TestData.SyntheticStyle(_runs);
+        var teacherRun = Path.Combine(_runs, "teacher");
+        var o = new FastOptions
+        {
+            // A few gentle steps: a teacher trained to saturation paints flat colour, which any design reproduces exactly.
+            Name = "tiny", Style = style, ContentDir = _content, RunDir = teacherRun, Steps = 10, Batch = 2, Crop = 48, ContentShortSide = 56,
+            StyleLongSide = 64, LearningRate = 1e-3, CheckpointEvery = 10, HoldoutEvery = 0, MaxMinutes = 5, ReflectPad = true,
+        };
+        using (var net = new RandomLossNetwork())
+        {
+            Assert.Equal(0, FastMethod.Run(o, net));
+        }
+
+        var student = o with { RunDir = Path.Combine(_runs, "student"), ReflectPad = false, PadOnce = true, Teacher = teacherRun, TextureWeight = 0.5, Steps = 40, LearningRate = 1e-3 };
+        using (var net = new RandomLossNetwork())
+        {
+            Assert.Equal(0, FastMethod.Run(student, net));
+        }
+
+        var state = RunState.TryLoad(student.RunDir)!;
+        Assert.Contains("distilled from the trained run teacher (reflection padding)", state.Data, StringComparison.Ordinal);
+        Assert.Contains("local texture statistics", state.Data, StringComparison.Ordinal);
+        var rows = LossCurve.LoadCsv(Path.Combine(student.RunDir, "losses.csv")).Rows;
+        Assert.All(rows, r => Assert.True(r.Values.ContainsKey("teacher") && r.Values.ContainsKey("texture") && !r.Values.ContainsKey("style")));
+        var (first, last) = FirstLast(student.RunDir, "teacher", 5);
+        Assert.True(first > 0 && last < first, $"L1 to the teacher did not go down: first {first}, last {last}");
+
+        // The packaged student is the pad-once design.
+        var spec = FastOptions.SpecOf(state);
+        Assert.Equal((StylizerSpec.InputPadPixels, false), (spec.InputPad, spec.ReflectPad));
+
+        // A teacher of another design (here: not dilated) is refused with one line.
+        using var net2 = new RandomLossNetwork();
+        var e = Assert.Throws<TrainingDataException>(() => FastMethod.Run(student with { RunDir = Path.Combine(_runs, "student2"), Dilated = true }, net2));
+        Assert.Contains("give the student the same --dilated and --monochrome", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FastRun_TimeBudget_StopsBeforeItNotAfter()
     {
         // A run that cannot finish its steps in --max-minutes stops early enough that its recorded time, the last step and
