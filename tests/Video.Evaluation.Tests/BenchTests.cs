@@ -44,7 +44,7 @@ public class BenchTests : FrameLeakCheckedTest
             new("1280x720", "a", Bench.PipelineCase, 7, 140, 90, string.Empty) { Family = "fast" },
             new("1280x720", "a", Bench.FlowCase, 6, 160, 90, string.Empty) { Family = "fast" },
             new("1280x720", "a", Bench.ReducedCase, 14, 70, 90, string.Empty) { Family = "fast" },
-            new("640x360", "toon", Bench.InferenceCase, 60, 16, 90, string.Empty) { Family = "cartoon" },
+            new("640x360", "toon", Bench.InferenceCase, 60, 16, 90, string.Empty) { Family = "cartoon", PeakFraction = 0.02 },
             new("640x360", "toon", Bench.PipelineCase, 38, 26, 90, string.Empty) { Family = "cartoon" },
             new("640x360", "toon", Bench.FlowCase, 34, 29, 90, string.Empty) { Family = "cartoon" },
             new("640x360", "ad", Bench.InferenceCase, 6, 160, 90, string.Empty) { Family = "adain" },
@@ -62,6 +62,9 @@ public class BenchTests : FrameLeakCheckedTest
         Assert.Contains("| ≥ 60 % of the conv peak (1280x720) | a | 62 % | **met** |", md, StringComparison.Ordinal);
         Assert.Contains("| ≥ 2× TorchSharp eager, inference only (640x360) | a | 1.60× | not met |", md, StringComparison.Ordinal);
         Assert.DoesNotContain("| ad |", md.Split("| target |")[1], StringComparison.Ordinal);
+
+        // The conv-peak target is the fast models' (issue 17); toon's 2 % is in the utilisation table only.
+        Assert.DoesNotContain("conv peak (640x360) | toon", md, StringComparison.Ordinal);
     }
 
     [SkippableFact]
