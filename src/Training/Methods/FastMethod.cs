@@ -66,9 +66,10 @@ internal sealed record FastOptions : RunOptions
 
     /// <summary>
     /// Run directory of a trained fast model to distil from (null: train on the perceptual losses). The generator starts
-    /// from the teacher's weights and learns to reproduce the teacher's output on whole crops, borders included, with an L1
-    /// loss; the perceptual losses are off. This moves a trained style into a cheaper design with the same parameters
-    /// (<see cref="PadOnce"/>) without retraining the style: only the border handling differs, and the L1 sees the border.
+    /// from the teacher's weights and learns to reproduce the teacher's output on whole crops, borders included: L1 plus
+    /// <see cref="TextureWeight"/> × local texture statistics; the style and content losses are off. This moves a trained
+    /// style into a cheaper design with the same parameters (<see cref="PadOnce"/>) without training the style again:
+    /// only the border handling differs, and the crops' borders are in the loss.
     /// </summary>
     public string? Teacher { get; init; }
 
