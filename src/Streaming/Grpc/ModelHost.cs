@@ -78,8 +78,8 @@ internal sealed class ModelHost : IHostedService, IDisposable
     }
 
     /// <summary>
-    /// Bounds the pixels in model runs at once, and so ONNX Runtime's working memory, which the frame budget does not
-    /// cover; every run (a plan's first run included) enters it.
+    /// Bounds the pixels in large model runs at once; every run (a plan's first run included) enters it through
+    /// <see cref="EnterRunAsync(long, CancellationToken)"/>, which also reserves the run's working memory in the budget.
     /// </summary>
     public RunGate Runs { get; }
 

@@ -59,7 +59,8 @@ internal sealed class StreamingOptions
     /// <summary>
     /// Most frame pixels (at the model's tensor size) in large model runs at once; a run waits until its pixels fit,
     /// and runs under an eighth of this go by without waiting. ONNX Runtime's working memory per run grows with its
-    /// pixels and is outside the frame budget, so this bounds most of it. Null: one frame of
+    /// pixels; the memory budget counts it (<see cref="RunBytesPerPixel"/>), and this keeps the large runs from crowding
+    /// each other. Null: one frame of
     /// <see cref="MaxFrameWidth"/>×<see cref="MaxFrameHeight"/>.
     /// </summary>
     public long? RunPixels { get; set; }

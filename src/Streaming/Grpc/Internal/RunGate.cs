@@ -4,9 +4,10 @@ namespace Video.Streaming.Grpc.Internal;
 
 /// <summary>
 /// Bounds the frame pixels in large model runs at once (<see cref="StreamingOptions.RunPixels"/>): a run of P pixels
-/// waits until P more fit; runs under an eighth of the capacity go by. ONNX Runtime's working memory for a run grows with its pixels and is not in the frame budget (server
-/// sessions give it back after each run, <c>StylizerOptions.ReleaseRunMemory</c>); unbounded, every stream running a
-/// large frame at the same moment adds its own, and RSS swings by that much (docs/reliability.md, item 8).
+/// waits until P more fit; runs under an eighth of the capacity go by. ONNX Runtime's working memory for a run grows
+/// with its pixels (server sessions give it back after each run, <c>StylizerOptions.ReleaseRunMemory</c>); the memory
+/// budget counts it (<see cref="ModelHost.EnterRunAsync(long, CancellationToken)"/>), and this gate keeps the large
+/// runs from crowding each other and the small ones (docs/reliability.md, item 8).
 /// </summary>
 /// <remarks>
 /// First come, first served: a run waits while an earlier one is waiting, so a large run is not overtaken for good by
