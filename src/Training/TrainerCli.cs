@@ -188,10 +188,11 @@ internal static class TrainerCli
         var mono = new Option<bool>("--monochrome") { Description = "start from the photo's luma instead of its colours (black-and-white styles such as ink drawings); can be switched on when resuming" };
         var teacher = new Option<string?>("--teacher") { Description = "distil a trained fast run (its run directory) into this design, e.g. with --pad-once: start from its weights, L1 to its output on whole crops; the perceptual losses are off" };
         var texture = new Option<double>("--texture-weight") { Description = "with --teacher: weight of a local texture term (mean and mean square of the loss network's early maps over 4x4 windows) against the teacher's output, beside the L1; keeps strokes where the student cannot place them exactly" };
+        var border = new Option<double>("--border-weight") { Description = "with --teacher: the L1 counts pixels within 24 px of a crop's edge 1 + this many times (lines painted along the border are few pixels of a crop)" };
         // Crops, not whole images: the deeper blocks would ask every crop to be the whole painting (docs/loss-network.md).
         var loss = new LossNetworkOptions(defaultBlocks: 4);
         var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)");
-        run.AddTo(cmd, style, styleSize, reflect, padOnce, dilated, lossMargin, isotropic, temporal, mono, teacher, texture);
+        run.AddTo(cmd, style, styleSize, reflect, padOnce, dilated, lossMargin, isotropic, temporal, mono, teacher, texture, border);
         loss.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -208,6 +209,7 @@ internal static class TrainerCli
                 TemporalWeight = r.GetValue(temporal),
                 Teacher = r.GetValue(teacher),
                 TextureWeight = r.GetValue(texture),
+                BorderWeight = r.GetValue(border),
             };
             RequireFile(o.Style, "style image");
             using var net = loss.Create(r);

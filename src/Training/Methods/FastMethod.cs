@@ -76,6 +76,13 @@ internal sealed record FastOptions : RunOptions
     /// <summary>With <see cref="Teacher"/>: weight of the local texture term (<see cref="FastMethod.LocalTextureLoss"/>) beside the L1.</summary>
     public double TextureWeight { get; init; }
 
+    /// <summary>
+    /// With <see cref="Teacher"/>: the L1 counts pixels within <see cref="FastMethod.BorderBand"/> of a crop's edge this
+    /// many times more (0: all alike). The student's padding differs from the teacher's only there, and lines it paints
+    /// along the border in flat regions are few pixels in a whole crop's mean.
+    /// </summary>
+    public double BorderWeight { get; init; }
+
     /// <summary>The design of a fast run from its recorded options (packaging and <see cref="Teacher"/>).</summary>
     public static StylizerSpec SpecOf(RunState state)
     {
@@ -136,7 +143,7 @@ internal static class FastMethod
 
         if (teacher is not null)
         {
-            state.Data += $"; distilled from the trained run {Path.GetFileName(Path.GetFullPath(o.Teacher!).TrimEnd('/'))} ({TeacherDesign(teacher.Spec)}): starts from its weights, L1 to its output on whole {o.Crop}px crops, borders included{(o.TextureWeight > 0 ? $", plus {o.TextureWeight} x local texture statistics (mean and mean square of the loss network's maps up to the content layer over 4x4 windows) against its output" : "")}; no style or content losses";
+            state.Data += $"; distilled from the trained run {Path.GetFileName(Path.GetFullPath(o.Teacher!).TrimEnd('/'))} ({TeacherDesign(teacher.Spec)}): starts from its weights, L1 to its output on whole {o.Crop}px crops, borders included{(o.BorderWeight > 0 ? $" (pixels within {BorderBand}px of an edge weighted {1 + o.BorderWeight}x)" : "")}{(o.TextureWeight > 0 ? $", plus {o.TextureWeight} x local texture statistics (mean and mean square of the loss network's maps up to the content layer over 4x4 windows) against its output" : "")}; no style or content losses";
         }
 
         session.RecordOptions(o);
@@ -146,7 +153,7 @@ internal static class FastMethod
         {
             if (teacher is not null)
             {
-                return DistilStep(model, teacher, net, o.TextureWeight, opt, content.SampleBatch(rng, o.Batch, o.Crop));
+                return DistilStep(model, teacher, net, o, opt, content.SampleBatch(rng, o.Batch, o.Crop));
             }
 
             Tensor x, grid = null!;
@@ -234,11 +241,11 @@ internal static class FastMethod
         $"{(s.InputPad > 0 ? "pad once" : s.ReflectPad ? "reflection padding" : "zero padding")}{(s.Dilated ? ", dilated" : "")}{(s.Monochrome ? ", monochrome" : "")}";
 
     /// <summary>
-    /// One distillation step: L1 between the student's and the frozen teacher's output on the same crops, plus
-    /// <paramref name="textureWeight"/> × <see cref="LocalTextureLoss"/>. The student cannot always paint the teacher's
+    /// One distillation step: L1 between the student's and the frozen teacher's output on the same crops (border pixels
+    /// weighted by <see cref="FastOptions.BorderWeight"/>), plus <see cref="FastOptions.TextureWeight"/> × <see cref="LocalTextureLoss"/>. The student cannot always paint the teacher's
     /// strokes in the same place (near the border its padding differs), and L1 alone then rewards their blurred average.
     /// </summary>
-    private static Dictionary<string, double> DistilStep(FastStylizer student, FastStylizer teacher, ILossNetwork net, double textureWeight, torch.optim.Optimizer opt, Tensor x)
+    private static Dictionary<string, double> DistilStep(FastStylizer student, FastStylizer teacher, ILossNetwork net, FastOptions o, torch.optim.Optimizer opt, Tensor x)
     {
         Tensor target;
         using (torch.no_grad())
@@ -248,10 +255,23 @@ internal static class FastMethod
 
         opt.zero_grad();
         var y = student.forward(x);
-        var l1 = (y - target).abs().mean();
-        return textureWeight > 0
-            ? LossTerms.BackwardAndStep(opt, ("teacher", 1.0, l1), ("texture", textureWeight, LocalTextureLoss(net, y, target)))
+        var diff = (y - target).abs();
+        var l1 = o.BorderWeight > 0 ? (diff * BorderWeights(x.shape[2], x.shape[3], o.BorderWeight)).mean() : diff.mean();
+        return o.TextureWeight > 0
+            ? LossTerms.BackwardAndStep(opt, ("teacher", 1.0, l1), ("texture", o.TextureWeight, LocalTextureLoss(net, y, target)))
             : LossTerms.BackwardAndStep(opt, ("teacher", 1.0, l1));
+    }
+
+    /// <summary>Pixels within this many of a crop's edge get <see cref="FastOptions.BorderWeight"/> in the distillation L1.</summary>
+    public const int BorderBand = 24;
+
+    /// <summary>1×1×H×W weights with mean 1: <c>1 + weight</c> within <see cref="BorderBand"/> of an edge, 1 inside, normalised.</summary>
+    internal static Tensor BorderWeights(long height, long width, double weight)
+    {
+        var w = torch.full(1, 1, height, width, 1.0f + (float)weight);
+        long b = Math.Min(BorderBand, Math.Min(height, width) / 2);
+        w[.., .., (int)b..(int)(height - b), (int)b..(int)(width - b)] = torch.tensor(1.0f);
+        return w / w.mean();
     }
 
     /// <summary>

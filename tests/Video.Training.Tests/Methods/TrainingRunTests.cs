@@ -71,7 +71,7 @@ public sealed class TrainingRunTests : IDisposable
             Assert.Equal(0, FastMethod.Run(o, net));
         }
 
-        var student = o with { RunDir = Path.Combine(_runs, "student"), ReflectPad = false, PadOnce = true, Teacher = teacherRun, TextureWeight = 0.5, Steps = 40, LearningRate = 1e-3 };
+        var student = o with { RunDir = Path.Combine(_runs, "student"), ReflectPad = false, PadOnce = true, Teacher = teacherRun, TextureWeight = 0.5, BorderWeight = 4, Steps = 40, LearningRate = 1e-3 };
         using (var net = new RandomLossNetwork())
         {
             Assert.Equal(0, FastMethod.Run(student, net));
@@ -80,6 +80,7 @@ public sealed class TrainingRunTests : IDisposable
         var state = RunState.TryLoad(student.RunDir)!;
         Assert.Contains("distilled from the trained run teacher (reflection padding)", state.Data, StringComparison.Ordinal);
         Assert.Contains("local texture statistics", state.Data, StringComparison.Ordinal);
+        Assert.Contains("pixels within 24px of an edge weighted 5x", state.Data, StringComparison.Ordinal);
         var rows = LossCurve.LoadCsv(Path.Combine(student.RunDir, "losses.csv")).Rows;
         Assert.All(rows, r => Assert.True(r.Values.ContainsKey("teacher") && r.Values.ContainsKey("texture") && !r.Values.ContainsKey("style")));
         var (first, last) = FirstLast(student.RunDir, "teacher", 5);
@@ -93,6 +94,17 @@ public sealed class TrainingRunTests : IDisposable
         using var net2 = new RandomLossNetwork();
         var e = Assert.Throws<TrainingDataException>(() => FastMethod.Run(student with { RunDir = Path.Combine(_runs, "student2"), Dilated = true }, net2));
         Assert.Contains("give the student the same --dilated and --monochrome", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BorderWeights_MeanOne_EdgeBandWeightedMore()
+    {
+        using var w = FastMethod.BorderWeights(64, 80, 4);
+        Assert.Equal(1.0, w.mean().item<float>(), 4);
+        float edge = w[0, 0, 0, 40].item<float>(), inner = w[0, 0, 32, 40].item<float>();
+        Assert.Equal(5.0, edge / inner, 4);
+        Assert.Equal(edge, w[0, 0, 32, 23].item<float>());
+        Assert.Equal(inner, w[0, 0, 32, 24].item<float>());
     }
 
     [Fact]
