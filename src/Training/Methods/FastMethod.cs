@@ -143,7 +143,15 @@ internal static class FastMethod
 
         if (teacher is not null)
         {
+            var taught = RunState.TryLoad(o.Teacher!)!;
+            if (previous is null)
+            {
+                // The teacher's own commands come first: together they rebuild the student from nothing.
+                state.Command = taught.Command + " && " + state.Command;
+            }
+
             state.Data += $"; distilled from the trained run {Path.GetFileName(Path.GetFullPath(o.Teacher!).TrimEnd('/'))} ({TeacherDesign(teacher.Spec)}): starts from its weights, L1 to its output on whole {o.Crop}px crops, borders included{(o.BorderWeight > 0 ? $" (pixels within {BorderBand}px of an edge weighted {1 + o.BorderWeight}x)" : "")}{(o.TextureWeight > 0 ? $", plus {o.TextureWeight} x local texture statistics (mean and mean square of the loss network's maps up to the content layer over 4x4 windows) against its output" : "")}; no style or content losses";
+            state.Data += $"; teacher: {taught.Step} steps, {taught.Minutes:0.#} min, final losses {string.Join(", ", taught.Losses.Select(l => $"{l.Key} {l.Value:0.#####}"))}";
         }
 
         session.RecordOptions(o);

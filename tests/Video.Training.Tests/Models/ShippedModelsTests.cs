@@ -63,7 +63,10 @@ public class ShippedModelsTests
         Assert.StartsWith("./video train " + family, p.Command, StringComparison.Ordinal);
         Assert.True(m.Family == ModelFamily.Cartoon
             ? p.Losses.ContainsKey("tv") && new[] { "structure", "surface", "texture", "nce" }.Any(p.Losses.ContainsKey)
-            : p.Losses.ContainsKey("content") && p.Losses.ContainsKey("style") && p.Losses.ContainsKey("tv"));
+            : p.Data.Contains("distilled from the trained run", StringComparison.Ordinal)
+                ? p.Losses.ContainsKey("teacher") && p.Command.Contains(" --teacher ", StringComparison.Ordinal) && p.Data.Contains("; teacher: ", StringComparison.Ordinal)
+                    && p.Command.Split("./video train fast").Length > 2 // the teacher's commands, then the student's
+                : p.Losses.ContainsKey("content") && p.Losses.ContainsKey("style") && p.Losses.ContainsKey("tv"));
         Assert.False(string.IsNullOrWhiteSpace(p.Data));
         Assert.False(string.IsNullOrWhiteSpace(p.LossNetwork));
         Assert.True(DateTimeOffset.TryParse(p.TrainedAt, System.Globalization.CultureInfo.InvariantCulture, out _));
