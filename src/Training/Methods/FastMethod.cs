@@ -113,7 +113,9 @@ internal static class FastMethod
 
         var model = new FastStylizer(o.Spec);
         model.SetStyleColour(style);
-        using var teacher = o.Teacher is null ? null : LoadTeacher(o, model, fresh: previous is null);
+        var taught = o.Teacher is null ? null : TeacherRun(o);
+        using var teacher = taught is null ? null : LoadTeacher(o, taught, model, fresh: previous is null);
+        using var borderWeights = teacher is not null && o.BorderWeight > 0 ? BorderWeights(o.Crop, o.Crop, o.BorderWeight) : null;
         var opt = torch.optim.Adam(model.parameters(), lr: o.LearningRate);
         var session = TrainingSession.Start(o, previous, () => new RunState
         {
@@ -141,16 +143,15 @@ internal static class FastMethod
             state.Data += $"; temporal loss (weight {o.TemporalWeight}): each batch is {o.Batch / 2} crops and their copies moved by a random affine warp (shift <= {TemporalLoss.MaxShiftPixels} px, rotation <= {TemporalLoss.MaxRotationDegrees} deg, scale {TemporalLoss.MinScale}-{TemporalLoss.MaxScale}) plus noise (std {TemporalLoss.NoiseStd * 255:0.#}/255)";
         }
 
-        if (teacher is not null)
+        if (taught is not null)
         {
-            var taught = RunState.TryLoad(o.Teacher!)!;
             if (previous is null)
             {
                 // The teacher's own commands come first: together they rebuild the student from nothing.
                 state.Command = taught.Command + " && " + state.Command;
             }
 
-            state.Data += $"; distilled from the trained run {Path.GetFileName(Path.GetFullPath(o.Teacher!).TrimEnd('/'))} ({TeacherDesign(teacher.Spec)}): starts from its weights, L1 to its output on whole {o.Crop}px crops, borders included{(o.BorderWeight > 0 ? $" (pixels within {BorderBand}px of an edge weighted {1 + o.BorderWeight}x)" : "")}{(o.TextureWeight > 0 ? $", plus {o.TextureWeight} x local texture statistics (mean and mean square of the loss network's maps up to the content layer over 4x4 windows) against its output" : "")}; no style or content losses";
+            state.Data += $"; distilled from the trained run {Path.GetFileName(Path.GetFullPath(o.Teacher!).TrimEnd('/'))} ({TeacherDesign(teacher!.Spec)}): starts from its weights, L1 to its output on whole {o.Crop}px crops, borders included{(o.BorderWeight > 0 ? $" (pixels within {BorderBand}px of an edge weighted {1 + o.BorderWeight}x)" : "")}{(o.TextureWeight > 0 ? $", plus {o.TextureWeight} x local texture statistics (mean and mean square of the loss network's maps up to the content layer over 4x4 windows) against its output" : "")}; no style or content losses";
             state.Data += $"; teacher: {taught.Step} steps, {taught.Minutes:0.#} min, final losses {string.Join(", ", taught.Losses.Select(l => $"{l.Key} {l.Value:0.#####}"))}";
         }
 
@@ -161,7 +162,7 @@ internal static class FastMethod
         {
             if (teacher is not null)
             {
-                return DistilStep(model, teacher, net, o, opt, content.SampleBatch(rng, o.Batch, o.Crop));
+                return DistilStep(model, teacher, net, o.TextureWeight, borderWeights, opt, content.SampleBatch(rng, o.Batch, o.Crop));
             }
 
             Tensor x, grid = null!;
@@ -209,19 +210,25 @@ internal static class FastMethod
         return 0;
     }
 
-    /// <summary>
-    /// Loads <see cref="FastOptions.Teacher"/> (frozen, eval) and, for a <paramref name="fresh"/> run, starts
-    /// <paramref name="student"/> from its weights. The two designs must have the same parameters.
-    /// </summary>
-    private static FastStylizer LoadTeacher(FastOptions o, FastStylizer student, bool fresh)
+    /// <summary>The recorded state of <see cref="FastOptions.Teacher"/>; fails unless it is a fast run with its weights.</summary>
+    private static RunState TeacherRun(FastOptions o)
     {
-        string weights = Path.Combine(o.Teacher!, WeightsFile);
         var state = RunState.TryLoad(o.Teacher!);
-        if (state is null || state.Method != "fast" || !File.Exists(weights))
+        if (state is null || state.Method != "fast" || !File.Exists(Path.Combine(o.Teacher!, WeightsFile)))
         {
             throw new TrainingDataException($"--teacher: {o.Teacher} is not a fast run directory (needs state.json of a fast run and {WeightsFile})");
         }
 
+        return state;
+    }
+
+    /// <summary>
+    /// Loads the teacher run (<paramref name="state"/>, frozen, eval) and, for a <paramref name="fresh"/> run, starts
+    /// <paramref name="student"/> from its weights. The two designs must have the same parameters.
+    /// </summary>
+    private static FastStylizer LoadTeacher(FastOptions o, RunState state, FastStylizer student, bool fresh)
+    {
+        string weights = Path.Combine(o.Teacher!, WeightsFile);
         var spec = FastOptions.SpecOf(state);
         if (spec.Dilated != student.Spec.Dilated || spec.Monochrome != student.Spec.Monochrome)
         {
@@ -249,11 +256,12 @@ internal static class FastMethod
         $"{(s.InputPad > 0 ? "pad once" : s.ReflectPad ? "reflection padding" : "zero padding")}{(s.Dilated ? ", dilated" : "")}{(s.Monochrome ? ", monochrome" : "")}";
 
     /// <summary>
-    /// One distillation step: L1 between the student's and the frozen teacher's output on the same crops (border pixels
-    /// weighted by <see cref="FastOptions.BorderWeight"/>), plus <see cref="FastOptions.TextureWeight"/> × <see cref="LocalTextureLoss"/>. The student cannot always paint the teacher's
+    /// One distillation step: L1 between the student's and the frozen teacher's output on the same crops (weighted by
+    /// <paramref name="borderWeights"/>, <see cref="BorderWeights"/> of the crop size, when given), plus
+    /// <paramref name="textureWeight"/> × <see cref="LocalTextureLoss"/>. The student cannot always paint the teacher's
     /// strokes in the same place (near the border its padding differs), and L1 alone then rewards their blurred average.
     /// </summary>
-    private static Dictionary<string, double> DistilStep(FastStylizer student, FastStylizer teacher, ILossNetwork net, FastOptions o, torch.optim.Optimizer opt, Tensor x)
+    private static Dictionary<string, double> DistilStep(FastStylizer student, FastStylizer teacher, ILossNetwork net, double textureWeight, Tensor? borderWeights, torch.optim.Optimizer opt, Tensor x)
     {
         Tensor target;
         using (torch.no_grad())
@@ -264,9 +272,9 @@ internal static class FastMethod
         opt.zero_grad();
         var y = student.forward(x);
         var diff = (y - target).abs();
-        var l1 = o.BorderWeight > 0 ? (diff * BorderWeights(x.shape[2], x.shape[3], o.BorderWeight)).mean() : diff.mean();
-        return o.TextureWeight > 0
-            ? LossTerms.BackwardAndStep(opt, ("teacher", 1.0, l1), ("texture", o.TextureWeight, LocalTextureLoss(net, y, target)))
+        var l1 = borderWeights is null ? diff.mean() : (diff * borderWeights).mean();
+        return textureWeight > 0
+            ? LossTerms.BackwardAndStep(opt, ("teacher", 1.0, l1), ("texture", textureWeight, LocalTextureLoss(net, y, target)))
             : LossTerms.BackwardAndStep(opt, ("teacher", 1.0, l1));
     }
 
