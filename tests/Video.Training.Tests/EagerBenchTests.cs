@@ -39,6 +39,11 @@ public sealed class EagerBenchTests : IDisposable
         Assert.Equal(3, r.Frames);
         Assert.True(r.MedianMs > 0 && r.P90Ms >= r.MedianMs, $"median {r.MedianMs}, p90 {r.P90Ms}");
         Assert.Equal(1000 / r.MeanMs, r.Fps, 6);
+
+        // ONNX Runtime timed in turn in the same process; the figures reach video bench through the JSON line.
+        Assert.True(r.OrtMedianMs > 0 && r.OrtMeanMs > 0, $"ONNX Runtime median {r.OrtMedianMs}, mean {r.OrtMeanMs}");
+        Assert.Equal(r.MedianMs / r.OrtMedianMs, r.PairedRatio, 9);
+        Assert.Equal(r, EagerBenchMethod.FromJson(EagerBenchMethod.ToJson(r)));
     }
 
     [SkippableFact]

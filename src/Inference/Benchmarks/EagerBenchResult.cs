@@ -7,6 +7,9 @@ namespace Video.Inference.Benchmarks;
 /// <remarks>
 /// Status is <c>ok</c>, <c>n/a</c> (not a trainer architecture; times are NaN) or <c>mismatch</c> (TorchSharp and ONNX
 /// Runtime disagree; not timed). MaxAbsDiff is the largest |TorchSharp − ONNX Runtime| over the check frame's output.
+/// OrtMedianMs and OrtMeanMs are ONNX Runtime on the same file and frame in the same process, its runs interleaved with
+/// the eager frames (one of each in turn), so <see cref="PairedRatio"/> compares the two at the same moments; NaN when
+/// not measured.
 /// </remarks>
 public sealed record EagerBenchResult(
     string Model,
@@ -21,4 +24,10 @@ public sealed record EagerBenchResult(
     double MeanMs,
     double P90Ms,
     double Fps,
-    double MaxAbsDiff);
+    double MaxAbsDiff,
+    double OrtMedianMs = double.NaN,
+    double OrtMeanMs = double.NaN)
+{
+    /// <summary>Eager median over ONNX Runtime median, both timed frame by frame in turn (how many times faster ONNX Runtime is).</summary>
+    public double PairedRatio => MedianMs / OrtMedianMs;
+}
