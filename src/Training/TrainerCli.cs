@@ -211,6 +211,7 @@ internal static class TrainerCli
                 TextureWeight = r.GetValue(texture),
                 BorderWeight = r.GetValue(border),
             };
+            RequireWeights(("--texture-weight", o.TextureWeight), ("--border-weight", o.BorderWeight));
             RequireFile(o.Style, "style image");
             using var net = loss.Create(r);
             return FastMethod.Run(o, net);
@@ -267,13 +268,7 @@ internal static class TrainerCli
                 DiscriminatorLearningRate = r.GetValue(dLr),
                 LossMargin = r.GetValue(lossMargin),
             };
-            foreach (var (option, value) in new[] { ("--structure-weight", o.StructureWeight), ("--surface-weight", o.SurfaceWeight), ("--texture-weight", o.TextureWeight), ("--rgb-weight", o.RgbWeight), ("--nce-weight", o.NceWeight), ("--distill-weight", o.DistillWeight), ("--distill-perceptual", o.DistillPerceptual) })
-            {
-                if (!(value >= 0) || !double.IsFinite(value))
-                {
-                    throw new TrainingDataException($"{option} must be a finite weight >= 0; got {value}");
-                }
-            }
+            RequireWeights(("--structure-weight", o.StructureWeight), ("--surface-weight", o.SurfaceWeight), ("--texture-weight", o.TextureWeight), ("--rgb-weight", o.RgbWeight), ("--nce-weight", o.NceWeight), ("--distill-weight", o.DistillWeight), ("--distill-perceptual", o.DistillPerceptual));
 
             if (o.LossMargin < 0 || o.NcePatches < 1 || o.DomainLimit < 1)
             {
@@ -510,6 +505,18 @@ internal static class TrainerCli
     {
         var root = Environment.GetEnvironmentVariable("VIDEO_RUNS");
         return Path.Combine(string.IsNullOrEmpty(root) ? "/work/runs" : root, name);
+    }
+
+    /// <summary>Throws the one-line error for the first loss weight that is negative, NaN or infinite.</summary>
+    internal static void RequireWeights(params (string Option, double Value)[] weights)
+    {
+        foreach (var (option, value) in weights)
+        {
+            if (!(value >= 0) || !double.IsFinite(value))
+            {
+                throw new TrainingDataException($"{option} must be a finite weight >= 0; got {value}");
+            }
+        }
     }
 
     internal static void RequireFile(string path, string what)

@@ -96,6 +96,19 @@ public sealed class TrainingRunTests : IDisposable
         Assert.Contains("give the student the same --dilated and --monochrome", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--border-weight", "-1")]
+    [InlineData("--texture-weight", "NaN")]
+    public void FastCli_NegativeOrNaNDistillationWeight_RefusedBeforeAnyRun(string option, string value)
+    {
+        var run = Path.Combine(_runs, "refused");
+
+        int code = TrainerCli.Run(["fast", "--name", "w", "--style", TestData.SyntheticStyle(_runs), "--content", _content, "--run-dir", run, option, value]);
+
+        Assert.Equal(2, code);
+        Assert.False(Directory.Exists(run), "a refused run must not create its run directory");
+    }
+
     [Fact]
     public void BorderWeights_MeanOne_EdgeBandWeightedMore()
     {
