@@ -244,6 +244,26 @@ internal static class EagerBenchMethod
         }
     }
 
+    /// <summary>
+    /// How the exporter brought the half-resolution output back to full size: a linear <c>Resize</c> straight from the
+    /// generator's <c>Sigmoid</c> to the output is <see cref="GeneratorUpsample.Bilinear"/>; box filters (<c>AveragePool</c>
+    /// with stride 1) are the guided filter's; anything else is the detail upsample.
+    /// </summary>
+    internal static GeneratorUpsample UpsampleOf(GraphProto graph)
+    {
+        var producers = graph.Node.SelectMany(n => n.Output.Select(o => (o, n))).ToDictionary(p => p.o, p => p.n, StringComparer.Ordinal);
+        var last = graph.Node.FirstOrDefault(n => n.Output.Contains("output"));
+        if (last?.OpType == "Identity" && producers.TryGetValue(last.Input[0], out var resize) && resize.OpType == "Resize"
+            && resize.Attribute.Any(a => a.Name == "mode" && a.S.ToStringUtf8() == "linear")
+            && producers.TryGetValue(resize.Input[0], out var before) && before.OpType == "Sigmoid")
+        {
+            return GeneratorUpsample.Bilinear;
+        }
+
+        bool boxes = graph.Node.Any(n => n.OpType == "AveragePool" && n.Attribute.Any(a => a.Name == "strides" && a.Ints.All(v => v == 1)));
+        return boxes ? GeneratorUpsample.Guided : GeneratorUpsample.Detail;
+    }
+
     /// <summary>Reconstructs the <see cref="StylizerSpec"/> the exporter wrote and loads its weights.</summary>
     internal static FastStylizer BuildFast(GraphProto graph, IReadOnlyDictionary<string, TensorProto> w)
     {
@@ -271,7 +291,8 @@ internal static class EagerBenchMethod
             ReflectPad: reflectPads.Count > 1,
             InputPad: reflectPads.Count == 1 ? InputPadOf(reflectPads[0], w) : 0,
             Dilated: graph.Node.Any(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "dilations" && a.Ints.Any(d => d > 1))),
-            Monochrome: w.Keys.Any(k => k.StartsWith(OnnxExporter.MonochromeLumaPrefix, StringComparison.Ordinal)));
+            Monochrome: w.Keys.Any(k => k.StartsWith(OnnxExporter.MonochromeLumaPrefix, StringComparison.Ordinal)),
+            Upsample: UpsampleOf(graph));
         var model = new FastStylizer(spec);
         using (torch.no_grad())
         {
