@@ -140,6 +140,17 @@ public sealed class Stylizer : IDisposable
     }
 
     /// <summary>
+    /// The tensor size <see cref="EncodeStyle"/> runs the style encoder at for a <paramref name="width"/>×<paramref name="height"/>
+    /// image: its long side at most <paramref name="maxSide"/>, both sides multiples of the model's size rule.
+    /// </summary>
+    public (int Width, int Height) StyleTensorSize(int width, int height, int maxSide = 512)
+    {
+        double scale = Math.Min(1.0, maxSide / (double)Math.Max(width, height));
+        int multiple = Math.Max(1, Manifest.Size.MultipleOf);
+        return (Math.Max(multiple, (int)Math.Round(width * scale / multiple) * multiple), Math.Max(multiple, (int)Math.Round(height * scale / multiple) * multiple));
+    }
+
+    /// <summary>
     /// Runs the style encoder on <paramref name="style"/> (resized so its long side is at most
     /// <paramref name="maxSide"/>) and returns the statistics the model takes. Done once per style; the
     /// result is reused for every frame.
@@ -147,10 +158,7 @@ public sealed class Stylizer : IDisposable
     public StyleStatistics EncodeStyle(Frame style, int maxSide = 512)
     {
         var adain = Manifest.Adain ?? throw new ModelException($"model '{Manifest.Name}' ({Manifest.Family.ToString().ToLowerInvariant()}) does not take a style");
-        double scale = Math.Min(1.0, maxSide / (double)Math.Max(style.Width, style.Height));
-        int multiple = Math.Max(1, Manifest.Size.MultipleOf);
-        int w = Math.Max(multiple, (int)Math.Round(style.Width * scale / multiple) * multiple);
-        int h = Math.Max(multiple, (int)Math.Round(style.Height * scale / multiple) * multiple);
+        var (w, h) = StyleTensorSize(style.Width, style.Height, maxSide);
         var codec = new ImageTensorCodec(Manifest.Input, style.Width, style.Height, w, h);
         var tensor = new float[3 * w * h];
         codec.Encode(style, tensor);

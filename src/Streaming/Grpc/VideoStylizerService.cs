@@ -84,7 +84,7 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         return Task.FromResult(response);
     });
 
-    public override Task<RegisterStyleResponse> RegisterStyle(RegisterStyleRequest request, ServerCallContext context) => Guard<RegisterStyleResponse>(nameof(RegisterStyle), () =>
+    public override Task<RegisterStyleResponse> RegisterStyle(RegisterStyleRequest request, ServerCallContext context) => Guard(nameof(RegisterStyle), async () =>
     {
         _models.Get(null);
         var adain = _models.Models.Where(m => m.NeedsStyle).ToList();
@@ -110,10 +110,18 @@ internal sealed class VideoStylizerService : VideoStylizer.VideoStylizerBase
         // The id is a content hash: the same image for the same model is computed once and shared.
         var hash = System.Security.Cryptography.SHA256.HashData(frame.Pixels);
         string id = $"{model.Name.ToLowerInvariant()}-{Convert.ToHexStringLower(hash, 0, 8)}";
-        var style = new RegisteredStyle(id, model.Name, model.Stylizer.EncodeStyle(frame));
+        // The style encoder's run (at most 512 px on the long side) counts in the memory budget like any other run.
+        var (tw, th) = model.Stylizer.StyleTensorSize(frame.Width, frame.Height);
+        StyleStatistics statistics;
+        using (await _models.EnterRunAsync((long)tw * th, context.CancellationToken).ConfigureAwait(false))
+        {
+            statistics = model.Stylizer.EncodeStyle(frame);
+        }
+
+        var style = new RegisteredStyle(id, model.Name, statistics);
         _styles.Add(style);
         Log.StyleRegistered(_logger, id, model.Name);
-        return Task.FromResult(new RegisterStyleResponse { StyleId = id, Model = model.Name });
+        return new RegisterStyleResponse { StyleId = id, Model = model.Name };
     });
 
     public override Task<StylizeImageResponse> StylizeImage(StylizeImageRequest request, ServerCallContext context) => Guard(nameof(StylizeImage), async () =>

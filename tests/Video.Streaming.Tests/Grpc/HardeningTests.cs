@@ -260,6 +260,22 @@ public sealed class HardeningTests
     }
 
     [Fact]
+    public async Task RegisterStyle_EncoderRunDoesNotFitTheBudget_ResourceExhaustedAndNothingHeld()
+    {
+        // The style encoder's run reserves its working memory like every other run: 64x64 pixels at 4 KiB each is
+        // 16 MiB, twice an 8 MiB budget, so the call is refused instead of running over it.
+        await using var server = await GrpcTestServer.StartAsync(o => o.RunBytesPerPixel = 4096, frameBudgetBytes: 8L << 20);
+        var style = GrpcTestServer.Rgb(64, 64, (x, y) => ((byte)(x * 4), (byte)(y * 4), 90));
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => server.Client.Raw.RegisterStyleAsync(new RegisterStyleRequest { Model = "px", Image = style }).ResponseAsync.WaitAsync(T));
+
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+        Assert.DoesNotContain('\n', e.Status.Detail);
+        Assert.Equal(0, server.Allocator.BytesReserved);
+        Assert.Equal(0, server.Allocator.BytesRented);
+    }
+
+    [Fact]
     public async Task EnterRunAsync_RunMemoryHeldByAnotherRun_WaitsForItInsteadOfFailing()
     {
         // A stream's frame in POLICY_ALL must not be lost because another run holds the memory for a moment.
