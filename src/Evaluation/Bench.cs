@@ -484,17 +484,12 @@ public static class Bench
         inTurn = null;
         if (peak is not null)
         {
-            var model = new double[InTurnPairs];
-            var conv = new double[InTurnPairs];
-            for (int i = 0; i < InTurnPairs; i++)
+            var (conv, model) = InTurn.Time(peak.RunMs, () =>
             {
-                double first = i % 2 == 0 ? peak.RunMs() : double.NaN;
                 long t0 = Stopwatch.GetTimestamp();
                 plan.Infer(slot);
-                model[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-                conv[i] = double.IsNaN(first) ? peak.RunMs() : first;
-            }
-
+                return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }, InTurnPairs);
             Array.Sort(model);
             Array.Sort(conv);
             inTurn = (Percentile.OfSorted(model, 0.5), Percentile.OfSorted(conv, 0.5));

@@ -191,21 +191,10 @@ internal static class EagerBenchMethod
         // ONNX Runtime on the same file and frame, timed in turn with the eager frames (one of each, the order swapped every
         // frame): on a shared machine a ratio of runs minutes apart measures the load as much as the two runtimes.
         using var bound = ort.Bind(ortInputs.ToDictionary(kv => kv.Key, kv => (kv.Value.detach().contiguous().to(ScalarType.Float32).data<float>().ToArray(), kv.Value.shape)));
-        var ms = new double[frames];
-        var ortMs = new double[frames];
+        double[] ms, ortMs;
         using (torch.inference_mode())
         {
-            for (int i = -WarmupFrames; i < frames; i++)
-            {
-                double ortFirst = i % 2 == 0 ? bound.RunMs() : double.NaN;
-                double elapsed = EagerFrameMs(forward);
-                double ortElapsed = double.IsNaN(ortFirst) ? bound.RunMs() : ortFirst;
-                if (i >= 0)
-                {
-                    ms[i] = elapsed;
-                    ortMs[i] = ortElapsed;
-                }
-            }
+            (ortMs, ms) = InTurn.Time(bound.RunMs, () => EagerFrameMs(forward), frames, WarmupFrames);
         }
 
         double mean = ms.Average(), ortMean = ortMs.Average();
