@@ -180,6 +180,7 @@ internal static class TrainerCli
         var padOnce = new Option<bool>("--pad-once") { Description = "reflection-pad the input once and zero-pad inside the convs (~20% faster than --reflect-pad, no border bands); can be switched on when resuming" };
         var lossMargin = new Option<int>("--loss-margin") { Description = "the generator sees crops this much larger on every side and the losses only their inner --crop pixels (no image border in the loss: no bands or frames)" };
         var dilated = new Option<bool>("--dilated") { Description = "dilated residual convs (1, 2, 2, 4): about twice the receptive field for the same cost" };
+        var separable = new Option<int>("--separable-up") { Description = "make the last N (1 or 2) upsampling stages depthwise-separable (implies --pad-once); other parameters than the plain design, so distil a trained run into it with --teacher" };
         var isotropic = new Option<bool>("--isotropic-loss") { Description = "show the loss network each step's images turned by a random multiple of 90 degrees (no preferred orientation, no streaks); can be switched on when resuming" };
         var temporal = new Option<double>("--temporal-weight")
         {
@@ -192,7 +193,7 @@ internal static class TrainerCli
         // Crops, not whole images: the deeper blocks would ask every crop to be the whole painting (docs/loss-network.md).
         var loss = new LossNetworkOptions(defaultBlocks: 4);
         var cmd = new Command("fast", "train a real-time per-style network (Johnson et al. 2016 losses, cheap half-resolution generator)");
-        run.AddTo(cmd, style, styleSize, reflect, padOnce, dilated, lossMargin, isotropic, temporal, mono, teacher, texture, border);
+        run.AddTo(cmd, style, styleSize, reflect, padOnce, separable, dilated, lossMargin, isotropic, temporal, mono, teacher, texture, border);
         loss.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -202,6 +203,7 @@ internal static class TrainerCli
                 StyleLongSide = r.GetValue(styleSize),
                 ReflectPad = r.GetValue(reflect),
                 PadOnce = r.GetValue(padOnce),
+                SeparableStages = r.GetValue(separable) is >= 0 and <= StylizerSpec.UpsamplingStages and var n ? n : throw new TrainingDataException($"--separable-up must be 0..{StylizerSpec.UpsamplingStages}; got {r.GetValue(separable)}"),
                 IsotropicLoss = r.GetValue(isotropic),
                 Dilated = r.GetValue(dilated),
                 Monochrome = r.GetValue(mono),

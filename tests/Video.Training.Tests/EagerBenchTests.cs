@@ -128,6 +128,26 @@ public sealed class EagerBenchTests : IDisposable
     }
 
     [Fact]
+    public void Measure_SeparableSpec_RebuiltWithItsDepthwiseStages()
+    {
+        // Grouped convs in the graph: rebuilt as the separable design (8 convs around the residual blocks), not rejected.
+        torch.manual_seed(9);
+        using var model = new FastStylizer(StylizerSpec.CheapSeparable(2) with { Dilated = true });
+        model.eval();
+        var path = Path.Combine(_dir, "separable.onnx");
+        OnnxExporter.ExportFast(model, path);
+        var graph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph;
+        Assert.Equal(2, graph.Node.Count(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "group" && a.I > 1)));
+        using var rebuilt = EagerBenchMethod.BuildFast(graph, graph.Initializer.ToDictionary(t => t.Name, t => t));
+        Assert.Equal(2, rebuilt.Spec.SeparableStages);
+        Assert.Equal(StylizerSpec.InputPadPixels, rebuilt.Spec.InputPad);
+        Assert.Equal(2, rebuilt.Spec.ResidualBlocks);
+        var r = EagerBenchMethod.Measure(path, null, 64, 48, 1, 2);
+        Assert.Equal("ok", r.Status);
+        Assert.InRange(r.MaxAbsDiff, 0, EagerBenchMethod.Tolerance);
+    }
+
+    [Fact]
     public void Measure_GraphDiffersFromModule_ReportsMismatch()
     {
         torch.manual_seed(6);

@@ -57,7 +57,7 @@ internal static class OnnxExporter
         foreach (var (kind, conv, norm) in model.Layers())
         {
             string p = $"g{i++}";
-            if (kind == "up_conv_relu")
+            if (kind is "up_conv_relu" or "up_depthwise")
             {
                 x = ResizeNearest2x(g, x);
             }
@@ -81,6 +81,7 @@ internal static class OnnxExporter
             x = kind switch
             {
                 "res_b" => g.Node("Add", [x, skip!]),
+                "up_depthwise" => x,
                 "conv_sigmoid" => g.Node("Sigmoid", [model.Spec.ResidualInput ? g.Node("Add", [x, InputLogit(g, ResidualBase(g, model, input))]) : x]),
                 _ => g.Node("Relu", [x]),
             };
@@ -125,6 +126,7 @@ internal static class OnnxExporter
         long s = conv.stride[0];
         long pad = conv.padding is { } pd ? pd[0] : 0;
         long dil = conv.dilation[0];
+        long group = conv.groups;
         if (reflectPad && pad > 0)
         {
             var pads = g.InitializerInt64(g.Fresh(prefix + ".pads"), [0, 0, pad, pad, 0, 0, pad, pad], 8);
@@ -138,8 +140,8 @@ internal static class OnnxExporter
             inputs.Add(g.Initializer(prefix + ".bias", conv.bias.detach().contiguous().data<float>().ToArray(), shape[0]));
         }
 
-        return g.Node("Conv", inputs, null,
-            ("kernel_shape", new[] { k, shape[3] }), ("strides", new[] { s, s }), ("pads", new[] { pad, pad, pad, pad }), ("dilations", new[] { dil, dil }));
+        (string, object)[] attributes = [("kernel_shape", new[] { k, shape[3] }), ("strides", new[] { s, s }), ("pads", new[] { pad, pad, pad, pad }), ("dilations", new[] { dil, dil })];
+        return g.Node("Conv", inputs, null, group == 1 ? attributes : [.. attributes, ("group", group)]);
     }
 
     internal static string InstanceNorm(OnnxGraphBuilder g, string prefix, InstanceNorm2d norm, string x)

@@ -65,9 +65,11 @@ internal static class BenchMethod
             torch.manual_seed(1);
             foreach (var (name, file, spec) in new[]
             {
-                ("fast, reflection Pad before every conv (shipped)", "fast-reflect", StylizerSpec.CheapReflect),
+                ("fast, reflection Pad before every conv (the teachers)", "fast-reflect", StylizerSpec.CheapReflect),
                 ("fast, reflection Pad, dilated residual convs (--dilated)", "fast-reflect-dilated", StylizerSpec.CheapReflect with { Dilated = true }),
                 ("fast, pad once at the input (--pad-once)", "fast-pad-once", StylizerSpec.CheapPadOnce),
+                ("fast, pad once, last upsampling stage separable (--separable-up 1)", "fast-separable-1", StylizerSpec.CheapSeparable(1) with { Dilated = true }),
+                ("fast, pad once, both upsampling stages separable (--separable-up 2)", "fast-separable-2", StylizerSpec.CheapSeparable(2) with { Dilated = true }),
                 ("fast, zero padding only", "fast-zero", StylizerSpec.Cheap),
                 ("johnson (classic)", "johnson", StylizerSpec.Johnson),
             })

@@ -262,16 +262,19 @@ internal static class EagerBenchMethod
             layers++;
         }
 
-        if (layers < 6 || (layers - 6) % 2 != 0)
+        // Each depthwise-separable upsampling stage is a grouped conv and a 1×1 conv: one conv more around the residual blocks.
+        int separable = graph.Node.Count(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "group" && a.I > 1));
+        int fixedConvs = 6 + separable;
+        if (layers < fixedConvs || (layers - fixedConvs) % 2 != 0)
         {
-            throw new TrainingDataException($"fast_stylizer graph has {layers} generator convs; expected 6 + 2 per residual block");
+            throw new TrainingDataException($"fast_stylizer graph has {layers} generator convs; expected {fixedConvs} + 2 per residual block");
         }
 
         // Pad before every conv (ReflectPad), or once at the input (InputPad, then the output is cropped by a Slice).
         var reflectPads = graph.Node.Where(n => n.OpType == "Pad" && n.Attribute.Any(a => a.Name == "mode" && a.S.ToStringUtf8() == "reflect")).ToList();
         var spec = new StylizerSpec(
             Channels: [(int)w["g0.weight"].Dims[0], (int)w["g1.weight"].Dims[0], (int)w["g2.weight"].Dims[0]],
-            ResidualBlocks: (layers - 6) / 2,
+            ResidualBlocks: (layers - fixedConvs) / 2,
             EndKernel: (int)w["g0.weight"].Dims[2],
             InstanceNorm: w.ContainsKey("g0.in_scale"),
             HalfResolution: graph.Node.Any(n => n.OpType == "AveragePool" && n.Input[0] == "input"),
@@ -281,7 +284,8 @@ internal static class EagerBenchMethod
             InputPad: reflectPads.Count == 1 ? InputPadOf(reflectPads[0], w) : 0,
             Dilated: graph.Node.Any(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "dilations" && a.Ints.Any(d => d > 1))),
             Monochrome: w.Keys.Any(k => k.StartsWith(OnnxExporter.MonochromeLumaPrefix, StringComparison.Ordinal)),
-            Upsample: UpsampleOf(graph));
+            Upsample: UpsampleOf(graph),
+            SeparableStages: separable);
         var model = new FastStylizer(spec);
         using (torch.no_grad())
         {

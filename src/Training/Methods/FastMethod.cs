@@ -48,7 +48,14 @@ internal sealed record FastOptions : RunOptions
     public bool Monochrome { get; init; }
 
     /// <summary>The generator design these options train.</summary>
-    public StylizerSpec Spec => StylizerSpec.CheapWith(ReflectPad, PadOnce) with { Dilated = Dilated, Monochrome = Monochrome };
+    /// <summary>
+    /// How many of the last upsampling stages are depthwise-separable (<see cref="StylizerSpec.CheapSeparable"/>; more than
+    /// 0 implies <see cref="PadOnce"/>): other parameters, so a run starts fresh or from a <see cref="Teacher"/>; not
+    /// switchable on resume.
+    /// </summary>
+    public int SeparableStages { get; init; }
+
+    public StylizerSpec Spec => StylizerSpec.CheapWith(ReflectPad, PadOnce || SeparableStages > 0) with { Dilated = Dilated, Monochrome = Monochrome, SeparableStages = SeparableStages };
 
     /// <summary>
     /// Weight of the temporal loss (<see cref="TemporalLoss"/>; 0 = off). When on, half of each batch are crops and the
@@ -87,7 +94,8 @@ internal sealed record FastOptions : RunOptions
     public static StylizerSpec SpecOf(RunState state)
     {
         bool Flag(string option) => state.Options.TryGetValue(option, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.True;
-        return StylizerSpec.CheapWith(reflectPad: Flag("reflectPad"), padOnce: Flag("padOnce")) with { Dilated = Flag("dilated"), Monochrome = Flag("monochrome") };
+        int separable = state.Options.TryGetValue("separableStages", out var n) && n.ValueKind == System.Text.Json.JsonValueKind.Number ? n.GetInt32() : 0;
+        return StylizerSpec.CheapWith(reflectPad: Flag("reflectPad"), padOnce: Flag("padOnce") || separable > 0) with { Dilated = Flag("dilated"), Monochrome = Flag("monochrome"), SeparableStages = separable };
     }
 }
 
@@ -243,17 +251,54 @@ internal static class FastMethod
             p.requires_grad = false;
         }
 
+        string start = "";
         if (fresh)
         {
-            student.load(weights);
+            start = ", starting from its weights";
+            if (spec.SeparableStages == student.Spec.SeparableStages)
+            {
+                student.load(weights);
+            }
+            else
+            {
+                var left = StartFromShared(student, teacher);
+                start += $" where the designs share a layer (new: {string.Join(", ", left)})";
+            }
         }
 
-        Console.WriteLine($"distilling from {o.Teacher} ({TeacherDesign(spec)}){(fresh ? ", starting from its weights" : "")}");
+        Console.WriteLine($"distilling from {o.Teacher} ({TeacherDesign(spec)}){start}");
         return teacher;
     }
 
     private static string TeacherDesign(StylizerSpec s) =>
-        $"{(s.InputPad > 0 ? "pad once" : s.ReflectPad ? "reflection padding" : "zero padding")}{(s.Dilated ? ", dilated" : "")}{(s.Monochrome ? ", monochrome" : "")}";
+        $"{(s.InputPad > 0 ? "pad once" : s.ReflectPad ? "reflection padding" : "zero padding")}{(s.Dilated ? ", dilated" : "")}{(s.Monochrome ? ", monochrome" : "")}{(s.SeparableStages > 0 ? $", {s.SeparableStages} separable upsampling stage{(s.SeparableStages > 1 ? "s" : "")}" : "")}";
+
+    /// <summary>
+    /// Copies every parameter and buffer of <paramref name="teacher"/> whose name and shape <paramref name="student"/> also
+    /// has (the input, downsampling, residual and output convs and the colour statistics of a design with other upsampling
+    /// stages) and returns the names of the student's parameters left at their initialisation.
+    /// </summary>
+    internal static List<string> StartFromShared(FastStylizer student, FastStylizer teacher)
+    {
+        var source = teacher.state_dict();
+        var left = new List<string>();
+        using (torch.no_grad())
+        {
+            foreach (var (name, t) in student.state_dict())
+            {
+                if (source.TryGetValue(name, out var s) && s.shape.SequenceEqual(t.shape))
+                {
+                    t.copy_(s);
+                }
+                else
+                {
+                    left.Add(name);
+                }
+            }
+        }
+
+        return left;
+    }
 
     /// <summary>
     /// One distillation step: L1 between the student's and the frozen teacher's output on the same crops (weighted by

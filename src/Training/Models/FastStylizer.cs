@@ -17,8 +17,11 @@ internal sealed class FastStylizer : Module<Tensor, Tensor>
     private readonly Conv2d down1;
     private readonly Conv2d down2;
     private readonly ModuleList<Conv2d> res = new();
-    private readonly Conv2d up1;
-    private readonly Conv2d up2;
+    private readonly Conv2d? up1;
+    private readonly Conv2d? up2;
+
+    // With StylizerSpec.SeparableStages: per separable upsampling stage a depthwise 3×3 conv and a 1×1 conv (instead of up1, up2).
+    private readonly ModuleList<Conv2d> up_separable = new();
     private readonly Conv2d conv_out;
     private readonly ModuleList<InstanceNorm2d> norms = new();
 
@@ -41,8 +44,31 @@ internal sealed class FastStylizer : Module<Tensor, Tensor>
             res.Add(Conv2d(c3, c3, 3, padding: d, dilation: d, padding_mode: pm));
         }
 
-        up1 = Conv2d(c3, c2, 3, padding: 1, padding_mode: pm);
-        up2 = Conv2d(c2, c1, 3, padding: 1, padding_mode: pm);
+        if (spec.SeparableStages is < 0 or > StylizerSpec.UpsamplingStages || (spec.SeparableStages > 0 && spec.InstanceNorm))
+        {
+            throw new ArgumentException($"separable upsampling stages: 0..{StylizerSpec.UpsamplingStages}, for the cheap design (no instance norm); got {spec.SeparableStages}", nameof(spec));
+        }
+
+        if (spec.SeparableStages == 2)
+        {
+            up_separable.Add(Conv2d(c3, c3, 3, padding: 1, groups: c3, padding_mode: pm));
+            up_separable.Add(Conv2d(c3, c2, 1));
+        }
+        else
+        {
+            up1 = Conv2d(c3, c2, 3, padding: 1, padding_mode: pm);
+        }
+
+        if (spec.SeparableStages >= 1)
+        {
+            up_separable.Add(Conv2d(c2, c2, 3, padding: 1, groups: c2, padding_mode: pm));
+            up_separable.Add(Conv2d(c2, c1, 1));
+        }
+        else
+        {
+            up2 = Conv2d(c2, c1, 3, padding: 1, padding_mode: pm);
+        }
+
         conv_out = Conv2d(c1, 3, k, padding: k / 2, padding_mode: pm);
         if (spec.InstanceNorm)
         {
@@ -93,8 +119,20 @@ internal sealed class FastStylizer : Module<Tensor, Tensor>
             yield return ("res_b", res[(2 * i) + 1], Norm());
         }
 
-        yield return ("up_conv_relu", up1, Norm());
-        yield return ("up_conv_relu", up2, Norm());
+        int separable = 0;
+        foreach (var conv in new[] { up1, up2 })
+        {
+            if (conv is not null)
+            {
+                yield return ("up_conv_relu", conv, Norm());
+            }
+            else
+            {
+                yield return ("up_depthwise", up_separable[separable++], null);
+                yield return ("pointwise_relu", up_separable[separable++], null);
+            }
+        }
+
         yield return ("conv_sigmoid", conv_out, null);
     }
 
@@ -127,7 +165,7 @@ internal sealed class FastStylizer : Module<Tensor, Tensor>
         Tensor? skip = null;
         foreach (var (kind, conv, norm) in Layers())
         {
-            if (kind == "up_conv_relu")
+            if (kind is "up_conv_relu" or "up_depthwise")
             {
                 x = functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
             }
@@ -146,6 +184,7 @@ internal sealed class FastStylizer : Module<Tensor, Tensor>
             x = kind switch
             {
                 "res_b" => x + skip!,
+                "up_depthwise" => x,
                 "conv_sigmoid" => Crop(x, p),
                 _ => functional.relu(x),
             };

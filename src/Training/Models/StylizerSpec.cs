@@ -32,7 +32,8 @@ internal sealed record StylizerSpec(
     [property: JsonPropertyName("inputPad")] int InputPad = 0,
     [property: JsonPropertyName("dilated")] bool Dilated = false,
     [property: JsonPropertyName("monochrome")] bool Monochrome = false,
-    [property: JsonPropertyName("upsample")] GeneratorUpsample Upsample = GeneratorUpsample.Detail)
+    [property: JsonPropertyName("upsample")] GeneratorUpsample Upsample = GeneratorUpsample.Detail,
+    [property: JsonPropertyName("separableStages")] int SeparableStages = 0)
 {
     /// <summary>
     /// Dilations of the residual convs when <see cref="Dilated"/>, repeated every four convs: 1, 2, 2, 4 together reach every
@@ -77,6 +78,16 @@ internal sealed record StylizerSpec(
     /// </summary>
     public static StylizerSpec CheapPadOnce => Cheap with { InputPad = InputPadPixels };
 
+    /// <summary>
+    /// <see cref="CheapPadOnce"/> with the last <paramref name="stages"/> (1 or 2) upsampling stages depthwise-separable
+    /// (<see cref="SeparableStages"/>): the nearest ×2 is followed by a depthwise 3×3 conv (no activation) and a 1×1 conv
+    /// with ReLU instead of a full 3×3 conv. The last stage's 32→16 conv on the half-frame map was the generator's most
+    /// expensive layer per multiply-add (thin, on the largest map); its separable form does the spatial mixing per channel
+    /// and the channel mixing once. Different parameters from the other designs: distil a trained run into it
+    /// (<c>--teacher</c>), which starts every layer the two share from the teacher's weights (docs/realtime.md).
+    /// </summary>
+    public static StylizerSpec CheapSeparable(int stages) => CheapPadOnce with { SeparableStages = stages };
+
     /// <summary>The cheap design with the padding a run chose (<c>--pad-once</c> wins over <c>--reflect-pad</c>).</summary>
     public static StylizerSpec CheapWith(bool reflectPad, bool padOnce) => padOnce ? CheapPadOnce : reflectPad ? CheapReflect : Cheap;
 
@@ -103,6 +114,9 @@ internal sealed record StylizerSpec(
 
     /// <summary>The classic fast-style-transfer network: 32/64/128 channels, 5 residual blocks, 9×9 end convs, instance norm, full resolution.</summary>
     public static StylizerSpec Johnson => new([32, 64, 128], 5, 9, true, false);
+
+    /// <summary>Upsampling stages a generator has (each a nearest ×2 and a conv, or a separable pair of convs).</summary>
+    public const int UpsamplingStages = 2;
 
     /// <summary>Frame sides must be a multiple of this (two stride-2 stages, ×2 more when run at half resolution).</summary>
     [JsonIgnore]

@@ -13,7 +13,7 @@ public sealed class OnnxExporterParityTests : IDisposable
     private const float Tolerance = 1e-4f;
     private readonly string _dir = Directory.CreateTempSubdirectory("video-train-export-").FullName;
 
-    public static TheoryData<string> Specs => new() { "cheap", "cheap-reflect", "cheap-reflect-dilated", "cheap-reflect-dilated-mono", "cheap-pad-once", "cartoon", "cartoon-guided", "johnson" };
+    public static TheoryData<string> Specs => new() { "cheap", "cheap-reflect", "cheap-reflect-dilated", "cheap-reflect-dilated-mono", "cheap-pad-once", "cheap-separable-1", "cheap-separable-2", "cartoon", "cartoon-guided", "johnson" };
 
     private static StylizerSpec SpecOf(string name) => name switch
     {
@@ -22,6 +22,8 @@ public sealed class OnnxExporterParityTests : IDisposable
         "cheap-reflect-dilated" => StylizerSpec.CheapReflect with { Dilated = true },
         "cheap-reflect-dilated-mono" => StylizerSpec.CheapReflect with { Dilated = true, Monochrome = true },
         "cheap-pad-once" => StylizerSpec.CheapPadOnce,
+        "cheap-separable-1" => StylizerSpec.CheapSeparable(1) with { Dilated = true },
+        "cheap-separable-2" => StylizerSpec.CheapSeparable(2) with { Dilated = true },
         "cartoon" => StylizerSpec.Cartoon,
         "cartoon-guided" => StylizerSpec.Cartoon with { Upsample = GeneratorUpsample.Guided },
         _ => StylizerSpec.Johnson,

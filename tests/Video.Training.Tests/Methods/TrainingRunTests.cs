@@ -97,6 +97,34 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void StartFromShared_SeparableStudent_TakesEveryLayerItSharesWithThePlainTeacher(int stages)
+    {
+        // --separable-up with --teacher: the input, downsampling, residual and output convs (and the colour statistics)
+        // (and a plain first upsampling stage) come from the teacher; only the depthwise and 1x1 convs start from their
+        // initialisation.
+        torch.manual_seed(3);
+        using var teacher = new FastStylizer(StylizerSpec.CheapPadOnce with { Dilated = true });
+        teacher.SetStyleColour(torch.rand(3, 16, 16));
+        using var student = new FastStylizer(StylizerSpec.CheapSeparable(stages) with { Dilated = true });
+
+        var left = FastMethod.StartFromShared(student, teacher);
+
+        Assert.Equal(4 * stages, left.Count); // a depthwise and a 1x1 conv per stage, weight and bias each
+        Assert.All(left, n => Assert.StartsWith("up_separable.", n, StringComparison.Ordinal));
+        var t = teacher.state_dict();
+        foreach (var (name, p) in student.state_dict().Where(kv => !left.Contains(kv.Key)))
+        {
+            Assert.True(p.allclose(t[name], 0, 0), $"{name} was not copied from the teacher");
+        }
+
+        Assert.True(student.StyleRgbMean.allclose(teacher.StyleRgbMean, 0, 0));
+        var spec = new FastOptions { Name = "", ContentDir = "", RunDir = "", Style = "", SeparableStages = 1, Dilated = true }.Spec;
+        Assert.Equal((1, StylizerSpec.InputPadPixels, true), (spec.SeparableStages, spec.InputPad, spec.Dilated));
+    }
+
+    [Theory]
     [InlineData("--border-weight", "-1")]
     [InlineData("--texture-weight", "NaN")]
     public void FastCli_NegativeOrNaNDistillationWeight_RefusedBeforeAnyRun(string option, string value)
