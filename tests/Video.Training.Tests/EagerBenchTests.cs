@@ -9,9 +9,9 @@ using Video.Training.Models;
 namespace Video.Training.Tests;
 
 /// <summary>
-/// Tests that change libtorch's process-wide state (<c>torch.set_num_threads</c>, the seed) run alone: resizing the
-/// intra-op pool while another test's ops run on it is not safe (a parallel run once gave another test's ResNet-18
-/// stage a value of 1e20 and a training test a loss of 4.6e15).
+/// Tests that change libtorch's process-wide state (<c>torch.set_num_threads</c>, the seed, so also the seeded
+/// training runs) run alone: resizing the intra-op pool while another test's ops run on it is not safe (a parallel run
+/// once gave another test's ResNet-18 stage a value of 1e20 and a training test a loss of 4.6e15).
 /// </summary>
 [CollectionDefinition(nameof(TorchGlobalState), DisableParallelization = true)]
 public sealed class TorchGlobalState
