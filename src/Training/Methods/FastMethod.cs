@@ -47,7 +47,6 @@ internal sealed record FastOptions : RunOptions
     /// <summary>The generator starts from the frame's luma (<see cref="StylizerSpec.Monochrome"/>); may be switched on when resuming.</summary>
     public bool Monochrome { get; init; }
 
-    /// <summary>The generator design these options train.</summary>
     /// <summary>
     /// How many of the last upsampling stages are depthwise-separable (<see cref="StylizerSpec.CheapSeparable"/>; more than
     /// 0 implies <see cref="PadOnce"/>): other parameters, so a run starts fresh or from a <see cref="Teacher"/>; not
@@ -55,6 +54,7 @@ internal sealed record FastOptions : RunOptions
     /// </summary>
     public int SeparableStages { get; init; }
 
+    /// <summary>The generator design these options train.</summary>
     public StylizerSpec Spec => StylizerSpec.CheapWith(ReflectPad, PadOnce || SeparableStages > 0) with { Dilated = Dilated, Monochrome = Monochrome, SeparableStages = SeparableStages };
 
     /// <summary>
@@ -113,6 +113,10 @@ internal static class FastMethod
         }
 
         var previous = TrainingSession.Previous(o);
+        if (previous is not null && FastOptions.SpecOf(previous).SeparableStages != o.SeparableStages)
+        {
+            throw new TrainingDataException($"--resume: {o.RunDir} was trained with --separable-up {FastOptions.SpecOf(previous).SeparableStages}; the design cannot change on resume");
+        }
         torch.manual_seed(o.Seed);
         using var content = ImageFolder.Load(o.ContentDir, o.ContentShortSide, o.HoldoutEvery, o.ContentLimit);
         Console.WriteLine($"fast '{o.Name}': {content.Count} training images from {content.Directory} ({content.HeldOutFiles.Count} held out, {content.Unreadable} unreadable skipped); style {Path.GetFileName(o.Style)}");

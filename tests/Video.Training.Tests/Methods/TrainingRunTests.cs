@@ -54,6 +54,15 @@ public sealed class TrainingRunTests : IDisposable
         var state = RunState.TryLoad(run)!;
         Assert.True(state.Options["padOnce"].GetBoolean());
         Assert.Contains("isotropic loss", state.Data, StringComparison.Ordinal);
+
+        // Separable upsampling stages are other parameters: refused on resume with one line, the run left as it was.
+        using (var net = new RandomLossNetwork())
+        {
+            var e = Assert.Throws<TrainingDataException>(() => FastMethod.Run(o with { Steps = 50, Resume = true, PadOnce = true, SeparableStages = 1 }, net));
+            Assert.Contains("--separable-up 0; the design cannot change on resume", e.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(45, RunState.TryLoad(run)!.Step);
         Assert.Equal(45, state.Step);
         Assert.Equal(45, LossCurve.LoadCsv(Path.Combine(run, "losses.csv")).Rows.Count);
         Assert.True(File.Exists(Path.Combine(run, "losses.png")));
@@ -133,7 +142,8 @@ public sealed class TrainingRunTests : IDisposable
     [Theory]
     [InlineData("--border-weight", "-1")]
     [InlineData("--texture-weight", "NaN")]
-    public void FastCli_NegativeOrNaNDistillationWeight_RefusedBeforeAnyRun(string option, string value)
+    [InlineData("--separable-up", "3")]
+    public void FastCli_BadDesignOrDistillationOption_RefusedBeforeAnyRun(string option, string value)
     {
         var run = Path.Combine(_runs, "refused");
 
