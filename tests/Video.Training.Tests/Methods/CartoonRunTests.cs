@@ -8,9 +8,8 @@ namespace Video.Training.Tests.Methods;
 
 /// <summary>Tiny cartoon runs on synthetic photos and synthetic clip art: every term runs, the loss goes down, checkpoints resume, packaging works.</summary>
 /// <remarks>
-/// Runs alone (<see cref="TorchGlobalState"/>): each run seeds libtorch's process-wide generator, and another class
-/// drawing from it at the same time changes the run's initialisation. Run in parallel with the other classes, a
-/// teacher in <c>FastRun_Teacher_…</c> once trained to flat colour, and the student's L1 to it started at 2e-6.
+/// Runs alone (<see cref="TorchGlobalState"/>), as <see cref="TrainingRunTests"/> does: each run seeds libtorch's
+/// process-wide generator, and another class drawing from it at the same time changes the run's initialisation.
 /// </remarks>
 [Collection(nameof(TorchGlobalState))]
 public sealed class CartoonRunTests : IDisposable

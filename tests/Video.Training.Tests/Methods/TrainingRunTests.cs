@@ -116,9 +116,8 @@ public sealed class TrainingRunTests : IDisposable
     [InlineData(2)]
     public void StartFromShared_SeparableStudent_TakesEveryLayerItSharesWithThePlainTeacher(int stages)
     {
-        // --separable-up with --teacher: the input, downsampling, residual and output convs (and the colour statistics)
-        // (and a plain first upsampling stage) come from the teacher; only the depthwise and 1x1 convs start from their
-        // initialisation.
+        // --separable-up with --teacher: the input, downsampling, residual and output convs, a plain first upsampling
+        // stage and the colour statistics come from the teacher; only the depthwise and 1x1 convs start fresh.
         torch.manual_seed(3);
         using var teacher = new FastStylizer(StylizerSpec.CheapPadOnce with { Dilated = true });
         teacher.SetStyleColour(torch.rand(3, 16, 16));
