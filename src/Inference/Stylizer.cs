@@ -136,7 +136,7 @@ public sealed class Stylizer : IDisposable
 
         var (w, h) = requested ?? (frameWidth, frameHeight);
         int m = rule.MultipleOf;
-        return (Math.Max(m, (int)Math.Round(w / (double)m) * m), Math.Max(m, (int)Math.Round(h / (double)m) * m));
+        return (ToMultiple(w, m), ToMultiple(h, m));
     }
 
     /// <summary>
@@ -147,8 +147,11 @@ public sealed class Stylizer : IDisposable
     {
         double scale = Math.Min(1.0, maxSide / (double)Math.Max(width, height));
         int multiple = Math.Max(1, Manifest.Size.MultipleOf);
-        return (Math.Max(multiple, (int)Math.Round(width * scale / multiple) * multiple), Math.Max(multiple, (int)Math.Round(height * scale / multiple) * multiple));
+        return (ToMultiple(width * scale, multiple), ToMultiple(height * scale, multiple));
     }
+
+    /// <summary><paramref name="side"/> rounded to the nearest multiple of <paramref name="multiple"/>, at least one multiple.</summary>
+    private static int ToMultiple(double side, int multiple) => Math.Max(multiple, (int)Math.Round(side / multiple) * multiple);
 
     /// <summary>
     /// Runs the style encoder on <paramref name="style"/> (resized so its long side is at most
